@@ -1,0 +1,146 @@
+"""Makes TF1-style code (tf.compat.v1 graphs and tf-slim 1.1.0) work on TensorFlow 2.16+.
+
+What it fixes, and nothing else:
+
+* tf-slim's ``batch_norm`` reaches TensorFlow's lazily loaded
+  ``tf_keras.legacy_tf_layers.normalization``, a module path that tf-keras >= 2.16
+  only ships as ``tf_keras.src.legacy_tf_layers``.  An import hook maps the old path
+  onto the new one, so ``tf_slim.layers.*`` and ``tf_slim.nets.*`` build graphs again.
+  The user's own ``tf.keras`` stays Keras 3: ``TF_USE_LEGACY_KERAS`` is not touched.
+* tf-slim triggers floods of deprecation log lines and ``layer.apply`` warnings on
+  TF 2.21; they are filtered unless ``set_verbose(True)`` is called.
+
+It also holds the graph-mode session helpers shared by training and evaluation.
+"""
+
+import importlib
+import importlib.abc
+import importlib.metadata
+import importlib.util
+import logging
+import re
+import sys
+import warnings
+
+import tensorflow as tf
+
+_OLD_PACKAGE = 'tf_keras.legacy_tf_layers'
+_NEW_PACKAGE = 'tf_keras.src.legacy_tf_layers'
+
+
+class CompatError(ImportError):
+  """The installed packages cannot run tf-slim; the message says how to fix it."""
+
+
+def tf_keras_problem():
+  """Returns a one-line description of what is wrong with tf-keras, or None."""
+  tf_version = tf.__version__
+  wanted = '.'.join(tf_version.split('.')[:2])
+  fix = 'pip install tf-keras==%s' % tf_version
+  try:
+    installed = importlib.metadata.version('tf-keras')
+  except importlib.metadata.PackageNotFoundError:
+    return ('tf-keras is not installed; tf-slim layers need it on TensorFlow %s: %s'
+            % (tf_version, fix))
+  if '.'.join(installed.split('.')[:2]) != wanted:
+    return ('tf-keras %s does not match TensorFlow %s: %s' % (installed, tf_version, fix))
+  return None
+
+
+class _LegacyLayersAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+  """Serves ``tf_keras.legacy_tf_layers[.x]`` from ``tf_keras.src.legacy_tf_layers[.x]``."""
+
+  def find_spec(self, fullname, path=None, target=None):
+    del path, target
+    if fullname != _OLD_PACKAGE and not fullname.startswith(_OLD_PACKAGE + '.'):
+      return None
+    return importlib.util.spec_from_loader(fullname, self)
+
+  def create_module(self, spec):
+    problem = tf_keras_problem()
+    if problem:
+      raise CompatError(problem)
+    return importlib.import_module(_NEW_PACKAGE + spec.name[len(_OLD_PACKAGE):])
+
+  def exec_module(self, module):
+    del module  # Already executed under its real name.
+
+
+def _old_path_resolves():
+  """True when this tf-keras still ships the pre-2.16 module layout."""
+  try:
+    return importlib.util.find_spec(_OLD_PACKAGE) is not None
+  except ImportError:
+    return False
+
+
+def install():
+  """Makes tf-slim's layers importable on this TensorFlow. Safe to call repeatedly."""
+  if any(isinstance(finder, _LegacyLayersAlias) for finder in sys.meta_path):
+    return
+  if tf_keras_problem() is None and _old_path_resolves():
+    return
+  sys.meta_path.append(_LegacyLayersAlias())
+
+
+class _DeprecationFilter(logging.Filter):
+  """Drops TensorFlow's per-call deprecation notices, keeps every other record."""
+
+  _PATTERN = re.compile(r'deprecat|is deprecated|will be removed', re.IGNORECASE)
+
+  def filter(self, record):
+    return not self._PATTERN.search(record.getMessage())
+
+
+_deprecation_filter = _DeprecationFilter()
+
+
+def set_verbose(verbose):
+  """Shows (True) or hides (False) the warning floods tf-slim causes on TF 2.x."""
+  tf_logger = tf.get_logger()
+  if verbose:
+    tf_logger.removeFilter(_deprecation_filter)
+    warnings.filterwarnings('default', message=r'`layer\.apply` is deprecated')
+  else:
+    tf_logger.addFilter(_deprecation_filter)  # logging ignores a repeated add.
+    warnings.filterwarnings('ignore', message=r'`layer\.apply` is deprecated')
+
+
+def gpu_available():
+  """True when TensorFlow sees at least one GPU."""
+  return bool(tf.config.list_physical_devices('GPU'))
+
+
+def default_device():
+  """The device that graphs should be placed on: the first GPU if any, else the CPU."""
+  return '/device:GPU:0' if gpu_available() else '/device:CPU:0'
+
+
+def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
+                   num_cpu_devices=1):
+  """A ``tf.compat.v1.ConfigProto`` for training or evaluation sessions.
+
+  Args:
+    intra_op_threads: threads inside one op (0: TensorFlow picks, one per core).
+    inter_op_threads: ops run in parallel (0: TensorFlow picks).
+    xla_jit: compile the graph with XLA's just-in-time compiler.
+    num_cpu_devices: logical CPU devices to expose (for replicating over CPUs).
+
+  Returns:
+    A ConfigProto that soft-places ops (GPU when there is one, CPU otherwise) and
+    lets GPU memory grow on demand instead of grabbing it all.
+  """
+  config = tf.compat.v1.ConfigProto(
+      allow_soft_placement=True,
+      intra_op_parallelism_threads=intra_op_threads,
+      inter_op_parallelism_threads=inter_op_threads,
+      device_count={'CPU': num_cpu_devices})
+  config.gpu_options.allow_growth = True
+  if xla_jit:
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.compat.v1.OptimizerOptions.ON_1)
+  return config
+
+
+install()
+set_verbose(False)
