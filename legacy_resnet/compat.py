@@ -9,20 +9,54 @@ What it fixes, and nothing else:
   The user's own ``tf.keras`` stays Keras 3: ``TF_USE_LEGACY_KERAS`` is not touched.
 * tf-slim triggers floods of deprecation log lines and ``layer.apply`` warnings on
   TF 2.21; they are filtered unless ``set_verbose(True)`` is called.
+* TensorFlow 2.21's native start-up lines (oneDNN and CUDA notices, printed before
+  its C++ logging is initialized, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them) are
+  dropped when this module is what imports TensorFlow; every other line it writes to
+  stderr during the import is passed on. ``LEGACY_RESNET_VERBOSE=1`` keeps them all.
 
 It also holds the graph-mode session helpers shared by training and evaluation.
 """
 
+import contextlib
 import importlib
 import importlib.abc
 import importlib.metadata
 import importlib.util
 import logging
+import os
 import re
 import sys
+import tempfile
 import warnings
 
-import tensorflow as tf
+_NATIVE_NOISE = re.compile(
+    rb'^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to '
+    rb'STDERR|I0000 .*(oneDNN custom operations|Could not find cuda drivers).*)$')
+
+
+@contextlib.contextmanager
+def _native_start_up_lines_dropped():
+  """Captures file descriptor 2 while TensorFlow loads; replays all but the noise."""
+  if 'tensorflow' in sys.modules or os.environ.get('LEGACY_RESNET_VERBOSE'):
+    yield
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      yield
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      kept = [line for line in captured.read().splitlines(keepends=True)
+              if not _NATIVE_NOISE.match(line.rstrip(b'\n'))]
+      os.write(2, b''.join(kept))
+
+
+with _native_start_up_lines_dropped():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 _OLD_PACKAGE = 'tf_keras.legacy_tf_layers'
 _NEW_PACKAGE = 'tf_keras.src.legacy_tf_layers'

@@ -1,0 +1,71 @@
+"""Training batches and their augmentation, as a pure function of (seed, step).
+
+Every batch is determined by the run's seed and the global step alone, so a resumed
+run sees exactly the batches an uninterrupted one would have seen.
+"""
+
+import collections
+
+import numpy as np
+
+Augmentation = collections.namedtuple(
+    'Augmentation', ['max_shift', 'horizontal_flip', 'max_brightness', 'max_contrast'])
+
+NO_AUGMENTATION = Augmentation(0, False, 0.0, 0.0)
+
+
+def steps_per_epoch(num_examples, batch_size):
+  """Full batches in one epoch (the last partial batch is dropped; every epoch
+  reshuffles, so no image is left out for long)."""
+  return max(1, num_examples // batch_size)
+
+
+def batch_indices(num_examples, batch_size, seed, step):
+  """Indices into the training set of the batch at ``step`` (a fresh permutation of
+  the whole set every epoch)."""
+  per_epoch = steps_per_epoch(num_examples, batch_size)
+  epoch, position = divmod(step, per_epoch)
+  order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+  return order[position * batch_size:(position + 1) * batch_size]
+
+
+def augment(images, augmentation, rng):
+  """Randomly shifted, flipped, brightened and contrasted copies of ``images``.
+
+  Args:
+    images: float32 [batch, height, width, channels] in [0, 1].
+    augmentation: an Augmentation; zeros and False switch a transform off.
+    rng: numpy Generator.
+
+  Returns:
+    float32 array of the same shape, clipped to [0, 1].
+  """
+  out = images.copy()
+  batch, height, width, _ = images.shape
+  if augmentation.max_shift:
+    pad = augmentation.max_shift
+    padded = np.pad(images, [(0, 0), (pad, pad), (pad, pad), (0, 0)], mode='edge')
+    offsets = rng.integers(0, 2 * pad + 1, size=(batch, 2))
+    for index, (top, left) in enumerate(offsets):
+      out[index] = padded[index, top:top + height, left:left + width]
+  if augmentation.horizontal_flip:
+    flip = rng.random(batch) < 0.5
+    out[flip] = out[flip, :, ::-1]
+  if augmentation.max_contrast:
+    factor = 1.0 + rng.uniform(-augmentation.max_contrast, augmentation.max_contrast,
+                               (batch, 1, 1, 1))
+    mean = out.mean(axis=(1, 2, 3), keepdims=True)
+    out = (out - mean) * factor + mean
+  if augmentation.max_brightness:
+    out = out + rng.uniform(-augmentation.max_brightness, augmentation.max_brightness,
+                            (batch, 1, 1, 1))
+  return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def training_batch(split, batch_size, seed, step, augmentation):
+  """(images float32 [batch, H, W, 3], labels int64 [batch]) for ``step``."""
+  indices = batch_indices(len(split.labels), batch_size, seed, step)
+  images = split.images[indices]
+  if augmentation != NO_AUGMENTATION:
+    images = augment(images, augmentation, np.random.default_rng([seed, step, 1]))
+  return images, split.labels[indices]

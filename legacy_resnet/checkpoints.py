@@ -1,0 +1,141 @@
+"""Checkpoints: finding them, the metadata written beside them, checking that one
+fits a graph, and warm-starting a graph from another model's checkpoint."""
+
+import collections
+import json
+import os
+
+import tensorflow as tf
+import tf_slim as slim
+
+from legacy_resnet import atomic_files
+from legacy_resnet.errors import UsageError
+
+METADATA_FILE = 'legacy_resnet.json'
+BEST_SUBDIR = 'best'
+MISMATCHES_SHOWN = 5
+
+
+def resolve(checkpoint_path):
+  """A checkpoint prefix from a prefix or a folder (meaning its latest checkpoint).
+
+  Raises:
+    UsageError: when nothing readable is there.
+  """
+  if os.path.isdir(checkpoint_path):
+    prefix = tf.train.latest_checkpoint(checkpoint_path)
+    if prefix is None:
+      raise UsageError('--checkpoint_path %s: folder holds no checkpoint' % checkpoint_path)
+    return prefix
+  if not os.path.exists(checkpoint_path + '.index'):
+    raise UsageError('--checkpoint_path %s: not a checkpoint (no %s.index)'
+                     % (checkpoint_path, os.path.basename(checkpoint_path)))
+  return checkpoint_path
+
+
+def variable_shapes(prefix):
+  """Checkpoint variable name -> shape (list of ints)."""
+  try:
+    return dict(tf.train.list_variables(prefix))
+  except (tf.errors.OpError, ValueError) as error:
+    raise UsageError('%s: unreadable checkpoint: %s'
+                     % (prefix, str(error).splitlines()[0])) from None
+
+
+def global_step(prefix):
+  """The ``global_step`` saved in a checkpoint, or None when it has none."""
+  reader = tf.train.load_checkpoint(prefix)
+  if not reader.has_tensor('global_step'):
+    return None
+  return int(reader.get_tensor('global_step'))
+
+
+def write_metadata(train_dir, metadata):
+  """Writes the run's metadata (model, classes, image size, ...) beside its checkpoints."""
+  atomic_files.write_json(os.path.join(train_dir, METADATA_FILE), metadata)
+
+
+def read_metadata(prefix):
+  """The metadata of the run that wrote checkpoint ``prefix`` (found in the
+  checkpoint's folder or, for the 'best' copies, its parent)."""
+  folder = os.path.dirname(prefix)
+  for candidate in (folder, os.path.dirname(folder)):
+    path = os.path.join(candidate, METADATA_FILE)
+    if os.path.exists(path):
+      try:
+        with open(path, encoding='utf-8') as stream:
+          return json.load(stream)
+      except (OSError, ValueError) as error:
+        raise UsageError('%s: unreadable metadata: %s' % (path, error)) from None
+  raise UsageError('%s: no %s beside the checkpoint; was it written by train_graph.py?'
+                   % (prefix, METADATA_FILE))
+
+
+def _describe(mismatches):
+  shown = '; '.join(mismatches[:MISMATCHES_SHOWN])
+  more = len(mismatches) - MISMATCHES_SHOWN
+  return shown + ('; and %d more' % more if more > 0 else '')
+
+
+def check_fits(prefix, variables_by_name):
+  """Raises a UsageError listing the first variables that ``prefix`` cannot fill.
+
+  Args:
+    prefix: checkpoint prefix.
+    variables_by_name: checkpoint name -> graph variable, as a Saver's var_list.
+  """
+  shapes = variable_shapes(prefix)
+  mismatches = []
+  for name, variable in sorted(variables_by_name.items()):
+    wanted = variable.shape.as_list()
+    if name not in shapes:
+      mismatches.append('%s missing' % name)
+    elif list(shapes[name]) != wanted:
+      mismatches.append('%s is %s in the checkpoint, %s in the model'
+                        % (name, list(shapes[name]), wanted))
+  if mismatches:
+    raise UsageError('%s does not fit this model: %s' % (prefix, _describe(mismatches)))
+
+
+WarmStartReport = collections.namedtuple('WarmStartReport',
+                                         ['restored', 'excluded', 'missing'])
+
+
+def _in_scopes(name, scopes):
+  return any(name == scope or name.startswith(scope.rstrip('/') + '/') for scope in scopes)
+
+
+def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
+  """A Saver that fills this graph's model variables from another run's checkpoint.
+
+  Variables under ``exclude_scopes`` are left to their initializers (e.g. new
+  logits). A variable the checkpoint lacks is an error unless
+  ``ignore_missing_vars``; a shape mismatch that is not excluded is always one.
+
+  Returns:
+    (saver or None when nothing matches, WarmStartReport of variable names).
+  """
+  shapes = variable_shapes(prefix)
+  restored, excluded, missing, mismatched = {}, [], [], []
+  for variable in slim.get_model_variables():
+    name = variable.op.name
+    if _in_scopes(name, exclude_scopes):
+      excluded.append(name)
+    elif name not in shapes:
+      missing.append(name)
+    elif list(shapes[name]) != variable.shape.as_list():
+      mismatched.append('%s is %s in the checkpoint, %s in the model'
+                        % (name, list(shapes[name]), variable.shape.as_list()))
+    else:
+      restored[name] = variable
+  if mismatched:
+    raise UsageError('--checkpoint_path %s: shape mismatch (exclude it with '
+                     '--checkpoint_exclude_scopes): %s' % (prefix, _describe(mismatched)))
+  if missing and not ignore_missing_vars:
+    raise UsageError('--checkpoint_path %s: variables missing from the checkpoint (pass '
+                     '--ignore_missing_vars to initialize them): %s'
+                     % (prefix, _describe(missing)))
+  report = WarmStartReport(sorted(restored), excluded, missing)
+  saver = tf.compat.v1.train.Saver(restored) if restored else None
+  return saver, report
+

@@ -1,0 +1,48 @@
+"""What both command-line front doors share: an argument parser that reports bad
+flags in one line, and the rule that bad input ends in one
+``error: ...`` line on stderr with exit status 2, never a traceback."""
+
+import argparse
+import sys
+
+from legacy_resnet import compat
+from legacy_resnet.errors import UsageError
+
+EXIT_USAGE = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+  """argparse, but a bad flag is one ``error:`` line and exit 2 (no usage dump)."""
+
+  def error(self, message):
+    sys.stderr.write('error: %s\n' % message)
+    sys.exit(EXIT_USAGE)
+
+
+def comma_list(text):
+  """'a,b , c' -> ['a', 'b', 'c'] (slim's format for scope lists)."""
+  return [item.strip() for item in text.split(',') if item.strip()]
+
+
+def positive_int(text):
+  value = int(text)
+  if value <= 0:
+    raise argparse.ArgumentTypeError('%r is not a positive integer' % text)
+  return value
+
+
+def non_negative_float(text):
+  value = float(text)
+  if not value >= 0:
+    raise argparse.ArgumentTypeError('%r is not a non-negative number' % text)
+  return value
+
+
+def run(main, argv):
+  """Calls ``main(argv)``; a UsageError becomes one ``error:`` line and exit 2."""
+  compat.set_verbose('--verbose' in argv)
+  try:
+    return main(argv) or 0
+  except (UsageError, compat.CompatError) as error:
+    sys.stderr.write('error: %s\n' % error)
+    return EXIT_USAGE

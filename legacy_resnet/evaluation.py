@@ -1,0 +1,119 @@
+"""Restoring a trained classifier and running it: held-out evaluation, predictions for
+image files and dense (FCN-mode) feature maps."""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from legacy_resnet import checkpoints
+from legacy_resnet import compat
+from legacy_resnet import images as image_files
+from legacy_resnet import metrics
+from legacy_resnet import model_graph
+from legacy_resnet.errors import UsageError
+
+PREDICT_BATCH_SIZE = 64
+DENSE_BATCH_SIZE = 8
+
+
+def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATCH_SIZE):
+  """Runs ``output`` over ``images`` [N, ...] in batches; returns the stacked results."""
+  parts = [session.run(output, {images_placeholder: images[start:start + batch_size]})
+           for start in range(0, len(images), batch_size)]
+  return np.concatenate(parts)
+
+
+def _last_block(end_points):
+  """The end point of the network's deepest block ('<scope>/block4' for resnet_v1)."""
+  blocks = {int(match.group(1)): name for name in end_points
+            for match in [re.search(r'/block(\d+)$', name)] if match}
+  return end_points[blocks[max(blocks)]]
+
+
+class RestoredClassifier:
+  """A trained network rebuilt in evaluation mode and restored from a checkpoint.
+
+  The moving-average weights are restored when the run kept them.
+  """
+
+  def __init__(self, checkpoint_path, image_size=None, network_args=None):
+    self.prefix = checkpoints.resolve(checkpoint_path)
+    self.metadata = checkpoints.read_metadata(self.prefix)
+    self.class_names = self.metadata['class_names']
+    self.image_size = tuple(image_size or self.metadata['image_size'])
+    self.global_step = checkpoints.global_step(self.prefix)
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      self.tensors = model_graph.build_classifier(
+          self.metadata['model_name'], len(self.class_names), self.image_size,
+          **(network_args or {}))
+      restore_map = model_graph.variables_to_restore(self.metadata.get('moving_average_decay'))
+      checkpoints.check_fits(self.prefix, restore_map)
+      saver = tf.compat.v1.train.Saver(restore_map)
+      self.graph.finalize()
+      self.session = tf.compat.v1.Session(graph=self.graph, config=compat.session_config())
+      saver.restore(self.session, self.prefix)
+
+  def probabilities(self, images):
+    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1]."""
+    return predict(self.session, self.tensors.eval_probabilities, self.tensors.images, images)
+
+  def close(self):
+    self.session.close()
+
+
+def evaluate(classifier, split):
+  """The classification report of ``classifier`` on a labelled split, with the
+  checkpoint and its global step."""
+  if list(split.class_names) != list(classifier.class_names):
+    raise UsageError('%s: classes %s differ from the checkpoint\'s %s'
+                     % (split.source, list(split.class_names), classifier.class_names))
+  if tuple(split.images.shape[1:3]) != classifier.image_size:
+    raise UsageError('%s: images are %dx%d, the model was trained on %dx%d'
+                     % ((split.source,) + tuple(split.images.shape[1:3]) +
+                        classifier.image_size))
+  report = metrics.classification_report(split.labels, classifier.probabilities(split.images),
+                                         classifier.class_names)
+  report.update(checkpoint=classifier.prefix, global_step=classifier.global_step)
+  return report
+
+
+def top_predictions(classifier, paths, top_k):
+  """[(path, [(class name, probability), ...])] for each image file, best first."""
+  batch = np.stack([image_files.read_image(path, classifier.image_size) for path in paths])
+  results = []
+  for path, row in zip(paths, classifier.probabilities(batch)):
+    best = np.argsort(-row)[:top_k]
+    results.append((path, [(classifier.class_names[i], float(row[i])) for i in best]))
+  return results
+
+
+def dense_features(checkpoint_path, output_stride, images):
+  """The last block's feature maps in FCN mode (no global pooling, atrous convolution).
+
+  Args:
+    checkpoint_path: checkpoint prefix or train dir of a resnet_v1 model.
+    output_stride: 8 or 16 (any stride the network can produce).
+    images: float32 [N, H, W, 3] in [0, 1], any H and W.
+
+  Returns:
+    float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels].
+  """
+  prefix = checkpoints.resolve(checkpoint_path)
+  model_name = checkpoints.read_metadata(prefix)['model_name']
+  if not model_name.startswith('resnet_v1_'):
+    raise UsageError('--dense_features: %s has no output_stride; use a resnet_v1_* model'
+                     % model_name)
+  try:
+    classifier = RestoredClassifier(
+        prefix, image_size=(None, None),
+        network_args={'global_pool': False, 'output_stride': output_stride})
+  except ValueError as error:
+    raise UsageError('--output_stride %d: %s' % (output_stride, error)) from None
+  try:
+    features = _last_block(classifier.tensors.end_points)
+    return predict(classifier.session, features, classifier.tensors.images, images,
+                   DENSE_BATCH_SIZE)
+  finally:
+    classifier.close()

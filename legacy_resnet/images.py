@@ -1,0 +1,35 @@
+"""Reading user image files (JPEG, PNG, GIF, BMP) with TensorFlow's decoders."""
+
+import numpy as np
+import tensorflow as tf
+
+from legacy_resnet.errors import UsageError
+
+
+def read_image(path, size=None):
+  """Decodes ``path`` to float32 [height, width, 3] in [0, 1].
+
+  Args:
+    path: image file.
+    size: (height, width) to resize to (bilinear), or None to keep its own size.
+
+  Raises:
+    UsageError: for a missing, empty or undecodable file.
+  """
+  try:
+    with open(path, 'rb') as stream:
+      data = stream.read()
+  except OSError as error:
+    raise UsageError('--images %s: %s' % (path, error.strerror)) from None
+  if not data:
+    raise UsageError('--images %s: file is empty' % path)
+  try:
+    with tf.device('/device:CPU:0'):
+      image = tf.io.decode_image(data, channels=3, expand_animations=False)
+      image = tf.image.convert_image_dtype(image, tf.float32)
+      if size is not None:
+        image = tf.image.resize(image, size)
+      return np.clip(image.numpy(), 0.0, 1.0)
+  except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise UsageError('--images %s: not a decodable image (%s)' % (path, first_line)) from None

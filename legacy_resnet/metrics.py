@@ -1,0 +1,60 @@
+"""Classification metrics from predicted probabilities (pure numpy)."""
+
+import numpy as np
+
+PROBABILITY_FLOOR = 1e-12  # keeps log(0) finite in the loss.
+
+
+def confusion_matrix(labels, predictions, num_classes):
+  """[num_classes, num_classes] counts; row = true class, column = predicted."""
+  matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+  np.add.at(matrix, (labels, predictions), 1)
+  return matrix
+
+
+def classification_report(labels, probabilities, class_names):
+  """Accuracy, mean cross-entropy, confusion matrix and per-class precision/recall.
+
+  Args:
+    labels: int [N] class indices.
+    probabilities: float [N, C].
+    class_names: C names, in index order.
+
+  Returns:
+    dict with 'accuracy', 'loss', 'num_examples', 'confusion_matrix' (nested lists)
+    and 'per_class' (list of {'class', 'precision', 'recall', 'support'}).
+  """
+  predictions = np.argmax(probabilities, axis=1)
+  matrix = confusion_matrix(labels, predictions, len(class_names))
+  true_positives = np.diag(matrix)
+  predicted = matrix.sum(axis=0)
+  actual = matrix.sum(axis=1)
+  picked = probabilities[np.arange(len(labels)), labels]
+  per_class = [{
+      'class': str(name),
+      'precision': float(true_positives[i] / predicted[i]) if predicted[i] else 0.0,
+      'recall': float(true_positives[i] / actual[i]) if actual[i] else 0.0,
+      'support': int(actual[i]),
+  } for i, name in enumerate(class_names)]
+  return {
+      'accuracy': float(np.mean(predictions == labels)),
+      'loss': float(-np.mean(np.log(np.maximum(picked, PROBABILITY_FLOOR)))),
+      'num_examples': int(len(labels)),
+      'confusion_matrix': matrix.tolist(),
+      'per_class': per_class,
+  }
+
+
+def format_report(report):
+  """The report as console text: a summary line, per-class table, confusion matrix."""
+  lines = ['accuracy %.4f  loss %.4f  examples %d'
+           % (report['accuracy'], report['loss'], report['num_examples']),
+           '%-12s %9s %9s %8s' % ('class', 'precision', 'recall', 'support')]
+  lines += ['%-12s %9.3f %9.3f %8d' % (row['class'], row['precision'], row['recall'],
+                                       row['support']) for row in report['per_class']]
+  names = [row['class'] for row in report['per_class']]
+  lines.append('confusion matrix (rows: true class, columns: predicted)')
+  lines.append('%-12s ' % '' + ' '.join('%6s' % name[:6] for name in names))
+  lines += ['%-12s ' % name + ' '.join('%6d' % count for count in row)
+            for name, row in zip(names, report['confusion_matrix'])]
+  return '\n'.join(lines)

@@ -1,0 +1,154 @@
+"""Graph building shared by training, evaluation and the benchmark: placeholders, the
+network from the nets factory, losses, the train op and the moving-average tower."""
+
+import collections
+
+import tensorflow as tf
+import tf_slim as slim
+
+from legacy_resnet import optimization
+from legacy_resnet.errors import UsageError
+from nets import nets_factory
+
+MOVING_AVERAGE_SCOPE = 'ExponentialMovingAverage'
+
+ClassifierTensors = collections.namedtuple(
+    'ClassifierTensors',
+    ['images', 'labels', 'is_training', 'logits', 'end_points', 'eval_logits',
+     'eval_probabilities'])
+
+TrainingTensors = collections.namedtuple(
+    'TrainingTensors',
+    ['model', 'global_step', 'learning_rate', 'loss', 'cross_entropy', 'accuracy',
+     'train_op', 'summary_op', 'variables_to_train'])
+
+
+def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None):
+  """The factory's network function, or a UsageError naming ``--model_name``."""
+  arg_scope_args = {}
+  if batch_norm_decay is not None:
+    arg_scope_args['batch_norm_decay'] = batch_norm_decay
+  try:
+    return nets_factory.get_network_fn(model_name, num_classes, weight_decay=weight_decay,
+                                       **arg_scope_args)
+  except ValueError as error:
+    raise UsageError('--model_name: %s' % error) from None
+
+
+def input_placeholders(image_size):
+  """images float32 [batch, height, width, 3] in [0, 1] and labels int64 [batch]."""
+  height, width = image_size
+  images = tf.compat.v1.placeholder(tf.float32, [None, height, width, 3], name='images')
+  labels = tf.compat.v1.placeholder(tf.int64, [None], name='labels')
+  return images, labels
+
+
+def moving_average_getter(moving_average):
+  """A variable-scope custom getter that returns each variable's moving average."""
+
+  def getter(next_getter, name, *args, **kwargs):
+    variable = next_getter(name, *args, **kwargs)
+    average = moving_average.average(variable)
+    return variable if average is None else average
+
+  return getter
+
+
+def variables_to_restore(moving_average_decay):
+  """Checkpoint name -> variable for an evaluation graph's model variables; with a
+  moving-average decay, each variable reads its averaged value from the checkpoint."""
+  model_variables = slim.get_model_variables()
+  if not moving_average_decay:
+    return {variable.op.name: variable for variable in model_variables}
+  averages = tf.compat.v1.train.ExponentialMovingAverage(moving_average_decay)
+  return averages.variables_to_restore(model_variables)
+
+
+def build_classifier(model_name, num_classes, image_size, weight_decay=0.0,
+                     batch_norm_decay=None, **network_args):
+  """Placeholders and network in the current graph, for evaluation and prediction.
+
+  ``is_training`` is a bool placeholder defaulting to False; ``network_args`` go to
+  the network (e.g. ``global_pool=False, output_stride=16``).
+  """
+  images, labels = input_placeholders(image_size)
+  is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
+  network = network_fn(model_name, num_classes, weight_decay, batch_norm_decay)
+  logits, end_points = network(images, is_training=is_training, **network_args)
+  probabilities = end_points.get('predictions')
+  return ClassifierTensors(images, labels, is_training, logits, end_points, logits,
+                           probabilities)
+
+
+def _variables_to_train(trainable_scopes):
+  if not trainable_scopes:
+    return tf.compat.v1.trainable_variables()
+  chosen = []
+  for scope in trainable_scopes:
+    found = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, scope)
+    if not found:
+      raise UsageError('--trainable_scopes: no trainable variable under %r' % scope)
+    chosen.extend(found)
+  return chosen
+
+
+def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps):
+  """Builds the whole training graph into the current graph.
+
+  The network's batch norm runs on batch statistics when ``is_training`` is fed True,
+  and its moving statistics are updated by the ``UPDATE_OPS`` the train op depends
+  on. With ``settings.moving_average_decay``, the train op also updates moving
+  averages of the model variables, and ``eval_logits`` come from a second tower
+  that reads those averages.
+
+  Args:
+    settings: the training flags (see ``train_graph.py``).
+    num_classes: number of classes.
+    image_size: (height, width).
+    steps_per_epoch: steps in one pass over the training set.
+    total_steps: steps of the whole run (for the cosine schedule).
+
+  Returns:
+    TrainingTensors.
+  """
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  network = network_fn(settings.model_name, num_classes, settings.weight_decay,
+                       settings.batch_norm_decay)
+  images, labels = input_placeholders(image_size)
+  is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
+  logits, end_points = network(images, is_training=is_training)
+
+  cross_entropy = tf.compat.v1.losses.softmax_cross_entropy(
+      tf.one_hot(labels, num_classes), logits, label_smoothing=settings.label_smoothing)
+  loss = tf.add(cross_entropy, tf.compat.v1.losses.get_regularization_loss(), name='loss')
+  accuracy = tf.reduce_mean(
+      tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32), name='accuracy')
+
+  rate = optimization.learning_rate(
+      global_step, settings.learning_rate, settings.learning_rate_decay_type, total_steps,
+      steps_per_epoch, warmup_epochs=settings.warmup_epochs,
+      decay_factor=settings.learning_rate_decay_factor,
+      num_epochs_per_decay=settings.num_epochs_per_decay,
+      end_learning_rate=settings.end_learning_rate)
+  optimizer = optimization.optimizer(settings.optimizer, rate)
+  variables_to_train = _variables_to_train(settings.trainable_scopes)
+  with tf.control_dependencies(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
+    train_op = optimizer.minimize(loss, global_step=global_step, var_list=variables_to_train)
+
+  eval_logits = logits
+  if settings.moving_average_decay:
+    moving_average = tf.compat.v1.train.ExponentialMovingAverage(
+        settings.moving_average_decay, num_updates=global_step)
+    with tf.control_dependencies([train_op]):
+      train_op = moving_average.apply(slim.get_model_variables())
+    with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True,
+                                     custom_getter=moving_average_getter(moving_average)):
+      eval_logits, _ = network(images, is_training=False, reuse=True)
+
+  for name, value in (('loss', loss), ('cross_entropy', cross_entropy),
+                      ('accuracy', accuracy), ('learning_rate', rate)):
+    tf.compat.v1.summary.scalar(name, value)
+  model = ClassifierTensors(images, labels, is_training, logits, end_points, eval_logits,
+                            tf.nn.softmax(eval_logits, name='eval_probabilities'))
+  return TrainingTensors(model, global_step, rate, loss, cross_entropy, accuracy, train_op,
+                         tf.compat.v1.summary.merge_all(), variables_to_train)

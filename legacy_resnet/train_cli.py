@@ -1,0 +1,113 @@
+"""Flags and entry point of ``train_graph.py``. Flag names follow tensorflow/models'
+slim ``train_image_classifier.py`` wherever the concept is the same."""
+
+import argparse
+import os
+
+from legacy_resnet import cli
+from legacy_resnet import datasets
+from legacy_resnet import training
+from legacy_resnet.errors import UsageError
+
+DEFAULT_TRAIN_DIR = os.path.join('runs', 'train')
+
+
+def parser():
+  p = cli.ArgumentParser(
+      prog='train_graph.py',
+      description='Train a ResNet on SIGNS-format data with a tf.compat.v1 graph.')
+  data = p.add_argument_group('data and model')
+  data.add_argument('--dataset_dir', help='folder with train_signs.h5 and test_signs.h5 '
+                    '(default: the embedded synthetic hand-sign set)')
+  data.add_argument('--train_dir', default=DEFAULT_TRAIN_DIR,
+                    help='checkpoints, metadata and TensorBoard logs (default: %(default)s); '
+                    'rerunning with the same folder resumes')
+  data.add_argument('--model_name', default='resnet_v1_50',
+                    help='resnet_v1_18/34/50/101/152/200 or resnet50_signs '
+                    '(default: %(default)s)')
+
+  run = p.add_argument_group('length')
+  run.add_argument('--batch_size', type=cli.positive_int, default=32)
+  run.add_argument('--num_epochs', type=cli.non_negative_float, default=30.0)
+  run.add_argument('--max_number_of_steps', type=cli.positive_int,
+                   help='total steps; overrides --num_epochs')
+
+  opt = p.add_argument_group('optimization')
+  opt.add_argument('--optimizer', default='adam', help='adam, momentum, sgd or rmsprop')
+  opt.add_argument('--learning_rate', type=cli.non_negative_float, default=1e-3)
+  opt.add_argument('--learning_rate_decay_type', default='cosine',
+                   help='fixed, exponential or cosine (default: %(default)s)')
+  opt.add_argument('--warmup_epochs', type=cli.non_negative_float, default=1.0,
+                   help='linear learning-rate warm-up (default: %(default)s)')
+  opt.add_argument('--learning_rate_decay_factor', type=cli.non_negative_float, default=0.94)
+  opt.add_argument('--num_epochs_per_decay', type=cli.non_negative_float, default=2.0)
+  opt.add_argument('--end_learning_rate', type=cli.non_negative_float, default=0.0)
+  opt.add_argument('--momentum', type=cli.non_negative_float, default=0.9)
+  opt.add_argument('--adam_beta1', type=cli.non_negative_float, default=0.9)
+  opt.add_argument('--adam_beta2', type=cli.non_negative_float, default=0.999)
+  opt.add_argument('--opt_epsilon', type=cli.non_negative_float, default=1e-8)
+  opt.add_argument('--rmsprop_decay', type=cli.non_negative_float, default=0.9)
+  opt.add_argument('--rmsprop_momentum', type=cli.non_negative_float, default=0.9)
+  opt.add_argument('--weight_decay', type=cli.non_negative_float, default=1e-4)
+  opt.add_argument('--batch_norm_decay', type=cli.non_negative_float, default=0.9,
+                   help='batch-norm moving-statistics decay; 0.9 converges in a few dozen '
+                   'steps, 0.997 (slim\'s default) needs thousands (default: %(default)s)')
+  opt.add_argument('--moving_average_decay', type=cli.non_negative_float,
+                   help='keep an exponential moving average of the weights (e.g. 0.999) '
+                   'and evaluate with it')
+  opt.add_argument('--label_smoothing', type=cli.non_negative_float, default=0.0)
+
+  aug = p.add_argument_group('augmentation')
+  aug.add_argument('--random_shift', type=int, default=4,
+                   help='random shift of up to this many pixels (0: off)')
+  aug.add_argument('--horizontal_flip', action=argparse.BooleanOptionalAction, default=True)
+  aug.add_argument('--random_brightness', type=cli.non_negative_float, default=0.1)
+  aug.add_argument('--random_contrast', type=cli.non_negative_float, default=0.1)
+  aug.add_argument('--seed', type=int, default=0,
+                   help='same seed, same CPU run, same losses (default: %(default)s)')
+
+  ckpt = p.add_argument_group('checkpoints')
+  ckpt.add_argument('--save_every_n_steps', type=int, default=0,
+                    help='also save every N steps (checkpoints are always saved after '
+                    'each epoch)')
+  ckpt.add_argument('--save_interval_secs', type=cli.non_negative_float, default=600.0)
+  ckpt.add_argument('--max_to_keep', type=cli.positive_int, default=5)
+  ckpt.add_argument('--checkpoint_path',
+                    help='warm-start from this checkpoint when --train_dir has none')
+  ckpt.add_argument('--checkpoint_exclude_scopes', type=cli.comma_list, default=[],
+                    help='comma-separated scopes not restored from --checkpoint_path')
+  ckpt.add_argument('--ignore_missing_vars', action='store_true')
+  ckpt.add_argument('--trainable_scopes', type=cli.comma_list, default=[],
+                    help='comma-separated scopes to train; the rest stay frozen')
+
+  system = p.add_argument_group('system')
+  system.add_argument('--log_every_n_steps', type=cli.positive_int, default=10,
+                      help='TensorBoard summary interval')
+  system.add_argument('--num_intra_threads', type=int, default=0)
+  system.add_argument('--num_inter_threads', type=int, default=0)
+  system.add_argument('--xla', action=argparse.BooleanOptionalAction, default=False,
+                      help='XLA just-in-time compilation')
+  system.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
+  return p
+
+
+def main(argv):
+  settings = parser().parse_args(argv)
+  train_split, test_split, dataset = datasets.training_data(settings.dataset_dir)
+  try:
+    os.makedirs(settings.train_dir, exist_ok=True)
+  except OSError as error:
+    raise UsageError('--train_dir %s: %s' % (settings.train_dir, error.strerror)) from None
+  metadata = {
+      'model_name': settings.model_name,
+      'class_names': list(train_split.class_names),
+      'image_size': list(train_split.images.shape[1:3]),
+      'moving_average_decay': settings.moving_average_decay,
+      'dataset': dataset,
+  }
+  report = training.train(settings, train_split, test_split, metadata)
+  if report is None:
+    print('%s has already reached the final step; nothing to do' % settings.train_dir)
+  else:
+    print('final held-out accuracy %.4f (%d images); checkpoints in %s'
+          % (report['accuracy'], report['num_examples'], settings.train_dir))

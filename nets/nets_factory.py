@@ -1,0 +1,55 @@
+"""Networks by name, each wrapped in its arg scope, as in tensorflow/models' slim
+``nets_factory``: ``get_network_fn('resnet_v1_50', 6)(images)`` -> (logits, end_points)."""
+
+import functools
+
+import tf_slim as slim
+
+from nets import resnet_utils
+from nets import resnet_v1
+
+networks_map = {
+    'resnet_v1_18': resnet_v1.resnet_v1_18,
+    'resnet_v1_34': resnet_v1.resnet_v1_34,
+    'resnet_v1_50': resnet_v1.resnet_v1_50,
+    'resnet_v1_101': resnet_v1.resnet_v1_101,
+    'resnet_v1_152': resnet_v1.resnet_v1_152,
+    'resnet_v1_200': resnet_v1.resnet_v1_200,
+}
+
+arg_scopes_map = {name: resnet_utils.resnet_arg_scope for name in networks_map}
+
+
+def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False, **arg_scope_args):
+  """A function that builds network ``name`` under its arg scope.
+
+  Args:
+    name: a key of ``networks_map``.
+    num_classes: number of classes (None: features only, where the network allows).
+    weight_decay: L2 regularization of the weights.
+    is_training: default batch-norm mode; a call may override it, also with a bool
+      tensor (batch norm then switches at run time).
+    **arg_scope_args: further arguments of the network's arg scope, e.g.
+      ``batch_norm_decay``.
+
+  Returns:
+    network_fn(images [N, H, W, 3], **network_args) -> (logits [N, num_classes],
+    end_points), with a ``default_image_size`` attribute.
+
+  Raises:
+    ValueError: for an unknown name.
+  """
+  if name not in networks_map:
+    raise ValueError('Name of network unknown %s (known: %s)'
+                     % (name, ', '.join(sorted(networks_map))))
+  network = networks_map[name]
+  arg_scope = arg_scopes_map[name](weight_decay=weight_decay, **arg_scope_args)
+
+  @functools.wraps(network)
+  def network_fn(images, **network_args):
+    network_args.setdefault('is_training', is_training)
+    with slim.arg_scope(arg_scope):
+      return network(images, num_classes=num_classes, **network_args)
+
+  network_fn.default_image_size = network.default_image_size
+  return network_fn
