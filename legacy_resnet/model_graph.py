@@ -2,6 +2,7 @@
 network from the nets factory, losses, the train op and the moving-average tower."""
 
 import collections
+import re
 
 import tensorflow as tf
 import tf_slim as slim
@@ -10,7 +11,10 @@ from legacy_resnet import optimization
 from legacy_resnet.errors import UsageError
 from nets import nets_factory
 
-MOVING_AVERAGE_SCOPE = 'ExponentialMovingAverage'
+# The batch-norm scale of the last layer of each residual branch: zeroing it at the start
+# makes every unit an identity, so a deep ResNet first trains like a shallow one.
+_RESIDUAL_OUTPUT_GAMMA = re.compile(
+    r'(bottleneck_v1/conv3|basic_v1/conv2)/BatchNorm/gamma$|/bn\d+[a-z]_branch2c/gamma$')
 
 ClassifierTensors = collections.namedtuple(
     'ClassifierTensors',
@@ -20,7 +24,7 @@ ClassifierTensors = collections.namedtuple(
 TrainingTensors = collections.namedtuple(
     'TrainingTensors',
     ['model', 'global_step', 'learning_rate', 'loss', 'cross_entropy', 'accuracy',
-     'train_op', 'summary_op', 'variables_to_train'])
+     'train_op', 'summary_op', 'variables_to_train', 'initializer'])
 
 
 def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None):
@@ -92,6 +96,17 @@ def _variables_to_train(trainable_scopes):
   return chosen
 
 
+def initializer(zero_init_residual):
+  """Initializes all variables; with ``zero_init_residual``, then zeroes the batch-norm
+  scale at the end of every residual branch."""
+  init_all = tf.compat.v1.global_variables_initializer()
+  if not zero_init_residual:
+    return init_all
+  gammas = [v for v in slim.get_model_variables() if _RESIDUAL_OUTPUT_GAMMA.search(v.op.name)]
+  with tf.control_dependencies([init_all]):
+    return tf.group([v.assign(tf.zeros_like(v)) for v in gammas], name='init')
+
+
 def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps):
   """Builds the whole training graph into the current graph.
 
@@ -151,4 +166,5 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   model = ClassifierTensors(images, labels, is_training, logits, end_points, eval_logits,
                             tf.nn.softmax(eval_logits, name='eval_probabilities'))
   return TrainingTensors(model, global_step, rate, loss, cross_entropy, accuracy, train_op,
-                         tf.compat.v1.summary.merge_all(), variables_to_train)
+                         tf.compat.v1.summary.merge_all(), variables_to_train,
+                         initializer(settings.zero_init_residual))

@@ -6,8 +6,10 @@ import os
 
 from legacy_resnet import cli
 from legacy_resnet import datasets
+from legacy_resnet import optimization
 from legacy_resnet import training
 from legacy_resnet.errors import UsageError
+from nets import nets_factory
 
 DEFAULT_TRAIN_DIR = os.path.join('runs', 'train')
 
@@ -23,8 +25,8 @@ def parser():
                     help='checkpoints, metadata and TensorBoard logs (default: %(default)s); '
                     'rerunning with the same folder resumes')
   data.add_argument('--model_name', default='resnet_v1_50',
-                    help='resnet_v1_18/34/50/101/152/200 or resnet50_signs '
-                    '(default: %(default)s)')
+                    choices=sorted(nets_factory.networks_map), metavar='MODEL_NAME',
+                    help='%s (default: %%(default)s)' % ', '.join(sorted(nets_factory.networks_map)))
 
   run = p.add_argument_group('length')
   run.add_argument('--batch_size', type=cli.positive_int, default=32)
@@ -33,10 +35,10 @@ def parser():
                    help='total steps; overrides --num_epochs')
 
   opt = p.add_argument_group('optimization')
-  opt.add_argument('--optimizer', default='adam', help='adam, momentum, sgd or rmsprop')
+  opt.add_argument('--optimizer', default='adam', choices=optimization.OPTIMIZERS)
   opt.add_argument('--learning_rate', type=cli.non_negative_float, default=1e-3)
   opt.add_argument('--learning_rate_decay_type', default='cosine',
-                   help='fixed, exponential or cosine (default: %(default)s)')
+                   choices=optimization.DECAY_TYPES, help='(default: %(default)s)')
   opt.add_argument('--warmup_epochs', type=cli.non_negative_float, default=1.0,
                    help='linear learning-rate warm-up (default: %(default)s)')
   opt.add_argument('--learning_rate_decay_factor', type=cli.non_negative_float, default=0.94)
@@ -56,6 +58,9 @@ def parser():
                    help='keep an exponential moving average of the weights (e.g. 0.999) '
                    'and evaluate with it')
   opt.add_argument('--label_smoothing', type=cli.non_negative_float, default=0.0)
+  opt.add_argument('--zero_init_residual', action=argparse.BooleanOptionalAction, default=True,
+                   help='start every residual branch\'s last batch-norm scale at zero '
+                   '(default: %(default)s)')
 
   aug = p.add_argument_group('augmentation')
   aug.add_argument('--random_shift', type=int, default=4,

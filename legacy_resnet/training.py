@@ -66,7 +66,6 @@ class _Trainer:
                                             max_to_keep=settings.max_to_keep)
       self.best_saver = tf.compat.v1.train.Saver(self.saved_variables, max_to_keep=1)
       self.warm_start = self._warm_start_saver()
-      self.initializer = tf.compat.v1.global_variables_initializer()
     self.graph.finalize()  # Nothing may be added per step.
     self.session = tf.compat.v1.Session(
         graph=self.graph,
@@ -90,7 +89,7 @@ class _Trainer:
       self.saver.restore(self.session, latest)
       log('resumed from %s' % latest)
       return
-    self.session.run(self.initializer)
+    self.session.run(self.tensors.initializer)
     if self.warm_start:
       saver, prefix, report = self.warm_start
       if saver:
