@@ -24,6 +24,7 @@ def replacing(path, suffix=''):
     raise UsageError('%s: cannot write here: %s' % (path, error.strerror)) from None
   os.close(handle)
   try:
+    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; written files get the usual mode.
     yield temporary
     os.replace(temporary, path)
   except OSError as error:
@@ -31,6 +32,12 @@ def replacing(path, suffix=''):
   finally:
     if os.path.exists(temporary):
       os.remove(temporary)
+
+
+def _umask():
+  current = os.umask(0)
+  os.umask(current)
+  return current
 
 
 def write_json(path, value):

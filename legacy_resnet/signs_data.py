@@ -1,6 +1,6 @@
 """Reader for SIGNS-format HDF5 files (the deep-learning course's hand-sign data, or
-any dataset written the same way), with every defect reported as one UsageError
-line naming the file and key."""
+any dataset written the same way, with any number of classes), with every defect
+reported as one UsageError line naming the file and key."""
 
 import dataclasses
 import os
@@ -13,6 +13,7 @@ from legacy_resnet.errors import UsageError
 TRAIN_FILE = 'train_signs.h5'
 TEST_FILE = 'test_signs.h5'
 PREFIXES = ('train', 'test')
+CLASSES_KEY = 'list_classes'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,7 +21,8 @@ class Split:
   """One labelled set of images.
 
   images: float32 [N, H, W, 3] in [0, 1]; labels: int64 [N] in 0..C-1;
-  class_names: C strings (the values of ``list_classes``); source: where it came from.
+  class_names: C strings (the values of ``list_classes``, in order); source: where
+  the images came from.
   """
   images: np.ndarray
   labels: np.ndarray
@@ -29,49 +31,54 @@ class Split:
 
 
 def make_split(pixels, class_values, label_values, source):
-  """A Split from uint8 (or [0, 1] / [0, 255] float) pixels and raw label values
-  (entries of ``class_values``); the one place where scaling and label mapping happen."""
-  if np.issubdtype(pixels.dtype, np.integer):
-    images = pixels.astype(np.float32) / 255.0
-  else:
-    images = pixels.astype(np.float32)
-    if images.size and images.max() > 1.0:
-      images /= 255.0
+  """A Split from pixels [N, H, W, 3] (integers in 0..255, or floats in [0, 1] or
+  [0, 255]) and label values [N] that are entries of ``class_values`` [C]. The one
+  place where pixels are scaled and label values become class indices."""
+  images = pixels.astype(np.float32)
+  if np.issubdtype(pixels.dtype, np.integer) or images.max(initial=0.0) > 1.0:
+    images /= 255.0
   index_of = {value: index for index, value in enumerate(class_values.tolist())}
   labels = np.array([index_of[value] for value in label_values.tolist()], dtype=np.int64)
   return Split(images, labels, [str(value) for value in class_values.tolist()], source)
 
 
+def _first_line(error):
+  return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def _read(path, handle, key):
+  """The whole dataset ``key`` of an open file, as numpy."""
   if key not in handle:
     raise UsageError('%s: key %s missing (keys present: %s)'
                      % (path, key, ', '.join(sorted(handle.keys())) or 'none'))
-  node = handle[key]
-  if not isinstance(node, h5py.Dataset):
-    raise UsageError('%s: key %s is a group, not a dataset' % (path, key))
   try:
-    return node[()]
-  except (OSError, TypeError, ValueError) as error:
-    raise UsageError('%s: key %s unreadable: %s' % (path, key, error)) from None
+    node = handle[key]
+    if not isinstance(node, h5py.Dataset):
+      raise UsageError('%s: key %s is a group, not a dataset' % (path, key))
+    return np.asarray(node[()])
+  except (KeyError, OSError, TypeError, ValueError) as error:
+    raise UsageError('%s: key %s unreadable (%s)' % (path, key, _first_line(error))) from None
 
 
 def _check_pixels(path, key, pixels):
-  if not isinstance(pixels, np.ndarray) or pixels.ndim != 4 or pixels.shape[-1] != 3:
+  """Raises unless ``pixels`` is a non-empty [N, H, W, 3] array of pixel values."""
+  if pixels.ndim != 4 or pixels.shape[-1] != 3:
     raise UsageError('%s: key %s must have shape [N, H, W, 3], got %s'
-                     % (path, key, list(np.shape(pixels))))
-  if not (np.issubdtype(pixels.dtype, np.integer) or np.issubdtype(pixels.dtype, np.floating)):
+                     % (path, key, list(pixels.shape)))
+  is_integer = np.issubdtype(pixels.dtype, np.integer)
+  if not (is_integer or np.issubdtype(pixels.dtype, np.floating)):
     raise UsageError('%s: key %s must hold numbers, got dtype %s' % (path, key, pixels.dtype))
-  if pixels.shape[0] == 0:
-    raise UsageError('%s: key %s is empty' % (path, key))
-  if np.issubdtype(pixels.dtype, np.floating) and not np.all(np.isfinite(pixels)):
+  if pixels.size == 0:
+    raise UsageError('%s: key %s holds no pixels (shape %s)' % (path, key, list(pixels.shape)))
+  if not is_integer and not np.all(np.isfinite(pixels)):
     raise UsageError('%s: key %s contains NaN or infinite values' % (path, key))
-  if np.issubdtype(pixels.dtype, np.integer) and (pixels.min() < 0 or pixels.max() > 255):
-    raise UsageError('%s: key %s has values outside 0..255' % (path, key))
+  if pixels.min() < 0 or pixels.max() > 255:
+    raise UsageError('%s: key %s has values outside 0..255 (min %s, max %s)'
+                     % (path, key, pixels.min(), pixels.max()))
 
 
 def _integer_vector(path, key, values):
-  """Labels or class values as an int64 vector ([N] or [1, N] accepted)."""
-  values = np.asarray(values)
+  """Labels or class values [N] or [1, N] (the course stores both) as int64 [N]."""
   if values.ndim == 2 and values.shape[0] == 1:
     values = values[0]
   if values.ndim != 1:
@@ -85,23 +92,54 @@ def _integer_vector(path, key, values):
   return values.astype(np.int64)
 
 
+def _check_classes(path, classes):
+  if len(classes) == 0:
+    raise UsageError('%s: key %s is empty' % (path, CLASSES_KEY))
+  values, counts = np.unique(classes, return_counts=True)
+  if np.any(counts > 1):
+    raise UsageError('%s: key %s repeats the value %d' % (path, CLASSES_KEY, values[counts > 1][0]))
+
+
+def _check_labels(path, key, labels, classes):
+  unknown = labels[~np.isin(labels, classes)]
+  if unknown.size:
+    raise UsageError('%s: key %s has label %d, which is not in %s %s'
+                     % (path, key, unknown[0], CLASSES_KEY, classes.tolist()))
+
+
 def _detect_prefix(path, handle):
-  present = [prefix for prefix in PREFIXES if '%s_set_x' % prefix in handle]
-  if not present:
-    raise UsageError('%s: key train_set_x or test_set_x missing (keys present: %s)'
-                     % (path, ', '.join(sorted(handle.keys())) or 'none'))
-  return present[0]
+  """'train' or 'test': whichever ``<prefix>_set_x`` the file holds (train if both)."""
+  for prefix in PREFIXES:
+    if '%s_set_x' % prefix in handle:
+      return prefix
+  raise UsageError('%s: key train_set_x or test_set_x missing (keys present: %s)'
+                   % (path, ', '.join(sorted(handle.keys())) or 'none'))
+
+
+def _read_arrays(path, handle, prefix):
+  """(pixels [N, H, W, 3], labels int64 [N], classes int64 [C], y key) of a file."""
+  prefix = prefix or _detect_prefix(path, handle)
+  x_key, y_key = '%s_set_x' % prefix, '%s_set_y' % prefix
+  pixels = _read(path, handle, x_key)
+  _check_pixels(path, x_key, pixels)
+  labels = _integer_vector(path, y_key, _read(path, handle, y_key))
+  if len(labels) != len(pixels):
+    raise UsageError('%s: key %s has %d labels for the %d images in %s'
+                     % (path, y_key, len(labels), len(pixels), x_key))
+  classes = _integer_vector(path, CLASSES_KEY, _read(path, handle, CLASSES_KEY))
+  return pixels, labels, classes, y_key
 
 
 def load_split(path, prefix=None):
   """Reads one SIGNS-format file.
 
   Args:
-    path: an HDF5 file with ``<prefix>_set_x``, ``<prefix>_set_y`` and ``list_classes``.
+    path: an HDF5 file with ``<prefix>_set_x`` [N, H, W, 3] (uint8, or floats in [0, 1]
+      or [0, 255]), ``<prefix>_set_y`` [N] or [1, N] and ``list_classes`` [C].
     prefix: 'train' or 'test'; None takes whichever the file holds.
 
   Returns:
-    Split.
+    Split with C classes, in the order of ``list_classes``.
 
   Raises:
     UsageError: naming the file and key of the first defect found.
@@ -109,40 +147,27 @@ def load_split(path, prefix=None):
   if not os.path.isfile(path):
     raise UsageError('%s: file not found' % path)
   try:
-    handle = h5py.File(path, 'r')
-  except OSError:
-    raise UsageError('%s: not an HDF5 file (or truncated)' % path) from None
-  with handle:
-    prefix = prefix or _detect_prefix(path, handle)
-    x_key, y_key = '%s_set_x' % prefix, '%s_set_y' % prefix
-    pixels = _read(path, handle, x_key)
-    _check_pixels(path, x_key, pixels)
-    labels = _integer_vector(path, y_key, _read(path, handle, y_key))
-    classes = _integer_vector(path, 'list_classes', _read(path, handle, 'list_classes'))
-  if len(labels) != len(pixels):
-    raise UsageError('%s: %s has %d labels for %d images in %s'
-                     % (path, y_key, len(labels), len(pixels), x_key))
-  if len(classes) == 0:
-    raise UsageError('%s: key list_classes is empty' % path)
-  if len(np.unique(classes)) != len(classes):
-    raise UsageError('%s: key list_classes has repeated values %s' % (path, classes.tolist()))
-  unknown = np.setdiff1d(labels, classes)
-  if unknown.size:
-    raise UsageError('%s: key %s has label %d, which is not in list_classes %s'
-                     % (path, y_key, unknown[0], classes.tolist()))
+    with h5py.File(path, 'r') as handle:
+      pixels, labels, classes, y_key = _read_arrays(path, handle, prefix)
+  except OSError as error:
+    raise UsageError('%s: not a readable HDF5 file (%s)' % (path, _first_line(error))) from None
+  _check_classes(path, classes)
+  _check_labels(path, y_key, labels, classes)
   return make_split(pixels, classes, labels, path)
 
 
 def load_dataset_dir(folder):
-  """(train Split, test Split) from ``folder``'s train_signs.h5 and test_signs.h5."""
+  """(train Split, test Split) from ``folder``'s train_signs.h5 and test_signs.h5, which
+  must agree on list_classes and image size."""
   if not os.path.isdir(folder):
     raise UsageError('--dataset_dir %s: folder not found' % folder)
   train = load_split(os.path.join(folder, TRAIN_FILE), 'train')
   test = load_split(os.path.join(folder, TEST_FILE), 'test')
   if train.class_names != test.class_names:
-    raise UsageError('%s: list_classes %s differs from %s in %s'
-                     % (test.source, test.class_names, train.class_names, train.source))
+    raise UsageError('%s: key %s %s differs from %s in %s' % (
+        test.source, CLASSES_KEY, test.class_names, train.class_names, train.source))
   if train.images.shape[1:] != test.images.shape[1:]:
-    raise UsageError('%s: images are %s, but %s in %s' % (
-        test.source, list(test.images.shape[1:3]), list(train.images.shape[1:3]), train.source))
+    raise UsageError('%s: key test_set_x holds %s images, but train_set_x in %s holds %s' % (
+        test.source, 'x'.join(map(str, test.images.shape[1:3])), train.source,
+        'x'.join(map(str, train.images.shape[1:3]))))
   return train, test
