@@ -62,9 +62,11 @@ class _Trainer:
           settings, len(train_split.class_names), metadata['image_size'],
           self.steps_per_epoch, self.total_steps)
       self.saved_variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
-      self.saver = tf.compat.v1.train.Saver(self.saved_variables,
+      # Relative paths in the 'checkpoint' state files keep a train dir movable.
+      self.saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
                                             max_to_keep=settings.max_to_keep)
-      self.best_saver = tf.compat.v1.train.Saver(self.saved_variables, max_to_keep=1)
+      self.best_saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
+                                                 max_to_keep=1)
       self.warm_start = self._warm_start_saver()
     self.graph.finalize()  # Nothing may be added per step.
     self.session = tf.compat.v1.Session(
