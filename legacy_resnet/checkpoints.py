@@ -97,12 +97,34 @@ def check_fits(prefix, variables_by_name):
     raise UsageError('%s does not fit this model: %s' % (prefix, _describe(mismatches)))
 
 
-WarmStartReport = collections.namedtuple('WarmStartReport',
-                                         ['restored', 'excluded', 'missing'])
+WarmStartReport = collections.namedtuple(
+    'WarmStartReport', ['restored', 'excluded', 'missing', 'shape_mismatched'])
 
 
-def _in_scopes(name, scopes):
+def in_scopes(name, scopes):
   return any(name == scope or name.startswith(scope.rstrip('/') + '/') for scope in scopes)
+
+
+def match_variables(prefix, variables, exclude_scopes):
+  """Sorts ``variables`` by what a restore from ``prefix`` would do with them.
+
+  Returns:
+    (checkpoint name -> variable for those that would be restored, WarmStartReport of
+    names; shape mismatches read 'name [checkpoint shape] (model [shape])').
+  """
+  shapes = variable_shapes(prefix)
+  restorable, excluded, missing, mismatched = {}, [], [], []
+  for variable in variables:
+    name, wanted = variable.op.name, variable.shape.as_list()
+    if in_scopes(name, exclude_scopes):
+      excluded.append(name)
+    elif name not in shapes:
+      missing.append(name)
+    elif list(shapes[name]) != wanted:
+      mismatched.append('%s %s (model %s)' % (name, list(shapes[name]), wanted))
+    else:
+      restorable[name] = variable
+  return restorable, WarmStartReport(sorted(restorable), excluded, missing, mismatched)
 
 
 def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
@@ -113,29 +135,22 @@ def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
   ``ignore_missing_vars``; a shape mismatch that is not excluded is always one.
 
   Returns:
-    (saver or None when nothing matches, WarmStartReport of variable names).
+    (saver or None when nothing matches, WarmStartReport).
   """
-  shapes = variable_shapes(prefix)
-  restored, excluded, missing, mismatched = {}, [], [], []
-  for variable in slim.get_model_variables():
-    name = variable.op.name
-    if _in_scopes(name, exclude_scopes):
-      excluded.append(name)
-    elif name not in shapes:
-      missing.append(name)
-    elif list(shapes[name]) != variable.shape.as_list():
-      mismatched.append('%s is %s in the checkpoint, %s in the model'
-                        % (name, list(shapes[name]), variable.shape.as_list()))
-    else:
-      restored[name] = variable
-  if mismatched:
+  restorable, report = match_variables(prefix, slim.get_model_variables(), exclude_scopes)
+  if report.shape_mismatched:
     raise UsageError('--checkpoint_path %s: shape mismatch (exclude it with '
-                     '--checkpoint_exclude_scopes): %s' % (prefix, _describe(mismatched)))
-  if missing and not ignore_missing_vars:
+                     '--checkpoint_exclude_scopes): %s'
+                     % (prefix, _describe(report.shape_mismatched)))
+  if report.missing and not ignore_missing_vars:
     raise UsageError('--checkpoint_path %s: variables missing from the checkpoint (pass '
                      '--ignore_missing_vars to initialize them): %s'
-                     % (prefix, _describe(missing)))
-  report = WarmStartReport(sorted(restored), excluded, missing)
-  saver = tf.compat.v1.train.Saver(restored) if restored else None
+                     % (prefix, _describe(report.missing)))
+  saver = tf.compat.v1.train.Saver(restorable) if restorable else None
   return saver, report
 
+
+def summarize(report):
+  """'12 restored, 2 excluded, 0 missing, 0 shape-mismatched'."""
+  return ', '.join('%d %s' % (len(getattr(report, kind)), kind.replace('_', '-'))
+                   for kind in report._fields)

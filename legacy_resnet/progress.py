@@ -26,7 +26,7 @@ class ProgressBar:
     """Records that ``step`` finished with this batch loss and accuracy."""
     now = time.perf_counter()
     if self._window_start is None:
-      self._window_start = now  # The first step includes graph set-up; not timed.
+      self._window_start = now  # The first step timed starts the clock.
       return
     self._window_steps += 1
     elapsed = now - self._window_start
@@ -40,6 +40,11 @@ class ProgressBar:
                step, self._total, loss, accuracy, rate))
     self._stream.write(('\r' + line) if self._interactive else line + '\n')
     self._stream.flush()
+
+  def restart_clock(self):
+    """Starts timing afresh at the next step, so evaluations do not count as training."""
+    self._window_start = None
+    self._window_steps = 0
 
   def message(self, text):
     """Prints a line of its own without breaking the bar."""

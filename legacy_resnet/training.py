@@ -96,8 +96,7 @@ class _Trainer:
       saver, prefix, report = self.warm_start
       if saver:
         saver.restore(self.session, prefix)
-      log('warm start from %s: %d restored, %d excluded, %d missing'
-          % (prefix, len(report.restored), len(report.excluded), len(report.missing)))
+      log('warm start from %s: %s' % (prefix, checkpoints.summarize(report)))
 
   def evaluate(self):
     """Held-out report of the evaluation tower (moving averages when kept)."""
@@ -161,6 +160,7 @@ class _Trainer:
         writer.add_summary(summary, step)
       if step % self.steps_per_epoch == 0 or step == self.total_steps:
         report = self.end_of_epoch(step, writer, bar.message)
+        bar.restart_clock()
         last_save = time.monotonic()
       elif ((settings.save_every_n_steps and step % settings.save_every_n_steps == 0) or
             time.monotonic() - last_save >= settings.save_interval_secs):
