@@ -11,6 +11,7 @@ from legacy_resnet import checkpoints
 from legacy_resnet import cli
 from legacy_resnet import datasets
 from legacy_resnet import evaluation
+from legacy_resnet import export
 from legacy_resnet import images
 from legacy_resnet import metrics
 from legacy_resnet.errors import UsageError
@@ -39,6 +40,9 @@ def parser():
   p.add_argument('--image_size', type=cli.positive_int, nargs=2, metavar=('H', 'W'),
                  help='resize --images to this size for --dense_features (default: '
                  'their own size, which must then be the same for all)')
+  p.add_argument('--export_dir', metavar='DIR',
+                 help='write a SavedModel (serving signature: images in [0, 1] -> '
+                 'probabilities, classes) and a frozen inference graph to this new folder')
   p.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
   return p
 
@@ -104,6 +108,11 @@ def main(argv):
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
+  if settings.export_dir:
+    export.export(settings.checkpoint_path, settings.export_dir)
+    print('exported %s to %s (SavedModel and %s)'
+          % (settings.checkpoint_path, settings.export_dir, export.FROZEN_GRAPH_FILE))
+    return
   if settings.dense_features:
     _write_dense_features(settings)
     return

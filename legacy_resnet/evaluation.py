@@ -34,10 +34,12 @@ def _last_block(end_points):
 class RestoredClassifier:
   """A trained network rebuilt in evaluation mode and restored from a checkpoint.
 
-  The moving-average weights are restored when the run kept them.
+  The moving-average weights are restored when the run kept them. ``image_size``
+  overrides the trained size ((None, None) accepts any); the graph is finalized unless
+  ``finalize`` is False.
   """
 
-  def __init__(self, checkpoint_path, image_size=None, network_args=None):
+  def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True):
     self.prefix = checkpoints.resolve(checkpoint_path)
     self.metadata = checkpoints.read_metadata(self.prefix)
     self.class_names = self.metadata['class_names']
@@ -51,7 +53,8 @@ class RestoredClassifier:
       restore_map = model_graph.variables_to_restore(self.metadata.get('moving_average_decay'))
       checkpoints.check_fits(self.prefix, restore_map)
       saver = tf.compat.v1.train.Saver(restore_map)
-      self.graph.finalize()
+      if finalize:  # An exporter still adds its serving outputs.
+        self.graph.finalize()
       self.session = tf.compat.v1.Session(graph=self.graph, config=compat.session_config())
       saver.restore(self.session, self.prefix)
 

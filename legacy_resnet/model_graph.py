@@ -68,20 +68,17 @@ def variables_to_restore(moving_average_decay):
   return averages.variables_to_restore(model_variables)
 
 
-def build_classifier(model_name, num_classes, image_size, weight_decay=0.0,
-                     batch_norm_decay=None, **network_args):
-  """Placeholders and network in the current graph, for evaluation and prediction.
+def build_classifier(model_name, num_classes, image_size, **network_args):
+  """Placeholders and the network in evaluation mode (batch norm on its moving
+  statistics) in the current graph, for evaluation, prediction and export.
 
-  ``is_training`` is a bool placeholder defaulting to False; ``network_args`` go to
-  the network (e.g. ``global_pool=False, output_stride=16``).
+  ``network_args`` go to the network (e.g. ``global_pool=False, output_stride=16``).
   """
   images, labels = input_placeholders(image_size)
-  is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
-  network = network_fn(model_name, num_classes, weight_decay, batch_norm_decay)
-  logits, end_points = network(images, is_training=is_training, **network_args)
-  probabilities = end_points.get('predictions')
-  return ClassifierTensors(images, labels, is_training, logits, end_points, logits,
-                           probabilities)
+  logits, end_points = network_fn(model_name, num_classes)(images, is_training=False,
+                                                            **network_args)
+  return ClassifierTensors(images, labels, False, logits, end_points, logits,
+                           end_points.get('predictions'))
 
 
 def _variables_to_train(trainable_scopes):
