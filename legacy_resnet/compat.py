@@ -127,6 +127,8 @@ class _DeprecationFilter(logging.Filter):
 
 
 _deprecation_filter = _DeprecationFilter()
+# Python warnings tf-slim's layers raise on every call under TF 2.x.
+_LAYER_WARNINGS = (r'`layer\.apply` is deprecated', r'`tf\.layers\.\w+` is deprecated')
 
 
 def set_verbose(verbose):
@@ -134,10 +136,10 @@ def set_verbose(verbose):
   tf_logger = tf.get_logger()
   if verbose:
     tf_logger.removeFilter(_deprecation_filter)
-    warnings.filterwarnings('default', message=r'`layer\.apply` is deprecated')
   else:
     tf_logger.addFilter(_deprecation_filter)  # logging ignores a repeated add.
-    warnings.filterwarnings('ignore', message=r'`layer\.apply` is deprecated')
+  for message in _LAYER_WARNINGS:
+    warnings.filterwarnings('default' if verbose else 'ignore', message=message)
 
 
 def gpu_available():

@@ -5,6 +5,7 @@ import functools
 
 import tf_slim as slim
 
+from nets import resnet50_signs
 from nets import resnet_utils
 from nets import resnet_v1
 
@@ -15,9 +16,11 @@ networks_map = {
     'resnet_v1_101': resnet_v1.resnet_v1_101,
     'resnet_v1_152': resnet_v1.resnet_v1_152,
     'resnet_v1_200': resnet_v1.resnet_v1_200,
+    'resnet50_signs': resnet50_signs.resnet50_signs,
 }
 
 arg_scopes_map = {name: resnet_utils.resnet_arg_scope for name in networks_map}
+arg_scopes_map['resnet50_signs'] = resnet50_signs.resnet50_signs_arg_scope
 
 
 def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False, **arg_scope_args):
