@@ -7,6 +7,9 @@ What it fixes, and nothing else:
   only ships as ``tf_keras.src.legacy_tf_layers``.  An import hook maps the old path
   onto the new one, so ``tf_slim.layers.*`` and ``tf_slim.nets.*`` build graphs again.
   The user's own ``tf.keras`` stays Keras 3: ``TF_USE_LEGACY_KERAS`` is not touched.
+* tf-slim tests ``isinstance(x, ops.Tensor)``; TF 2.21 dropped that alias of
+  ``tensorflow.python.framework.tensor.Tensor`` from ``framework.ops``, so it is put back
+  (it only adds the missing name).
 * tf-slim triggers floods of deprecation log lines and ``layer.apply`` warnings on
   TF 2.21; they are filtered unless ``set_verbose(True)`` is called.
 * TensorFlow 2.21's native start-up lines (oneDNN and CUDA notices, printed before
@@ -108,8 +111,18 @@ def _old_path_resolves():
     return False
 
 
+def _restore_ops_tensor():
+  """tf-slim checks ``isinstance(x, ops.Tensor)`` (e.g. for in-place batch-norm updates,
+  ``updates_collections=None``); TF 2.21 moved the class to ``framework.tensor``."""
+  from tensorflow.python.framework import ops  # pylint: disable=g-direct-tensorflow-import
+  from tensorflow.python.framework import tensor  # pylint: disable=g-direct-tensorflow-import
+  if not hasattr(ops, 'Tensor'):
+    ops.Tensor = tensor.Tensor
+
+
 def install():
-  """Makes tf-slim's layers importable on this TensorFlow. Safe to call repeatedly."""
+  """Makes tf-slim's layers work on this TensorFlow. Safe to call repeatedly."""
+  _restore_ops_tensor()
   if any(isinstance(finder, _LegacyLayersAlias) for finder in sys.meta_path):
     return
   if tf_keras_problem() is None and _old_path_resolves():
