@@ -19,7 +19,8 @@ networks_map = {
     'resnet50_signs': resnet50_signs.resnet50_signs,
 }
 
-arg_scopes_map = {name: resnet_utils.resnet_arg_scope for name in networks_map}
+arg_scopes_map = {name: resnet_utils.resnet_arg_scope
+                  for name in networks_map if name.startswith('resnet_v1_')}
 arg_scopes_map['resnet50_signs'] = resnet50_signs.resnet50_signs_arg_scope
 
 
@@ -28,19 +29,23 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False, **arg
 
   Args:
     name: a key of ``networks_map``.
-    num_classes: number of classes (None: features only, where the network allows).
-    weight_decay: L2 regularization of the weights.
-    is_training: default batch-norm mode; a call may override it, also with a bool
-      tensor (batch norm then switches at run time).
-    **arg_scope_args: further arguments of the network's arg scope, e.g.
-      ``batch_norm_decay``.
+    num_classes: number of classes (resnet_v1_*: None gives the pooled features).
+    weight_decay: L2 penalty on the weights (0: no regularization loss).
+    is_training: batch-norm mode used when a call does not pass its own.
+    **arg_scope_args: further arguments of the network's arg scope
+      (``resnet_utils.resnet_arg_scope`` or
+      ``resnet50_signs.resnet50_signs_arg_scope``), e.g. ``batch_norm_decay``.
 
   Returns:
-    network_fn(images [N, H, W, 3], **network_args) -> (logits [N, num_classes],
-    end_points), with a ``default_image_size`` attribute.
+    network_fn(images [batch, height, width, 3], **network_args) -> (logits
+    [batch, num_classes], end_points). ``network_args`` go to the network, e.g.
+    ``is_training`` (a Python bool or a scalar bool tensor, which switches batch norm
+    at run time) or ``reuse``. ``network_fn.default_image_size`` is the network's
+    usual input size.
 
   Raises:
     ValueError: for an unknown name.
+    TypeError: for an argument the network's arg scope does not take.
   """
   if name not in networks_map:
     raise ValueError('Name of network unknown %s (known: %s)'
