@@ -155,14 +155,14 @@ def set_verbose(verbose):
     warnings.filterwarnings('default' if verbose else 'ignore', message=message)
 
 
-def gpu_available():
-  """True when TensorFlow sees at least one GPU."""
-  return bool(tf.config.list_physical_devices('GPU'))
+def gpus():
+  """The GPUs TensorFlow sees."""
+  return tf.config.list_physical_devices('GPU')
 
 
 def default_device():
   """The device that graphs should be placed on: the first GPU if any, else the CPU."""
-  return '/device:GPU:0' if gpu_available() else '/device:CPU:0'
+  return '/device:GPU:0' if gpus() else '/device:CPU:0'
 
 
 def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,

@@ -8,6 +8,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from legacy_resnet import optimization
+from legacy_resnet import replication
 from legacy_resnet.errors import UsageError
 from nets import nets_factory
 
@@ -104,7 +105,8 @@ def initializer(zero_init_residual):
     return tf.group([v.assign(tf.zeros_like(v)) for v in gammas], name='init')
 
 
-def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps):
+def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps,
+                   clones=None, wrap_optimizer=None):
   """Builds the whole training graph into the current graph.
 
   The network's batch norm runs on batch statistics when ``is_training`` is fed True,
@@ -119,22 +121,21 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
     image_size: (height, width).
     steps_per_epoch: steps in one pass over the training set.
     total_steps: steps of the whole run (for the cosine schedule).
+    clones: ``replication.clones(...)``; the fed batch is split evenly over them
+      (default: one clone, TensorFlow's own placement).
+    wrap_optimizer: optional function from the optimizer to the one that applies the
+      gradients (e.g. ``SyncReplicasOptimizer`` for parameter-server training).
 
   Returns:
     TrainingTensors.
   """
-  global_step = tf.compat.v1.train.get_or_create_global_step()
+  clones = clones or replication.clones(1, False, 0)
+  with tf.compat.v1.device(replication.variables_device(clones)):
+    global_step = tf.compat.v1.train.get_or_create_global_step()
   network = network_fn(settings.model_name, num_classes, settings.weight_decay,
                        settings.batch_norm_decay)
   images, labels = input_placeholders(image_size)
   is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
-  logits, end_points = network(images, is_training=is_training)
-
-  cross_entropy = tf.compat.v1.losses.softmax_cross_entropy(
-      tf.one_hot(labels, num_classes), logits, label_smoothing=settings.label_smoothing)
-  loss = tf.add(cross_entropy, tf.compat.v1.losses.get_regularization_loss(), name='loss')
-  accuracy = tf.reduce_mean(
-      tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32), name='accuracy')
 
   rate = optimization.learning_rate(
       global_step, settings.learning_rate, settings.learning_rate_decay_type, total_steps,
@@ -143,18 +144,48 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
       num_epochs_per_decay=settings.num_epochs_per_decay,
       end_learning_rate=settings.end_learning_rate)
   optimizer = optimization.optimizer(settings.optimizer, rate)
-  variables_to_train = _variables_to_train(settings.trainable_scopes)
-  with tf.control_dependencies(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
-    train_op = optimizer.minimize(loss, global_step=global_step, var_list=variables_to_train)
+  if wrap_optimizer:
+    optimizer = wrap_optimizer(optimizer)
+
+  clone_logits, clone_cross_entropies, clone_gradients = [], [], []
+  parts = zip(replication.split_batch(images, len(clones)),
+              replication.split_batch(labels, len(clones)))
+  for index, (clone, (clone_images, clone_labels)) in enumerate(zip(clones, parts)):
+    with replication.clone_scope(clone, index):
+      logits, clone_end_points = network(clone_images, is_training=is_training)
+      cross_entropy = tf.compat.v1.losses.softmax_cross_entropy(
+          tf.one_hot(clone_labels, num_classes), logits,
+          label_smoothing=settings.label_smoothing, loss_collection=None)
+      clone_loss = cross_entropy / len(clones)
+      if index == 0:
+        end_points = clone_end_points
+        variables_to_train = _variables_to_train(settings.trainable_scopes)
+        clone_loss += tf.compat.v1.losses.get_regularization_loss()
+      clone_gradients.append(optimizer.compute_gradients(clone_loss, var_list=variables_to_train))
+      clone_logits.append(logits)
+      clone_cross_entropies.append(cross_entropy)
+
+  logits = tf.concat(clone_logits, 0) if len(clones) > 1 else clone_logits[0]
+  cross_entropy = tf.add_n(clone_cross_entropies) / len(clones)
+  loss = tf.add(cross_entropy, tf.compat.v1.losses.get_regularization_loss(), name='loss')
+  accuracy = tf.reduce_mean(
+      tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32), name='accuracy')
+  with tf.control_dependencies(replication.update_ops(clones[0])):
+    train_op = optimizer.apply_gradients(replication.summed_gradients(clone_gradients),
+                                         global_step=global_step)
 
   eval_logits = logits
+  custom_getter = None
   if settings.moving_average_decay:
     moving_average = tf.compat.v1.train.ExponentialMovingAverage(
         settings.moving_average_decay, num_updates=global_step)
     with tf.control_dependencies([train_op]):
       train_op = moving_average.apply(slim.get_model_variables())
-    with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True,
-                                     custom_getter=moving_average_getter(moving_average)):
+    custom_getter = moving_average_getter(moving_average)
+  if custom_getter or len(clones) > 1:
+    # An unsplit tower for evaluation, on the first clone's device.
+    with tf.compat.v1.device(clones[0].device), tf.compat.v1.variable_scope(
+        tf.compat.v1.get_variable_scope(), reuse=True, custom_getter=custom_getter):
       eval_logits, _ = network(images, is_training=False, reuse=True)
 
   for name, value in (('loss', loss), ('cross_entropy', cross_entropy),

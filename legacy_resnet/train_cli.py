@@ -90,6 +90,11 @@ def parser():
                       help='TensorBoard summary interval')
   system.add_argument('--num_intra_threads', type=int, default=0)
   system.add_argument('--num_inter_threads', type=int, default=0)
+  system.add_argument('--num_clones', type=cli.positive_int, default=1,
+                      help='replicate the model over this many GPUs (or logical CPUs with '
+                      '--clone_on_cpu); --batch_size is split over them (default: %(default)s)')
+  system.add_argument('--clone_on_cpu', action='store_true',
+                      help='place the clones on logical CPU devices')
   system.add_argument('--xla', action=argparse.BooleanOptionalAction, default=False,
                       help='XLA just-in-time compilation')
   system.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')

@@ -13,6 +13,7 @@ from legacy_resnet import compat
 from legacy_resnet import evaluation
 from legacy_resnet import metrics
 from legacy_resnet import model_graph
+from legacy_resnet import replication
 from legacy_resnet.errors import UsageError
 from legacy_resnet.progress import ProgressBar
 
@@ -24,6 +25,9 @@ def run_length(settings, num_train):
   if settings.batch_size > num_train:
     raise UsageError('--batch_size %d is larger than the %d training images'
                      % (settings.batch_size, num_train))
+  if settings.batch_size % settings.num_clones:
+    raise UsageError('--batch_size %d does not split evenly over --num_clones %d'
+                     % (settings.batch_size, settings.num_clones))
   per_epoch = batching.steps_per_epoch(num_train, settings.batch_size)
   total = settings.max_number_of_steps or int(round(settings.num_epochs * per_epoch))
   return per_epoch, max(1, total)
@@ -60,7 +64,8 @@ class _Trainer:
       tf.compat.v1.set_random_seed(settings.seed)
       self.tensors = model_graph.build_training(
           settings, len(train_split.class_names), metadata['image_size'],
-          self.steps_per_epoch, self.total_steps)
+          self.steps_per_epoch, self.total_steps, clones=replication.clones(
+              settings.num_clones, settings.clone_on_cpu, len(compat.gpus())))
       self.saved_variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
       # Relative paths in the 'checkpoint' state files keep a train dir movable.
       self.saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
@@ -71,8 +76,9 @@ class _Trainer:
     self.graph.finalize()  # Nothing may be added per step.
     self.session = tf.compat.v1.Session(
         graph=self.graph,
-        config=compat.session_config(settings.num_intra_threads, settings.num_inter_threads,
-                                     settings.xla))
+        config=compat.session_config(
+            settings.num_intra_threads, settings.num_inter_threads, settings.xla,
+            num_cpu_devices=settings.num_clones if settings.clone_on_cpu else 1))
 
   def _warm_start_saver(self):
     """(saver, prefix, report) for --checkpoint_path when train_dir has no checkpoint."""
