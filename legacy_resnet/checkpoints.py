@@ -4,32 +4,124 @@ fits a graph, and warm-starting a graph from another model's checkpoint."""
 import collections
 import json
 import os
+import re
+import sys
 
 import tensorflow as tf
 import tf_slim as slim
 
 from legacy_resnet import atomic_files
 from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import first_cause
 
 METADATA_FILE = 'legacy_resnet.json'
 BEST_SUBDIR = 'best'
 MISMATCHES_SHOWN = 5
 
 
-def resolve(checkpoint_path):
-  """A checkpoint prefix from a prefix or a folder (meaning its latest checkpoint).
+def _warn(text):
+  sys.stderr.write('warning: %s\n' % text)
+  sys.stderr.flush()
+
+
+def unreadable_because(prefix):
+  """Why checkpoint ``prefix`` cannot be restored whole, or None when it can.
+
+  Every tensor is read back, so a truncated file or a flipped bit (each tensor carries
+  a checksum) is found here rather than half-way through a restore.
+  """
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  # The reader's bindings raise OpError for a bad index, IndexError for short data.
+  except (tf.errors.OpError, IndexError, ValueError, RuntimeError, OSError) as error:
+    return first_cause(error)
+  return None
+
+
+def listed_checkpoints(folder):
+  """The checkpoint prefixes a folder's 'checkpoint' state file lists, oldest first.
+
+  Raises:
+    UsageError: when the state file cannot be parsed.
+  """
+  try:
+    state = tf.train.get_checkpoint_state(folder)
+  except (tf.errors.OpError, ValueError) as error:
+    raise UsageError('%s: unreadable checkpoint state file: %s'
+                     % (os.path.join(folder, 'checkpoint'), first_cause(error))) from None
+  if state is None:
+    return []
+  listed = list(state.all_model_checkpoint_paths)
+  if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
+    listed.append(state.model_checkpoint_path)
+  return listed
+
+
+def newest_readable(folder, warn=_warn):
+  """The newest checkpoint of ``folder`` that reads back whole, or None when the
+  folder lists none. Each newer, damaged one is reported through ``warn``, naming it
+  and the one used instead.
+
+  Raises:
+    UsageError: checkpoints are listed but none of them is readable.
+  """
+  damaged = []
+  for prefix in reversed(listed_checkpoints(folder)):
+    reason = unreadable_because(prefix)
+    if reason is None:
+      for bad, bad_reason in damaged:
+        warn('checkpoint %s is damaged (%s); using %s instead' % (bad, bad_reason, prefix))
+      return prefix
+    damaged.append((prefix, reason))
+  if damaged:
+    raise UsageError('%s: no readable checkpoint: %s' % (folder, '; '.join(
+        '%s (%s)' % (os.path.basename(bad), reason) for bad, reason in damaged)))
+  return None
+
+
+# Temporary files that TensorFlow's Saver and atomic_files write and then rename; a
+# killed process leaves them behind, never a half-written file under a final name.
+_INTERRUPTED_WRITE = re.compile(
+    r'(\.(data-\d+-of-\d+|index)\.tempstate\d+|\.meta\.tmp[0-9a-f]+|^checkpoint\.tmp[0-9a-f]+'
+    r'|^\.%s\..+\.tmp)$' % re.escape(METADATA_FILE))
+
+
+def remove_interrupted_writes(folder):
+  """Deletes what killed saves left in ``folder`` (and its 'best' copies); returns
+  the number of files removed."""
+  removed = 0
+  for candidate in (folder, os.path.join(folder, BEST_SUBDIR)):
+    names = os.listdir(candidate) if os.path.isdir(candidate) else []
+    for name in filter(_INTERRUPTED_WRITE.search, names):
+      try:
+        os.remove(os.path.join(candidate, name))
+      except OSError as error:
+        raise UsageError('%s: cannot remove an interrupted write: %s'
+                         % (os.path.join(candidate, name), error.strerror)) from None
+      removed += 1
+  return removed
+
+
+def resolve(checkpoint_path, warn=_warn):
+  """A readable checkpoint prefix from a prefix or a folder (meaning its newest
+  readable checkpoint).
 
   Raises:
     UsageError: when nothing readable is there.
   """
   if os.path.isdir(checkpoint_path):
-    prefix = tf.train.latest_checkpoint(checkpoint_path)
+    prefix = newest_readable(checkpoint_path, warn)
     if prefix is None:
       raise UsageError('--checkpoint_path %s: folder holds no checkpoint' % checkpoint_path)
     return prefix
   if not os.path.exists(checkpoint_path + '.index'):
     raise UsageError('--checkpoint_path %s: not a checkpoint (no %s.index)'
                      % (checkpoint_path, os.path.basename(checkpoint_path)))
+  reason = unreadable_because(checkpoint_path)
+  if reason is not None:
+    raise UsageError('--checkpoint_path %s: damaged checkpoint (%s)' % (checkpoint_path, reason))
   return checkpoint_path
 
 
@@ -39,7 +131,7 @@ def variable_shapes(prefix):
     return dict(tf.train.list_variables(prefix))
   except (tf.errors.OpError, ValueError) as error:
     raise UsageError('%s: unreadable checkpoint: %s'
-                     % (prefix, str(error).splitlines()[0])) from None
+                     % (prefix, first_cause(error))) from None
 
 
 def global_step(prefix):

@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from legacy_resnet import compat
+from legacy_resnet.errors import Stopped
 from legacy_resnet.errors import UsageError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -39,10 +41,17 @@ def non_negative_float(text):
 
 
 def run(main, argv):
-  """Calls ``main(argv)``; a UsageError becomes one ``error:`` line and exit 2."""
+  """Calls ``main(argv)``; a UsageError becomes one ``error:`` line and exit 2, a
+  stop on a signal its message and 128 + the signal number."""
   compat.set_verbose('--verbose' in argv)
   try:
     return main(argv) or 0
   except (UsageError, compat.CompatError) as error:
     sys.stderr.write('error: %s\n' % error)
     return EXIT_USAGE
+  except Stopped as stop:
+    sys.stderr.write('%s\n' % stop)
+    return stop.exit_status
+  except KeyboardInterrupt:
+    sys.stderr.write('error: interrupted\n')
+    return EXIT_INTERRUPTED

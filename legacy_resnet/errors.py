@@ -1,7 +1,31 @@
-"""The one exception type for bad input: the command-line front doors print it as a
-single ``error: ...`` line and exit with status 2."""
+"""The exceptions the command-line front doors turn into a message and an exit
+status, never a traceback."""
+
+import re
 
 
 class UsageError(Exception):
   """Bad input from the user (a file, key, flag or checkpoint). The message names
-  what is wrong and where, in one line."""
+  what is wrong and where, in one line; the exit status is 2."""
+
+
+class Stopped(Exception):
+  """Training stopped on a signal after saving its work; the message says where."""
+
+  def __init__(self, message, exit_status):
+    super().__init__(message)
+    self.exit_status = exit_status
+
+
+# Lines of TensorFlow's graph-execution errors that say where, not what.
+_WHERE_LINES = re.compile(r'^(Graph execution error:|Detected at node|Node: |File "|\[\[|'
+                          r'Original stack trace)')
+
+
+def first_cause(error):
+  """The first line of ``error``'s message that says what went wrong."""
+  for line in str(error).splitlines():
+    line = line.strip()
+    if line and not _WHERE_LINES.match(line):
+      return line
+  return type(error).__name__

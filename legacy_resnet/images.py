@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import first_cause
 
 
 def read_image(path, size=None):
@@ -31,5 +32,5 @@ def read_image(path, size=None):
         image = tf.image.resize(image, size)
       return np.clip(image.numpy(), 0.0, 1.0)
   except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
-    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-    raise UsageError('--images %s: not a decodable image (%s)' % (path, first_line)) from None
+    raise UsageError('--images %s: not a decodable image (%s)'
+                     % (path, first_cause(error))) from None

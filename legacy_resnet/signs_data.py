@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import first_cause
 
 TRAIN_FILE = 'train_signs.h5'
 TEST_FILE = 'test_signs.h5'
@@ -42,10 +43,6 @@ def make_split(pixels, class_values, label_values, source):
   return Split(images, labels, [str(value) for value in class_values.tolist()], source)
 
 
-def _first_line(error):
-  return str(error).splitlines()[0] if str(error) else type(error).__name__
-
-
 def _read(path, handle, key):
   """The whole dataset ``key`` of an open file, as numpy."""
   if key not in handle:
@@ -57,7 +54,7 @@ def _read(path, handle, key):
       raise UsageError('%s: key %s is a group, not a dataset' % (path, key))
     return np.asarray(node[()])
   except (KeyError, OSError, TypeError, ValueError) as error:
-    raise UsageError('%s: key %s unreadable (%s)' % (path, key, _first_line(error))) from None
+    raise UsageError('%s: key %s unreadable (%s)' % (path, key, first_cause(error))) from None
 
 
 def _check_pixels(path, key, pixels):
@@ -150,7 +147,7 @@ def load_split(path, prefix=None):
     with h5py.File(path, 'r') as handle:
       pixels, labels, classes, y_key = _read_arrays(path, handle, prefix)
   except OSError as error:
-    raise UsageError('%s: not a readable HDF5 file (%s)' % (path, _first_line(error))) from None
+    raise UsageError('%s: not a readable HDF5 file (%s)' % (path, first_cause(error))) from None
   _check_classes(path, classes)
   _check_labels(path, y_key, labels, classes)
   return make_split(pixels, classes, labels, path)

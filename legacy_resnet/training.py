@@ -14,8 +14,11 @@ from legacy_resnet import evaluation
 from legacy_resnet import metrics
 from legacy_resnet import model_graph
 from legacy_resnet import replication
+from legacy_resnet.errors import Stopped
 from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import first_cause
 from legacy_resnet.progress import ProgressBar
+from legacy_resnet.stop_signals import StopRequests
 
 CHECKPOINT_BASENAME = 'model.ckpt'
 
@@ -33,25 +36,34 @@ def run_length(settings, num_train):
   return per_epoch, max(1, total)
 
 
-def _carry_over_best(train_dir, metadata):
-  """On resume, keeps the best held-out result of the earlier run; a train dir that
-  holds another model or class list cannot be resumed."""
-  prefix = tf.train.latest_checkpoint(train_dir)
-  if prefix is None:
+def _carry_over_results(train_dir, resume_from, metadata):
+  """On resume, keeps the best and the last held-out results of the earlier run; a
+  train dir that holds another model or class list cannot be resumed."""
+  if resume_from is None:
     return
-  previous = checkpoints.read_metadata(prefix)
+  previous = checkpoints.read_metadata(resume_from)
   for key in ('model_name', 'class_names', 'image_size', 'moving_average_decay'):
     if previous.get(key) != metadata[key]:
       raise UsageError('--train_dir %s holds a run with %s=%r, not %r; use another '
                        '--train_dir' % (train_dir, key, previous.get(key), metadata[key]))
-  metadata['best'] = previous.get('best')
+  for key in ('best', 'last_eval'):
+    if key in previous:
+      metadata[key] = previous[key]
+
+
+def all_finite(variables):
+  """A bool tensor: no NaN or infinity in any floating-point variable."""
+  return tf.reduce_all([tf.reduce_all(tf.math.is_finite(variable)) for variable in variables
+                        if variable.dtype.base_dtype.is_floating], name='all_finite')
 
 
 class _Trainer:
   """Owns the session and savers of one training run."""
 
-  def __init__(self, settings, train_split, test_split, metadata):
+  def __init__(self, settings, train_split, test_split, metadata, resume_from):
     self.settings = settings
+    self.resume_from = resume_from
+    self.last_saved_step = None
     self.train_split = train_split
     self.test_split = test_split
     self.metadata = metadata
@@ -72,6 +84,7 @@ class _Trainer:
                                             max_to_keep=settings.max_to_keep)
       self.best_saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
                                                  max_to_keep=1)
+      self.variables_finite = all_finite(self.saved_variables.values())
       self.warm_start = self._warm_start_saver()
     self.graph.finalize()  # Nothing may be added per step.
     self.session = tf.compat.v1.Session(
@@ -82,7 +95,7 @@ class _Trainer:
 
   def _warm_start_saver(self):
     """(saver, prefix, report) for --checkpoint_path when train_dir has no checkpoint."""
-    if not self.settings.checkpoint_path or tf.train.latest_checkpoint(self.settings.train_dir):
+    if not self.settings.checkpoint_path or self.resume_from:
       return None
     prefix = checkpoints.resolve(self.settings.checkpoint_path)
     saver, report = checkpoints.warm_start_saver(
@@ -91,11 +104,14 @@ class _Trainer:
 
   def restore_or_initialize(self, log):
     """Resumes from train_dir's latest checkpoint, else initializes (and warm-starts)."""
-    latest = tf.train.latest_checkpoint(self.settings.train_dir)
-    if latest:
-      checkpoints.check_fits(latest, self.saved_variables)
-      self.saver.restore(self.session, latest)
-      log('resumed from %s' % latest)
+    if self.resume_from:
+      checkpoints.check_fits(self.resume_from, self.saved_variables)
+      self.saver.restore(self.session, self.resume_from)
+      # The saver goes on deleting beyond --max_to_keep, oldest first; newer, damaged
+      # checkpoints are dropped from its list (their files are left as they are).
+      listed = checkpoints.listed_checkpoints(self.settings.train_dir)
+      self.saver.recover_last_checkpoints(listed[:listed.index(self.resume_from) + 1])
+      log('resumed from %s' % self.resume_from)
       return
     self.session.run(self.tensors.initializer)
     if self.warm_start:
@@ -112,9 +128,23 @@ class _Trainer:
     return metrics.classification_report(self.test_split.labels, probabilities,
                                          self.test_split.class_names)
 
+  def _checked_save(self, saver, folder, step, **save_args):
+    """Saves a checkpoint of finite variables, or raises a UsageError saying why not."""
+    if not self.session.run(self.variables_finite):
+      raise UsageError('variables became NaN or infinite by step %d; not saved, the last '
+                       'checkpoint in %s is kept (try a lower --learning_rate)'
+                       % (step, self.settings.train_dir))
+    try:
+      return saver.save(self.session, os.path.join(folder, CHECKPOINT_BASENAME),
+                        global_step=step, **save_args)
+    except (tf.errors.OpError, OSError) as error:
+      raise UsageError('--train_dir %s: cannot save a checkpoint: %s'
+                       % (self.settings.train_dir, first_cause(error))) from None
+
   def save(self, step):
-    return self.saver.save(self.session, os.path.join(self.settings.train_dir,
-                                                       CHECKPOINT_BASENAME), global_step=step)
+    prefix = self._checked_save(self.saver, self.settings.train_dir, step)
+    self.last_saved_step = step
+    return prefix
 
   def end_of_epoch(self, step, writer, log):
     """Evaluates, logs, saves the latest checkpoint and, when better, the best one."""
@@ -128,10 +158,9 @@ class _Trainer:
     self.save(step)
     best = self.metadata.get('best')
     if best is None or report['accuracy'] > best['accuracy']:
-      prefix = self.best_saver.save(
-          self.session, os.path.join(self.settings.train_dir, checkpoints.BEST_SUBDIR,
-                                     CHECKPOINT_BASENAME),
-          global_step=step, latest_filename='checkpoint')
+      prefix = self._checked_save(
+          self.best_saver, os.path.join(self.settings.train_dir, checkpoints.BEST_SUBDIR),
+          step, latest_filename='checkpoint')
       self.metadata['best'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
                                'global_step': step, 'checkpoint': os.path.relpath(
                                    prefix, self.settings.train_dir)}
@@ -140,18 +169,29 @@ class _Trainer:
     checkpoints.write_metadata(self.settings.train_dir, self.metadata)
     return report
 
-  def run(self):
+  def stop(self, step, stop_requests):
+    """Saves unsaved steps and raises Stopped, for a SIGINT or SIGTERM."""
+    saved = ''
+    if step != self.last_saved_step:
+      saved = '; saved %s' % os.path.basename(self.save(step))
+      checkpoints.write_metadata(self.settings.train_dir, self.metadata)
+    raise Stopped('stopped by %s at step %d%s; run the same command again to resume'
+                  % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
+
+  def run(self, stop_requests):
     """Trains to ``total_steps``; returns the last held-out report (None if no step ran)."""
     settings, tensors = self.settings, self.tensors
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, settings.batch_size)
     self.restore_or_initialize(bar.message)
     checkpoints.write_metadata(settings.train_dir, self.metadata)
-    writer = tf.compat.v1.summary.FileWriter(settings.train_dir, self.graph)
-    step = int(self.session.run(tensors.global_step))
+    writer = _summary_writer(settings.train_dir, self.graph)
+    step = self.last_saved_step = int(self.session.run(tensors.global_step))
     report = None
     last_save = time.monotonic()
     fetches = [tensors.train_op, tensors.loss, tensors.accuracy, tensors.summary_op]
     while step < self.total_steps:
+      if stop_requests.signal_name:
+        self.stop(step, stop_requests)
       images, labels = batching.training_batch(self.train_split, settings.batch_size,
                                                settings.seed, step, self.augmentation)
       _, loss, accuracy, summary = self.session.run(fetches, {
@@ -179,13 +219,29 @@ class _Trainer:
     self.session.close()
 
 
-def train(settings, train_split, test_split, metadata):
-  """Runs one training job to completion (or resumes it); returns the last held-out
-  report, or None when the train dir had already reached the final step."""
-  _carry_over_best(settings.train_dir, metadata)
-  trainer = _Trainer(settings, train_split, test_split, metadata)
+def _summary_writer(train_dir, graph):
   try:
-    with trainer.graph.as_default():  # Savers and writers act on the default graph.
-      return trainer.run()
-  finally:
-    trainer.close()
+    return tf.compat.v1.summary.FileWriter(train_dir, graph)
+  except (tf.errors.OpError, OSError) as error:
+    raise UsageError('--train_dir %s: cannot write summaries: %s'
+                     % (train_dir, first_cause(error))) from None
+
+
+def train(settings, train_split, test_split, metadata):
+  """Runs one training job to completion (or resumes it from the newest readable
+  checkpoint); returns the last held-out report, or None when the train dir had
+  already reached the final step.
+
+  A SIGINT or SIGTERM saves and raises Stopped; a damaged newest checkpoint is
+  skipped with a warning.
+  """
+  with StopRequests() as stop_requests:
+    checkpoints.remove_interrupted_writes(settings.train_dir)
+    resume_from = checkpoints.newest_readable(settings.train_dir)
+    _carry_over_results(settings.train_dir, resume_from, metadata)
+    trainer = _Trainer(settings, train_split, test_split, metadata, resume_from)
+    try:
+      with trainer.graph.as_default():  # Savers and writers act on the default graph.
+        return trainer.run(stop_requests)
+    finally:
+      trainer.close()
