@@ -2,7 +2,10 @@
 fits a graph, and warm-starting a graph from another model's checkpoint."""
 
 import collections
+import contextlib
+import glob
 import json
+import logging
 import os
 import re
 import sys
@@ -15,6 +18,7 @@ from legacy_resnet.errors import UsageError
 from legacy_resnet.errors import first_cause
 
 METADATA_FILE = 'legacy_resnet.json'
+STATE_FILE = 'checkpoint'  # The Saver's list of checkpoints in a folder.
 BEST_SUBDIR = 'best'
 MISMATCHES_SHOWN = 5
 
@@ -40,23 +44,63 @@ def unreadable_because(prefix):
   return None
 
 
-def listed_checkpoints(folder):
-  """The checkpoint prefixes a folder's 'checkpoint' state file lists, oldest first.
-
-  Raises:
-    UsageError: when the state file cannot be parsed.
-  """
+@contextlib.contextmanager
+def _tensorflow_log_silenced():
+  """TensorFlow logs a parse failure of a state file as warnings; the caller reports it."""
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel(logging.ERROR)
   try:
-    state = tf.train.get_checkpoint_state(folder)
-  except (tf.errors.OpError, ValueError) as error:
-    raise UsageError('%s: unreadable checkpoint state file: %s'
-                     % (os.path.join(folder, 'checkpoint'), first_cause(error))) from None
+    yield
+  finally:
+    logger.setLevel(level)
+
+
+def _listed_by_state_file(folder):
+  """The prefixes a folder's 'checkpoint' state file lists, oldest first; None when
+  the file is missing or cannot be parsed."""
+  with _tensorflow_log_silenced():
+    try:
+      state = tf.train.get_checkpoint_state(folder)
+    except (tf.errors.OpError, ValueError):  # ValueError: bytes that are not text.
+      return None
   if state is None:
-    return []
+    return None
   listed = list(state.all_model_checkpoint_paths)
   if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
     listed.append(state.model_checkpoint_path)
   return listed
+
+
+def _step_suffix(prefix):
+  found = re.search(r'-(\d+)$', prefix)
+  return int(found.group(1)) if found else -1
+
+
+def _found_by_index_files(folder):
+  """The prefixes of the checkpoints whose index files are in ``folder``, oldest
+  (lowest global step, then oldest file) first."""
+  prefixes = [path[:-len('.index')]
+              for path in glob.glob(os.path.join(glob.escape(folder), '*.index'))]
+  return sorted(prefixes, key=lambda prefix: (_step_suffix(prefix),
+                                              os.path.getmtime(prefix + '.index')))
+
+
+def listed_checkpoints(folder, warn=_warn):
+  """The checkpoint prefixes of ``folder``, oldest first: those its 'checkpoint' state
+  file lists or, when that file is missing or damaged, those whose index files are
+  there (said through ``warn``), so a lost state file never restarts a run from step 0.
+  """
+  listed = _listed_by_state_file(folder)
+  if listed is not None:
+    return listed
+  found = _found_by_index_files(folder)
+  if found:
+    state_file = os.path.join(folder, STATE_FILE)
+    warn('%s is %s; using the checkpoints found by their files (%s)'
+         % (state_file, 'damaged' if os.path.exists(state_file) else 'missing',
+            ', '.join(os.path.basename(prefix) for prefix in found)))
+  return found
 
 
 def newest_readable(folder, warn=_warn):
@@ -68,7 +112,7 @@ def newest_readable(folder, warn=_warn):
     UsageError: checkpoints are listed but none of them is readable.
   """
   damaged = []
-  for prefix in reversed(listed_checkpoints(folder)):
+  for prefix in reversed(listed_checkpoints(folder, warn)):
     reason = unreadable_because(prefix)
     if reason is None:
       for bad, bad_reason in damaged:

@@ -3,6 +3,7 @@ flags in one line, and the rule that bad input ends in one
 ``error: ...`` line on stderr with exit status 2, never a traceback."""
 
 import argparse
+import math
 import sys
 
 from legacy_resnet import compat
@@ -33,10 +34,25 @@ def positive_int(text):
   return value
 
 
+def non_negative_int(text):
+  value = int(text)
+  if value < 0:
+    raise argparse.ArgumentTypeError('%r is negative' % text)
+  return value
+
+
 def non_negative_float(text):
   value = float(text)
-  if not value >= 0:
-    raise argparse.ArgumentTypeError('%r is not a non-negative number' % text)
+  if not (math.isfinite(value) and value >= 0):  # 'nan' and 'inf' parse as floats.
+    raise argparse.ArgumentTypeError('%r is not a finite non-negative number' % text)
+  return value
+
+
+def fraction(text):
+  """A decay or smoothing rate: at least 0 and below 1 (1 would never move)."""
+  value = float(text)
+  if not 0 <= value < 1:
+    raise argparse.ArgumentTypeError('%r is not in [0, 1)' % text)
   return value
 
 

@@ -12,10 +12,11 @@ What it fixes, and nothing else:
   (it only adds the missing name).
 * tf-slim triggers floods of deprecation log lines and ``layer.apply`` warnings on
   TF 2.21; they are filtered unless ``set_verbose(True)`` is called.
-* TensorFlow 2.21's native start-up lines (oneDNN and CUDA notices, printed before
-  its C++ logging is initialized, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them) are
-  dropped when this module is what imports TensorFlow; every other line it writes to
-  stderr during the import is passed on. ``LEGACY_RESNET_VERBOSE=1`` keeps them all.
+* TensorFlow 2.21's native start-up lines (oneDNN, CPU-feature and CUDA notices,
+  printed before its C++ logging is initialized, so ``TF_CPP_MIN_LOG_LEVEL`` cannot
+  hide them) are dropped when this module is what imports TensorFlow; every other line
+  it writes to stderr during the import is passed on. ``LEGACY_RESNET_VERBOSE=1`` keeps
+  them all.
 
 It also holds the graph-mode session helpers shared by training and evaluation.
 """
@@ -34,7 +35,9 @@ import warnings
 
 _NATIVE_NOISE = re.compile(
     rb'^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to '
-    rb'STDERR|I0000 .*(oneDNN custom operations|Could not find cuda drivers).*)$')
+    rb'STDERR|I0000 .*(oneDNN custom operations|Could not find cuda drivers|cpu_feature_guard).*'
+    rb'|To enable the following instructions: .* rebuild TensorFlow with the appropriate '
+    rb'compiler flags\.)$')
 
 
 @contextlib.contextmanager

@@ -247,10 +247,8 @@ def main(argv):
   parser.add_argument('--output_dir', required=True)
   parser.add_argument('--num_train', type=cli.positive_int, default=1200)
   parser.add_argument('--num_test', type=cli.positive_int, default=600)
-  parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--seed', type=cli.non_negative_int, default=0)
   settings = parser.parse_args(argv)
-  if settings.seed < 0:
-    parser.error('argument --seed: %d is negative' % settings.seed)
   write_signs_files(settings.output_dir, settings.num_train, settings.num_test, settings.seed)
 
 

@@ -45,34 +45,34 @@ def parser():
   opt.add_argument('--num_epochs_per_decay', type=cli.non_negative_float, default=2.0)
   opt.add_argument('--end_learning_rate', type=cli.non_negative_float, default=0.0)
   opt.add_argument('--momentum', type=cli.non_negative_float, default=0.9)
-  opt.add_argument('--adam_beta1', type=cli.non_negative_float, default=0.9)
-  opt.add_argument('--adam_beta2', type=cli.non_negative_float, default=0.999)
+  opt.add_argument('--adam_beta1', type=cli.fraction, default=0.9)
+  opt.add_argument('--adam_beta2', type=cli.fraction, default=0.999)
   opt.add_argument('--opt_epsilon', type=cli.non_negative_float, default=1e-8)
-  opt.add_argument('--rmsprop_decay', type=cli.non_negative_float, default=0.9)
+  opt.add_argument('--rmsprop_decay', type=cli.fraction, default=0.9)
   opt.add_argument('--rmsprop_momentum', type=cli.non_negative_float, default=0.9)
   opt.add_argument('--weight_decay', type=cli.non_negative_float, default=1e-4)
-  opt.add_argument('--batch_norm_decay', type=cli.non_negative_float, default=0.9,
+  opt.add_argument('--batch_norm_decay', type=cli.fraction, default=0.9,
                    help='batch-norm moving-statistics decay; 0.9 converges in a few dozen '
                    'steps, 0.997 (slim\'s default) needs thousands (default: %(default)s)')
-  opt.add_argument('--moving_average_decay', type=cli.non_negative_float,
+  opt.add_argument('--moving_average_decay', type=cli.fraction,
                    help='keep an exponential moving average of the weights (e.g. 0.999) '
                    'and evaluate with it')
-  opt.add_argument('--label_smoothing', type=cli.non_negative_float, default=0.0)
+  opt.add_argument('--label_smoothing', type=cli.fraction, default=0.0)
   opt.add_argument('--zero_init_residual', action=argparse.BooleanOptionalAction, default=True,
                    help='start every residual branch\'s last batch-norm scale at zero '
                    '(default: %(default)s)')
 
   aug = p.add_argument_group('augmentation')
-  aug.add_argument('--random_shift', type=int, default=4,
+  aug.add_argument('--random_shift', type=cli.non_negative_int, default=4,
                    help='random shift of up to this many pixels (0: off)')
   aug.add_argument('--horizontal_flip', action=argparse.BooleanOptionalAction, default=True)
   aug.add_argument('--random_brightness', type=cli.non_negative_float, default=0.1)
   aug.add_argument('--random_contrast', type=cli.non_negative_float, default=0.1)
-  aug.add_argument('--seed', type=int, default=0,
+  aug.add_argument('--seed', type=cli.non_negative_int, default=0,
                    help='same seed, same CPU run, same losses (default: %(default)s)')
 
   ckpt = p.add_argument_group('checkpoints')
-  ckpt.add_argument('--save_every_n_steps', type=int, default=0,
+  ckpt.add_argument('--save_every_n_steps', type=cli.non_negative_int, default=0,
                     help='also save every N steps (checkpoints are always saved after '
                     'each epoch)')
   ckpt.add_argument('--save_interval_secs', type=cli.non_negative_float, default=600.0)
@@ -88,8 +88,8 @@ def parser():
   system = p.add_argument_group('system')
   system.add_argument('--log_every_n_steps', type=cli.positive_int, default=10,
                       help='TensorBoard summary interval')
-  system.add_argument('--num_intra_threads', type=int, default=0)
-  system.add_argument('--num_inter_threads', type=int, default=0)
+  system.add_argument('--num_intra_threads', type=cli.non_negative_int, default=0)
+  system.add_argument('--num_inter_threads', type=cli.non_negative_int, default=0)
   system.add_argument('--num_clones', type=cli.positive_int, default=1,
                       help='replicate the model over this many GPUs (or logical CPUs with '
                       '--clone_on_cpu); --batch_size is split over them (default: %(default)s)')

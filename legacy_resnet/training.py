@@ -109,7 +109,8 @@ class _Trainer:
       self.saver.restore(self.session, self.resume_from)
       # The saver goes on deleting beyond --max_to_keep, oldest first; newer, damaged
       # checkpoints are dropped from its list (their files are left as they are).
-      listed = checkpoints.listed_checkpoints(self.settings.train_dir)
+      listed = checkpoints.listed_checkpoints(self.settings.train_dir,
+                                              warn=lambda _: None)  # Said on choosing it.
       self.saver.recover_last_checkpoints(listed[:listed.index(self.resume_from) + 1])
       log('resumed from %s' % self.resume_from)
       return

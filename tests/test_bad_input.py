@@ -85,6 +85,15 @@ def test_missing_and_non_hdf5_files(tmp_path, capsys):
     (['--batch_size', '64'], '--batch_size 64 is larger than the 12 training images'),
     (['--trainable_scopes', 'nowhere'], '--trainable_scopes'),
     (['--checkpoint_path', '/nonexistent/model.ckpt'], '--checkpoint_path'),
+    (['--seed', '-1'], "--seed: '-1' is negative"),
+    (['--random_shift', '-3'], '--random_shift'),
+    (['--save_every_n_steps', '-1'], '--save_every_n_steps'),
+    (['--num_intra_threads', '-2'], '--num_intra_threads'),
+    (['--num_epochs', 'inf'], "--num_epochs: 'inf' is not a finite non-negative number"),
+    (['--learning_rate', 'nan'], '--learning_rate'),
+    (['--batch_norm_decay', '1.5'], "--batch_norm_decay: '1.5' is not in [0, 1)"),
+    (['--adam_beta2', '1'], '--adam_beta2'),
+    (['--moving_average_decay', '-0.1'], '--moving_average_decay'),
 ])
 def test_bad_training_flags(argv, expected, tmp_path, capsys):
   write_signs(tmp_path)

@@ -77,16 +77,18 @@ def _variables(prefix):
   return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
-def test_sigkill_at_random_moments_loses_no_completed_checkpoint(signs_dir, tmp_path):
+def _kill_and_resume(signs_dir, tmp_path, num_kills, seed):
   """Kills alternate between mid-save and a random moment after a save; each restart
   resumes from the newest complete checkpoint, and the end result is the one an
   uninterrupted run reaches."""
   train_dir = tmp_path / 'killed'
   command = _train_command(signs_dir, train_dir, '--max_number_of_steps', STEPS,
                            '--save_every_n_steps', 1, '--max_to_keep', 3)
-  rng = random.Random(7)
+  rng = random.Random(seed)
   kills = []
-  while len(kills) < 6:
+  while len(kills) < num_kills:
+    if _step_of(_assert_intact(train_dir)) >= STEPS - 3:
+      shutil.rmtree(train_dir)  # Too near the end for another kill: start over.
     before = _step_of(_assert_intact(train_dir))
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if len(kills) % 2 == 0:
@@ -116,6 +118,16 @@ def test_sigkill_at_random_moments_loses_no_completed_checkpoint(signs_dir, tmp_
   assert sorted(resumed) == sorted(expected)
   for name, value in expected.items():
     np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+
+
+def test_sigkill_at_random_moments_loses_no_completed_checkpoint(signs_dir, tmp_path):
+  _kill_and_resume(signs_dir, tmp_path, num_kills=6, seed=7)
+
+
+@pytest.mark.slow
+def test_sigkill_soak(signs_dir, tmp_path):
+  """The same, at 30 kill points (a few minutes)."""
+  _kill_and_resume(signs_dir, tmp_path, num_kills=30, seed=11)
 
 
 @pytest.mark.parametrize('signal_number', [signal.SIGTERM, signal.SIGINT])
@@ -200,6 +212,27 @@ def test_training_resumes_from_the_last_good_checkpoint(two_checkpoints, signs_d
   assert 'resumed from %s' % (train_dir / 'model.ckpt-1') in result.stdout
   assert _step_of(_assert_intact(train_dir)) == 3
   assert [_step_of(p) for p in checkpoints.listed_checkpoints(str(train_dir))] == [1, 2, 3]
+
+
+@pytest.mark.parametrize('damage', ['garbage', 'missing'])
+def test_a_lost_state_file_resumes_from_the_checkpoint_files(two_checkpoints, signs_dir,
+                                                             tmp_path, damage):
+  """A damaged or deleted 'checkpoint' state file does not restart the run from step 0."""
+  train_dir = tmp_path / 'run'
+  shutil.copytree(two_checkpoints, train_dir)
+  state_file = train_dir / checkpoints.STATE_FILE
+  if damage == 'missing':
+    os.remove(state_file)
+  else:
+    state_file.write_bytes(b'model_checkpoint_path: \x00\xff garbage')
+  result = run_script('train_graph.py', '--dataset_dir', signs_dir, '--train_dir', train_dir,
+                      *SMALL, '--max_number_of_steps', 3, '--save_every_n_steps', 1)
+  assert result.stderr == ('warning: %s is %s; using the checkpoints found by their files '
+                           '(model.ckpt-1, model.ckpt-2)\n' % (state_file, damage.replace(
+                               'garbage', 'damaged')))
+  assert 'resumed from %s' % (train_dir / 'model.ckpt-2') in result.stdout
+  assert [_step_of(p) for p in checkpoints.listed_checkpoints(str(train_dir))] == [1, 2, 3]
+  _assert_intact(train_dir)
 
 
 def test_no_readable_checkpoint_is_one_error_and_touches_nothing(two_checkpoints, signs_dir,
