@@ -23,20 +23,22 @@ from legacy_resnet.stop_signals import StopRequests
 CHECKPOINT_BASENAME = 'model.ckpt'
 
 
-def run_length(settings, num_train):
-  """(steps_per_epoch, total_steps) from the batch size and the epoch/step flags."""
+def run_length(settings, num_train, batches_per_step=1):
+  """(steps_per_epoch, total_steps) from the batch size and the epoch/step flags;
+  ``batches_per_step`` batches of ``--batch_size`` make one step (synchronous
+  replicas aggregate several)."""
   if settings.batch_size > num_train:
     raise UsageError('--batch_size %d is larger than the %d training images'
                      % (settings.batch_size, num_train))
   if settings.batch_size % settings.num_clones:
     raise UsageError('--batch_size %d does not split evenly over --num_clones %d'
                      % (settings.batch_size, settings.num_clones))
-  per_epoch = batching.steps_per_epoch(num_train, settings.batch_size)
+  per_epoch = batching.steps_per_epoch(num_train, settings.batch_size * batches_per_step)
   total = settings.max_number_of_steps or int(round(settings.num_epochs * per_epoch))
   return per_epoch, max(1, total)
 
 
-def _carry_over_results(train_dir, resume_from, metadata):
+def carry_over_results(train_dir, resume_from, metadata):
   """On resume, keeps the best and the last held-out results of the earlier run; a
   train dir that holds another model or class list cannot be resumed."""
   if resume_from is None:
@@ -184,7 +186,7 @@ class _Trainer:
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, settings.batch_size)
     self.restore_or_initialize(bar.message)
     checkpoints.write_metadata(settings.train_dir, self.metadata)
-    writer = _summary_writer(settings.train_dir, self.graph)
+    writer = summary_writer(settings.train_dir, self.graph)
     step = self.last_saved_step = int(self.session.run(tensors.global_step))
     report = None
     last_save = time.monotonic()
@@ -219,7 +221,7 @@ class _Trainer:
     self.session.close()
 
 
-def _summary_writer(train_dir, graph):
+def summary_writer(train_dir, graph):
   try:
     return tf.compat.v1.summary.FileWriter(train_dir, graph)
   except (tf.errors.OpError, OSError) as error:
@@ -238,7 +240,7 @@ def train(settings, train_split, test_split, metadata):
   with StopRequests() as stop_requests:
     checkpoints.remove_interrupted_writes(settings.train_dir)
     resume_from = checkpoints.newest_readable(settings.train_dir)
-    _carry_over_results(settings.train_dir, resume_from, metadata)
+    carry_over_results(settings.train_dir, resume_from, metadata)
     trainer = _Trainer(settings, train_split, test_split, metadata, resume_from)
     try:
       with trainer.graph.as_default():  # Savers and writers act on the default graph.
