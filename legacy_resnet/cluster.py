@@ -138,7 +138,8 @@ def from_settings(settings, environ):
 
   Raises:
     UsageError: a malformed description, both the flags and TF_CONFIG describing a
-      cluster, or a cluster combined with ``--num_clones`` > 1.
+      cluster, a cluster combined with ``--num_clones`` > 1, or more
+      ``--replicas_to_aggregate`` than workers.
   """
   task = from_flags(*(getattr(settings, flag) for flag in CLUSTER_FLAGS))
   from_environment = from_tf_config(environ[TF_CONFIG]) if environ.get(TF_CONFIG) else None
@@ -147,6 +148,9 @@ def from_settings(settings, environ):
                      'describe a cluster; use one (unset %s or drop the flags)'
                      % (TF_CONFIG, TF_CONFIG))
   task = task or from_environment
+  if task and (settings.replicas_to_aggregate or 0) > len(task.worker_hosts):
+    raise UsageError('--replicas_to_aggregate %d: more than the %d worker(s)'
+                     % (settings.replicas_to_aggregate, len(task.worker_hosts)))
   if task and settings.num_clones > 1:
     raise UsageError('--num_clones %d: in-graph clones cannot be combined with a '
                      'parameter-server cluster; run one worker per device instead'

@@ -133,12 +133,7 @@ def replicas_per_step(settings, task):
   every worker) when synchronous, one when asynchronous."""
   if not settings.sync_replicas:
     return 1
-  num_workers = len(task.worker_hosts)
-  replicas = settings.replicas_to_aggregate or num_workers
-  if replicas > num_workers:
-    raise UsageError('--replicas_to_aggregate %d: more than the %d worker(s)'
-                     % (replicas, num_workers))
-  return replicas
+  return settings.replicas_to_aggregate or len(task.worker_hosts)
 
 
 class _WorkerGraph:
