@@ -192,25 +192,32 @@ def _prepare_train_dir(settings, metadata):
 
 
 def _train_steps(session, worker, settings, task, train_split, writer, bar):
-  """Runs training steps until the session says stop; returns the last global step."""
+  """Runs training steps until the session says stop.
+
+  Returns:
+    (the last global step seen, seconds each of this worker's steps took).
+  """
   tensors = worker.tensors
   augmentation = batching.Augmentation(settings.random_shift, settings.horizontal_flip,
                                        settings.random_brightness, settings.random_contrast)
   shard = (task.task_index, len(task.worker_hosts))
   step = int(session.run(tensors.global_step))
   next_summary = step
+  seconds = []
   while not session.should_stop():
     images, labels = batching.training_batch(train_split, settings.batch_size, settings.seed,
                                              step, augmentation, shard)
     fetches = [worker.step_after_update, tensors.loss, tensors.accuracy]
     if writer and step >= next_summary:
       fetches.append(tensors.summary_op)
+    start = time.perf_counter()
     try:
       results = session.run(fetches, {tensors.model.images: images,
                                       tensors.model.labels: labels,
                                       tensors.model.is_training: True})
     except tf.errors.OutOfRangeError:
       break  # The chief has finished and closed the sync token queue.
+    seconds.append(time.perf_counter() - start)
     step, loss, accuracy = int(results[0]), results[1], results[2]
     if not loss < float('inf'):  # NaN or infinite
       raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
@@ -219,7 +226,16 @@ def _train_steps(session, worker, settings, task, train_split, writer, bar):
     if len(results) > 3:
       writer.add_summary(results[3], step)
       next_summary = step + settings.log_every_n_steps
-  return step
+  return step, seconds
+
+
+def _timing(seconds):
+  """'29 steps, median 0.412 s per step' (the first two steps, which include
+  start-up work, are left out)."""
+  timed = sorted(seconds[2:])
+  if not timed:
+    return '%d step(s)' % len(seconds)
+  return '%d steps, median %.3f s per step' % (len(seconds), timed[len(timed) // 2])
 
 
 def _final_report(settings, test_split, metadata, step):
@@ -263,12 +279,12 @@ def run_worker(settings, task, train_split, test_split, metadata):
         save_checkpoint_steps=settings.save_every_n_steps or steps_per_epoch,
         save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
         stop_grace_period_secs=STOP_GRACE_SECS) as session:
-      step = _train_steps(session, worker, settings, task, train_split, writer, bar)
+      step, seconds = _train_steps(session, worker, settings, task, train_split, writer, bar)
     with tf.compat.v1.Session(server.target, config=config) as session:
       session.run(worker.after_training)
   if writer:
     writer.flush()
-  _log('%s: done at global step %d' % (name, step))
+  _log('%s: done at global step %d (%s)' % (name, step, _timing(seconds)))
   if not chief:
     return None
   return _final_report(settings, test_split, metadata, step)

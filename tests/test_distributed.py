@@ -4,6 +4,7 @@ malformed cluster description refused in one line."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import pytest
 
 import netutil
 from conftest import ROOT, read_json, run_script
+from legacy_resnet import checkpoints
 from legacy_resnet import cli
 from legacy_resnet import cluster
 from legacy_resnet import launch_local
@@ -36,7 +38,10 @@ def _launch(signs_dir, train_dir, *extra, workers=2):
   return result, time.monotonic() - start
 
 
-@pytest.mark.parametrize('mode,steps', [('--sync_replicas', 24), ('--no-sync_replicas', 12)])
+@pytest.mark.parametrize('mode,steps', [
+    ('--sync_replicas', 24),
+    pytest.param('--no-sync_replicas', 12, marks=pytest.mark.slow),  # ~60 s, mostly start-up
+])
 def test_one_ps_two_workers_train_to_a_checkpoint_eval_restores(signs_dir, tmp_path, mode,
                                                                 steps):
   train_dir = tmp_path / 'train'
@@ -91,13 +96,14 @@ def test_a_killed_worker_restarted_with_the_same_command_rejoins(signs_dir, tmp_
     while not (train_dir / 'checkpoint').exists() and time.monotonic() < deadline:
       time.sleep(0.2)
     first.kill()
-    first.wait()
+    assert first.wait() == -signal.SIGKILL  # Killed, not finished.
     # Synchronous training now waits for worker 1's gradients until it is back.
     processes.append(_start(worker))
   finally:
     outputs = _wait_all(processes, CLUSTER_SECS)
   assert [process.returncode for process in processes] == [0, 0, 0], '\n'.join(outputs)
   assert 'worker 1: done at global step 30' in outputs[2]
+  assert checkpoints.global_step(checkpoints.newest_readable(str(train_dir))) == 30
   assert 'final held-out accuracy' in outputs[1]
 
 
