@@ -37,6 +37,10 @@ PS_POLL_MS = 1000
 # queue runner is blocked waiting for gradients that will never come, and is
 # cancelled when the session closes.
 STOP_GRACE_SECS = 2
+# A non-chief worker checks this often whether the chief has initialized the
+# variables, and gives up after CHIEF_WAIT_SECS (as MonitoredTrainingSession does).
+READY_POLL_SECS = 1
+CHIEF_WAIT_SECS = 7200
 
 
 def _log(text):
@@ -180,6 +184,47 @@ class _WorkerGraph:
                                          max_to_keep=settings.max_to_keep))
 
 
+class _WorkerSessionCreator(tf.compat.v1.train.SessionCreator):
+  """A non-chief worker's session, once the chief has initialized the variables.
+
+  TensorFlow's WorkerSessionCreator checks for that every 30 seconds, long enough for
+  a synchronous chief to run many steps alone (its own gradients fill the aggregate);
+  this one checks every READY_POLL_SECS.
+  """
+
+  def __init__(self, scaffold, master, config):
+    self._scaffold = scaffold
+    self._master = master
+    self._config = config
+
+  def create_session(self):
+    self._scaffold.finalize()
+    manager = tf.compat.v1.train.SessionManager(
+        local_init_op=self._scaffold.local_init_op,
+        local_init_feed_dict=self._scaffold.local_init_feed_dict,
+        ready_op=self._scaffold.ready_op,
+        ready_for_local_init_op=self._scaffold.ready_for_local_init_op,
+        graph=tf.compat.v1.get_default_graph(), recovery_wait_secs=READY_POLL_SECS)
+    return manager.wait_for_session(self._master, config=self._config,
+                                    max_wait_secs=CHIEF_WAIT_SECS)
+
+
+def _monitored_session(settings, worker, chief, master, config, steps_per_epoch):
+  """The chief's MonitoredTrainingSession (restores or initializes, saves checkpoints
+  into --train_dir), or a worker's MonitoredSession that waits for the chief."""
+  if not chief:
+    return tf.compat.v1.train.MonitoredSession(
+        session_creator=_WorkerSessionCreator(worker.scaffold, master, config),
+        hooks=worker.hooks, stop_grace_period_secs=STOP_GRACE_SECS)
+  return tf.compat.v1.train.MonitoredTrainingSession(
+      master=master, is_chief=True, checkpoint_dir=settings.train_dir,
+      scaffold=worker.scaffold, hooks=worker.hooks, config=config,
+      save_checkpoint_secs=None,
+      save_checkpoint_steps=settings.save_every_n_steps or steps_per_epoch,
+      save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
+      stop_grace_period_secs=STOP_GRACE_SECS)
+
+
 def _prepare_train_dir(settings, metadata):
   """The chief's side of a (re)start: removes what a killed save left, keeps the
   earlier run's results, writes the metadata eval_graph.py needs."""
@@ -238,7 +283,7 @@ def _timing(seconds):
   return '%d steps, median %.3f s per step' % (len(seconds), timed[len(timed) // 2])
 
 
-def _final_report(settings, test_split, metadata, step):
+def _final_report(settings, test_split, metadata):
   """Evaluates the chief's last checkpoint, read back from disk, and records it."""
   classifier = evaluation.RestoredClassifier(settings.train_dir)
   try:
@@ -272,13 +317,8 @@ def run_worker(settings, task, train_split, test_split, metadata):
   with worker.graph.as_default(), _expected_cancellations_quiet():
     # The checkpoint hook writes the graph through the same cached writer.
     writer = tf.compat.v1.summary.FileWriterCache.get(settings.train_dir) if chief else None
-    with tf.compat.v1.train.MonitoredTrainingSession(
-        master=server.target, is_chief=chief,
-        checkpoint_dir=settings.train_dir if chief else None, scaffold=worker.scaffold,
-        hooks=worker.hooks, config=config, save_checkpoint_secs=None,
-        save_checkpoint_steps=settings.save_every_n_steps or steps_per_epoch,
-        save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
-        stop_grace_period_secs=STOP_GRACE_SECS) as session:
+    with _monitored_session(settings, worker, chief, server.target, config,
+                            steps_per_epoch) as session:
       step, seconds = _train_steps(session, worker, settings, task, train_split, writer, bar)
     with tf.compat.v1.Session(server.target, config=config) as session:
       session.run(worker.after_training)
@@ -287,4 +327,4 @@ def run_worker(settings, task, train_split, test_split, metadata):
   _log('%s: done at global step %d (%s)' % (name, step, _timing(seconds)))
   if not chief:
     return None
-  return _final_report(settings, test_split, metadata, step)
+  return _final_report(settings, test_split, metadata)
