@@ -105,8 +105,21 @@ def _first_failure(names, processes):
   return None
 
 
+def _interrupt(unused_signal_number, unused_frame):
+  raise KeyboardInterrupt
+
+
 def run(num_ps, num_workers, train_flags, timeout=0.0, out=None):
-  """Runs the cluster to completion; returns 0 when every process exits 0."""
+  """Runs the cluster to completion; returns 0 when every process exits 0. A SIGTERM
+  to the launcher stops the children as Ctrl-C does."""
+  previous = signal.signal(signal.SIGTERM, _interrupt)
+  try:
+    return _run(num_ps, num_workers, train_flags, timeout, out)
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _run(num_ps, num_workers, train_flags, timeout, out):
   out = out or sys.stdout
   lock = threading.Lock()
   names, processes, streams = [], [], []
