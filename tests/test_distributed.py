@@ -85,13 +85,14 @@ def _wait_all(processes, timeout):
 
 
 @pytest.mark.slow
-def test_a_killed_worker_restarted_with_the_same_command_rejoins(signs_dir, tmp_path):
+@pytest.mark.parametrize('victim', ['worker:1', 'worker:0'])
+def test_a_killed_worker_restarted_with_the_same_command_rejoins(signs_dir, tmp_path, victim):
   train_dir = tmp_path / 'train'
   flags = ['--dataset_dir', signs_dir, '--train_dir', str(train_dir), '--max_number_of_steps',
            '30', '--save_every_n_steps', '5'] + SMALL
-  (_, ps), (_, chief), (_, worker) = launch_local.commands(1, 2, flags)
-  processes = [_start(ps), _start(chief)]
-  first = _start(worker)
+  commands = dict(launch_local.commands(1, 2, flags))
+  processes = {name: _start(argv) for name, argv in commands.items() if name != victim}
+  first = _start(commands[victim])
   try:
     deadline = time.monotonic() + CLUSTER_SECS
     # Killed once the chief has saved a checkpoint, i.e. while training is under way.
@@ -99,14 +100,16 @@ def test_a_killed_worker_restarted_with_the_same_command_rejoins(signs_dir, tmp_
       time.sleep(0.2)
     first.kill()
     assert first.wait() == -signal.SIGKILL  # Killed, not finished.
-    # Synchronous training now waits for worker 1's gradients until it is back.
-    processes.append(_start(worker))
+    processes[victim] = _start(commands[victim])
   finally:
-    outputs = _wait_all(processes, CLUSTER_SECS)
-  assert [process.returncode for process in processes] == [0, 0, 0], '\n'.join(outputs)
-  assert 'worker 1: done at global step 30' in outputs[2]
+    outputs = dict(zip(processes, _wait_all(list(processes.values()), CLUSTER_SECS)))
+  assert {name: process.returncode for name, process in processes.items()} == {
+      name: 0 for name in commands}, '\n'.join(outputs.values())
+  assert 'worker 1: done at global step 30' in outputs['worker:1']
+  assert 'final held-out accuracy' in outputs['worker:0']
+  if victim == 'worker:0':
+    assert 'chief: resuming from' in outputs['worker:0']
   assert checkpoints.global_step(checkpoints.newest_readable(str(train_dir))) == 30
-  assert 'final held-out accuracy' in outputs[1]
 
 
 @pytest.mark.parametrize('argv,environment,message', [
