@@ -264,9 +264,7 @@ def _train_steps(session, worker, settings, task, train_split, writer, bar):
       break  # The chief has finished and closed the sync token queue.
     seconds.append(time.perf_counter() - start)
     step, loss, accuracy = int(results[0]), results[1], results[2]
-    if not loss < float('inf'):  # NaN or infinite
-      raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
-                       '(try a lower --learning_rate)' % (loss, step, settings.train_dir))
+    training.check_loss(loss, step, settings.train_dir)
     bar.update(step, loss, accuracy)
     if len(results) > 3:
       writer.add_summary(results[3], step)

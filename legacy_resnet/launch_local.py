@@ -9,7 +9,6 @@ is streamed with a ``[worker:0]`` prefix. When one of them fails (or ``--timeout
 passes, or Ctrl-C), the others are stopped and the launcher exits non-zero.
 """
 
-import argparse
 import os
 import signal
 import socket

@@ -53,6 +53,13 @@ def carry_over_results(train_dir, resume_from, metadata):
       metadata[key] = previous[key]
 
 
+def check_loss(loss, step, train_dir):
+  """Raises a UsageError when the loss of ``step`` is NaN or infinite."""
+  if not np.isfinite(loss):
+    raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
+                     '(try a lower --learning_rate)' % (loss, step, train_dir))
+
+
 def all_finite(variables):
   """A bool tensor: no NaN or infinity in any floating-point variable."""
   return tf.reduce_all([tf.reduce_all(tf.math.is_finite(variable)) for variable in variables
@@ -200,9 +207,7 @@ class _Trainer:
           tensors.model.images: images, tensors.model.labels: labels,
           tensors.model.is_training: True})
       step += 1
-      if not np.isfinite(loss):
-        raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
-                         '(try a lower --learning_rate)' % (loss, step, settings.train_dir))
+      check_loss(loss, step, settings.train_dir)
       bar.update(step, loss, accuracy)
       if step % settings.log_every_n_steps == 0:
         writer.add_summary(summary, step)

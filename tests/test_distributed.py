@@ -51,10 +51,13 @@ def test_one_ps_two_workers_train_to_a_checkpoint_eval_restores(signs_dir, tmp_p
   assert seconds < CLUSTER_SECS
   lines = result.stdout.splitlines()
   assert '[ps:0] ps 0: all 2 worker(s) finished; exiting' in lines
-  for index in (0, 1):  # Both workers took part, each in several steps.
+  # Both workers took part; asynchronous ones at their own pace (the chief's first step
+  # also initializes and saves, so the other worker may do nearly all the steps).
+  fewest = 3 if mode == '--sync_replicas' else 1
+  for index in (0, 1):
     done = [re.search(r'done at global step \d+ \((\d+) steps', line) for line in lines
             if line.startswith('[worker:%d] worker %d' % (index, index))]
-    assert any(match and int(match.group(1)) >= 3 for match in done), result.stdout
+    assert any(match and int(match.group(1)) >= fewest for match in done), result.stdout
   assert 'Traceback' not in result.stdout + result.stderr
   report = tmp_path / 'report.json'
   run_script('eval_graph.py', '--checkpoint_path', train_dir, '--report', report)
