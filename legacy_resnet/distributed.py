@@ -277,7 +277,7 @@ def _timing(seconds):
   start-up work, are left out)."""
   timed = sorted(seconds[2:])
   if not timed:
-    return '%d step(s)' % len(seconds)
+    return '%d steps, too few to time' % len(seconds)
   return '%d steps, median %.3f s per step' % (len(seconds), timed[len(timed) // 2])
 
 
