@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -166,11 +167,9 @@ def test_a_malformed_cluster_is_one_error_line(argv, environment, message, capsy
   assert not (tmp_path / 'train').exists()
 
 
-def test_train_graph_refuses_a_bad_tf_config_in_one_line(tmp_path):
-  result = subprocess.run([sys.executable, os.path.join(ROOT, 'train_graph.py'),
-                           '--train_dir', str(tmp_path / 'train')],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env=dict(os.environ, TF_CONFIG='{"cluster": {"ps": "a:1"'))
+def test_train_graph_refuses_a_bad_tf_config_in_one_line(tmp_path, monkeypatch):
+  monkeypatch.setenv('TF_CONFIG', '{"cluster": {"ps": "a:1"')
+  result = _train_graph('--train_dir', tmp_path / 'train')
   assert result.returncode == 2
   assert result.stderr.startswith('error: TF_CONFIG is not valid JSON')
   assert result.stderr.count('\n') == 1
@@ -215,3 +214,31 @@ def test_the_launcher_uses_loopback_ports_and_sets_the_cluster_flags_itself(caps
   assert launch_local.main(['--', '--job_name', 'ps']) == 2
   assert capsys.readouterr().err == (
       'error: --job_name: the launcher sets the cluster flags itself\n')
+
+
+def _train_graph(*args):
+  return subprocess.run([sys.executable, os.path.join(ROOT, 'train_graph.py')] +
+                        [str(arg) for arg in args], capture_output=True, text=True, cwd=ROOT,
+                        timeout=120)
+
+
+def test_a_ps_whose_workers_never_come_gives_up_after_its_time_limit():
+  ps = dict(launch_local.commands(1, 1, ['--ps_timeout_secs', '1']))['ps:0']
+  start = time.monotonic()
+  result = subprocess.run(ps, capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert result.returncode == 2
+  assert result.stderr == ('error: --ps_timeout_secs 1: ps 0 gave up waiting for '
+                           'worker(s) 0\n')
+  assert time.monotonic() - start < 60
+
+
+def test_an_address_in_use_is_one_error_line():
+  with socket.socket() as taken:
+    taken.bind((launch_local.LOOPBACK, 0))
+    taken.listen()
+    address = '%s:%d' % taken.getsockname()
+    result = _train_graph('--ps_hosts', address, '--worker_hosts', '127.0.0.1:1',
+                          '--job_name', 'ps')
+  assert result.returncode == 2
+  assert result.stderr == ('error: --ps_hosts: cannot serve %s as ps 0: Could not start '
+                           'gRPC server\n' % address)
