@@ -146,7 +146,7 @@ class _WorkerGraph:
 
   def __init__(self, settings, task, num_classes, image_size, steps_per_epoch, total_steps,
                replicas):
-    chief = cluster.is_chief(task)
+    self.chief = chief = cluster.is_chief(task)
     num_workers = len(task.worker_hosts)
     self.sync_optimizer = None
 
@@ -209,31 +209,39 @@ class _WorkerSessionCreator(tf.compat.v1.train.SessionCreator):
                                     max_wait_secs=CHIEF_WAIT_SECS)
 
 
-def _monitored_session(settings, worker, chief, master, config, steps_per_epoch):
-  """The chief's MonitoredTrainingSession (restores or initializes, saves checkpoints
-  into --train_dir), or a worker's MonitoredSession that waits for the chief."""
-  if not chief:
+def _monitored_session(settings, worker, master, config, steps_per_epoch, resume_from):
+  """A MonitoredSession: on the chief, one that restores ``resume_from`` (or
+  initializes) and saves checkpoints into --train_dir, as MonitoredTrainingSession
+  does but from the newest readable checkpoint rather than the newest listed one; on
+  other workers, one that waits for the chief."""
+  if not worker.chief:
     return tf.compat.v1.train.MonitoredSession(
         session_creator=_WorkerSessionCreator(worker.scaffold, master, config),
         hooks=worker.hooks, stop_grace_period_secs=STOP_GRACE_SECS)
-  return tf.compat.v1.train.MonitoredTrainingSession(
-      master=master, is_chief=True, checkpoint_dir=settings.train_dir,
-      scaffold=worker.scaffold, hooks=worker.hooks, config=config,
-      save_checkpoint_secs=None,
-      save_checkpoint_steps=settings.save_every_n_steps or steps_per_epoch,
-      save_summaries_steps=None, save_summaries_secs=None, log_step_count_steps=None,
-      stop_grace_period_secs=STOP_GRACE_SECS)
+  saver_hook = tf.compat.v1.train.CheckpointSaverHook(
+      settings.train_dir, save_steps=settings.save_every_n_steps or steps_per_epoch,
+      scaffold=worker.scaffold, checkpoint_basename=training.CHECKPOINT_BASENAME)
+  return tf.compat.v1.train.MonitoredSession(
+      session_creator=tf.compat.v1.train.ChiefSessionCreator(
+          scaffold=worker.scaffold, master=master, config=config,
+          checkpoint_filename_with_path=resume_from),
+      hooks=worker.hooks + [saver_hook], stop_grace_period_secs=STOP_GRACE_SECS)
 
 
-def _prepare_train_dir(settings, metadata):
+def _prepare_train_dir(settings, metadata, saver):
   """The chief's side of a (re)start: removes what a killed save left, keeps the
-  earlier run's results, writes the metadata eval_graph.py needs."""
+  earlier run's results, writes the metadata eval_graph.py needs, and lets ``saver``
+  go on deleting beyond --max_to_keep. Returns the checkpoint to resume from, or None.
+  """
   checkpoints.remove_interrupted_writes(settings.train_dir)
   resume_from = checkpoints.newest_readable(settings.train_dir)
   training.carry_over_results(settings.train_dir, resume_from, metadata)
   checkpoints.write_metadata(settings.train_dir, metadata)
   if resume_from:
+    listed = checkpoints.listed_checkpoints(settings.train_dir)
+    saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
     _log('chief: resuming from %s' % resume_from)
+  return resume_from
 
 
 def _train_steps(session, worker, settings, task, train_split, writer, bar):
@@ -301,12 +309,13 @@ def run_worker(settings, task, train_split, test_split, metadata):
   chief = cluster.is_chief(task)
   steps_per_epoch, total_steps = training.run_length(
       settings, len(train_split.labels), replicas_per_step(settings, task))
-  if chief:
-    _prepare_train_dir(settings, metadata)
-  config = session_config(settings, task)
-  server = start_server(task, config)
   worker = _WorkerGraph(settings, task, len(train_split.class_names), metadata['image_size'],
                         steps_per_epoch, total_steps, replicas_per_step(settings, task))
+  resume_from = None
+  if chief:
+    resume_from = _prepare_train_dir(settings, metadata, worker.scaffold.saver)
+  config = session_config(settings, task)
+  server = start_server(task, config)
   name = 'worker %d%s' % (task.task_index, ' (chief)' if chief else '')
   _log('%s: %s training to global step %d (%d per epoch)'
        % (name, 'synchronous' if settings.sync_replicas else 'asynchronous', total_steps,
@@ -315,8 +324,8 @@ def run_worker(settings, task, train_split, test_split, metadata):
   with worker.graph.as_default(), _expected_cancellations_quiet():
     # The checkpoint hook writes the graph through the same cached writer.
     writer = tf.compat.v1.summary.FileWriterCache.get(settings.train_dir) if chief else None
-    with _monitored_session(settings, worker, chief, server.target, config,
-                            steps_per_epoch) as session:
+    with _monitored_session(settings, worker, server.target, config, steps_per_epoch,
+                            resume_from) as session:
       step, seconds = _train_steps(session, worker, settings, task, train_split, writer, bar)
     with tf.compat.v1.Session(server.target, config=config) as session:
       session.run(worker.after_training)
