@@ -193,7 +193,7 @@ class _Trainer:
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, settings.batch_size)
     self.restore_or_initialize(bar.message)
     checkpoints.write_metadata(settings.train_dir, self.metadata)
-    writer = summary_writer(settings.train_dir, self.graph)
+    writer = _summary_writer(settings.train_dir, self.graph)
     step = self.last_saved_step = int(self.session.run(tensors.global_step))
     report = None
     last_save = time.monotonic()
@@ -226,7 +226,7 @@ class _Trainer:
     self.session.close()
 
 
-def summary_writer(train_dir, graph):
+def _summary_writer(train_dir, graph):
   try:
     return tf.compat.v1.summary.FileWriter(train_dir, graph)
   except (tf.errors.OpError, OSError) as error:
