@@ -20,13 +20,20 @@ def steps_per_epoch(num_examples, batch_size):
   return max(1, num_examples // batch_size)
 
 
-def batch_indices(num_examples, batch_size, seed, step):
+def batch_indices(num_examples, batch_size, seed, step, shard=(0, 1)):
   """Indices into the training set of the batch at ``step`` (a fresh permutation of
-  the whole set every epoch)."""
-  per_epoch = steps_per_epoch(num_examples, batch_size)
+  the whole set every epoch).
+
+  ``shard`` (index, count) takes part ``index`` of ``count`` equal, disjoint parts of
+  a batch of ``count * batch_size``: the workers of a cluster that share a step draw
+  different images, and together exactly one process's batch of that size.
+  """
+  index, count = shard
+  per_epoch = steps_per_epoch(num_examples, batch_size * count)
   epoch, position = divmod(step, per_epoch)
   order = np.random.default_rng([seed, epoch]).permutation(num_examples)
-  return order[position * batch_size:(position + 1) * batch_size]
+  start = (position * count + index) * batch_size
+  return order[start:start + batch_size]
 
 
 def augment(images, augmentation, rng):
@@ -62,10 +69,12 @@ def augment(images, augmentation, rng):
   return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def training_batch(split, batch_size, seed, step, augmentation):
-  """(images float32 [batch, H, W, 3], labels int64 [batch]) for ``step``."""
-  indices = batch_indices(len(split.labels), batch_size, seed, step)
+def training_batch(split, batch_size, seed, step, augmentation, shard=(0, 1)):
+  """(images float32 [batch, H, W, 3], labels int64 [batch]) for ``step`` (and
+  ``shard``, see ``batch_indices``; each shard draws its own augmentation)."""
+  indices = batch_indices(len(split.labels), batch_size, seed, step, shard)
   images = split.images[indices]
   if augmentation != NO_AUGMENTATION:
-    images = augment(images, augmentation, np.random.default_rng([seed, step, 1]))
+    stream = [seed, step, 1] + ([shard[0]] if shard[1] > 1 else [])
+    images = augment(images, augmentation, np.random.default_rng(stream))
   return images, split.labels[indices]

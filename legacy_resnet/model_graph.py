@@ -105,6 +105,16 @@ def initializer(zero_init_residual):
     return tf.group([v.assign(tf.zeros_like(v)) for v in gammas], name='init')
 
 
+def _gated(gradient):
+  """``gradient`` behind the current control dependencies (None stays None)."""
+  if gradient is None:
+    return None
+  if isinstance(gradient, tf.IndexedSlices):
+    return tf.IndexedSlices(tf.identity(gradient.values), gradient.indices,
+                            gradient.dense_shape)
+  return tf.identity(gradient)
+
+
 def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps,
                    clones=None, wrap_optimizer=None):
   """Builds the whole training graph into the current graph.
@@ -170,9 +180,13 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   loss = tf.add(cross_entropy, tf.compat.v1.losses.get_regularization_loss(), name='loss')
   accuracy = tf.reduce_mean(
       tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32), name='accuracy')
+  # The batch-norm updates gate the gradients, not the whole apply step: the ops an
+  # optimizer wrapper creates inside apply_gradients (SyncReplicasOptimizer's token
+  # queue and readiness checks) must run without a fed batch.
   with tf.control_dependencies(replication.update_ops(clones[0])):
-    train_op = optimizer.apply_gradients(replication.summed_gradients(clone_gradients),
-                                         global_step=global_step)
+    gradients = [(_gated(gradient), variable)
+                 for gradient, variable in replication.summed_gradients(clone_gradients)]
+  train_op = optimizer.apply_gradients(gradients, global_step=global_step)
 
   eval_logits = logits
   custom_getter = None

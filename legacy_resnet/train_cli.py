@@ -5,7 +5,9 @@ import argparse
 import os
 
 from legacy_resnet import cli
+from legacy_resnet import cluster
 from legacy_resnet import datasets
+from legacy_resnet import distributed
 from legacy_resnet import optimization
 from legacy_resnet import training
 from legacy_resnet.errors import UsageError
@@ -98,11 +100,32 @@ def parser():
   system.add_argument('--xla', action=argparse.BooleanOptionalAction, default=False,
                       help='XLA just-in-time compilation')
   system.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
+
+  dist = p.add_argument_group(
+      'parameter-server cluster (or the TF_CONFIG environment variable; not both)')
+  dist.add_argument('--ps_hosts', help='comma-separated host:port of the parameter servers')
+  dist.add_argument('--worker_hosts', help='comma-separated host:port of the workers; '
+                    'worker 0 is the chief')
+  dist.add_argument('--job_name', help='this process\'s job: ps or worker')
+  dist.add_argument('--task_index', type=int, help='this process\'s index in its job '
+                    '(default: 0)')
+  dist.add_argument('--sync_replicas', action=argparse.BooleanOptionalAction, default=True,
+                    help='aggregate the workers\' gradients with SyncReplicasOptimizer '
+                    '(default: %(default)s; --no-sync_replicas: asynchronous updates)')
+  dist.add_argument('--replicas_to_aggregate', type=cli.positive_int,
+                    help='worker batches per synchronous update (default: all workers)')
+  dist.add_argument('--ps_timeout_secs', type=cli.non_negative_float, default=0.0,
+                    help='a ps exits with an error when its workers have not all finished '
+                    'within this time (default: 0, no limit)')
   return p
 
 
 def main(argv):
   settings = parser().parse_args(argv)
+  task = cluster.from_settings(settings, os.environ)
+  if task and task.job_name == cluster.PS:
+    distributed.run_ps(settings, task)  # Needs neither data nor a train dir.
+    return
   train_split, test_split, dataset = datasets.training_data(settings.dataset_dir)
   try:
     os.makedirs(settings.train_dir, exist_ok=True)
@@ -115,7 +138,12 @@ def main(argv):
       'moving_average_decay': settings.moving_average_decay,
       'dataset': dataset,
   }
-  report = training.train(settings, train_split, test_split, metadata)
+  if task:
+    report = distributed.run_worker(settings, task, train_split, test_split, metadata)
+    if report is None:
+      return
+  else:
+    report = training.train(settings, train_split, test_split, metadata)
   if report is None:
     print('%s has already reached the final step; nothing to do' % settings.train_dir)
   else:

@@ -23,20 +23,22 @@ from legacy_resnet.stop_signals import StopRequests
 CHECKPOINT_BASENAME = 'model.ckpt'
 
 
-def run_length(settings, num_train):
-  """(steps_per_epoch, total_steps) from the batch size and the epoch/step flags."""
+def run_length(settings, num_train, batches_per_step=1):
+  """(steps_per_epoch, total_steps) from the batch size and the epoch/step flags;
+  ``batches_per_step`` batches of ``--batch_size`` make one step (synchronous
+  replicas aggregate several)."""
   if settings.batch_size > num_train:
     raise UsageError('--batch_size %d is larger than the %d training images'
                      % (settings.batch_size, num_train))
   if settings.batch_size % settings.num_clones:
     raise UsageError('--batch_size %d does not split evenly over --num_clones %d'
                      % (settings.batch_size, settings.num_clones))
-  per_epoch = batching.steps_per_epoch(num_train, settings.batch_size)
+  per_epoch = batching.steps_per_epoch(num_train, settings.batch_size * batches_per_step)
   total = settings.max_number_of_steps or int(round(settings.num_epochs * per_epoch))
   return per_epoch, max(1, total)
 
 
-def _carry_over_results(train_dir, resume_from, metadata):
+def carry_over_results(train_dir, resume_from, metadata):
   """On resume, keeps the best and the last held-out results of the earlier run; a
   train dir that holds another model or class list cannot be resumed."""
   if resume_from is None:
@@ -49,6 +51,13 @@ def _carry_over_results(train_dir, resume_from, metadata):
   for key in ('best', 'last_eval'):
     if key in previous:
       metadata[key] = previous[key]
+
+
+def check_loss(loss, step, train_dir):
+  """Raises a UsageError when the loss of ``step`` is NaN or infinite."""
+  if not np.isfinite(loss):
+    raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
+                     '(try a lower --learning_rate)' % (loss, step, train_dir))
 
 
 def all_finite(variables):
@@ -199,9 +208,7 @@ class _Trainer:
           tensors.model.images: images, tensors.model.labels: labels,
           tensors.model.is_training: True})
       step += 1
-      if not np.isfinite(loss):
-        raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
-                         '(try a lower --learning_rate)' % (loss, step, settings.train_dir))
+      check_loss(loss, step, settings.train_dir)
       bar.update(step, loss, accuracy)
       if step % settings.log_every_n_steps == 0:
         writer.add_summary(summary, step)
@@ -239,7 +246,7 @@ def train(settings, train_split, test_split, metadata):
   with StopRequests() as stop_requests:
     checkpoints.remove_interrupted_writes(settings.train_dir)
     resume_from = checkpoints.newest_readable(settings.train_dir)
-    _carry_over_results(settings.train_dir, resume_from, metadata)
+    carry_over_results(settings.train_dir, resume_from, metadata)
     trainer = _Trainer(settings, train_split, test_split, metadata, resume_from)
     try:
       with trainer.graph.as_default():  # Savers and writers act on the default graph.

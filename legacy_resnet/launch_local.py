@@ -1,0 +1,177 @@
+"""Runs a parameter-server cluster on this machine, for trying it out:
+
+    python -m legacy_resnet.launch_local --ps 1 --workers 2 -- --train_dir runs/dist
+
+starts ``--ps`` parameter servers and ``--workers`` workers as ``train_graph.py``
+processes on free 127.0.0.1 ports, with the train flags after ``--`` plus each one's
+``--ps_hosts``, ``--worker_hosts``, ``--job_name`` and ``--task_index``. Their output
+is streamed with a ``[worker:0]`` prefix. When one of them fails (or ``--timeout``
+passes, or Ctrl-C), the others are stopped and the launcher exits non-zero.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from legacy_resnet import cli
+
+LOOPBACK = '127.0.0.1'
+TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            'train_graph.py')
+EXIT_FAILED = 1
+STOP_GRACE_SECS = 10.0
+CLUSTER_FLAGS = ('--ps_hosts', '--worker_hosts', '--job_name', '--task_index')
+
+
+def parser():
+  p = cli.ArgumentParser(
+      prog='python -m legacy_resnet.launch_local',
+      description='Run parameter servers and workers of train_graph.py on 127.0.0.1.',
+      usage='%(prog)s [--ps N] [--workers N] [--timeout SECS] -- TRAIN_FLAGS...')
+  p.add_argument('--ps', type=cli.positive_int, default=1, help='parameter servers (default: 1)')
+  p.add_argument('--workers', type=cli.positive_int, default=2,
+                 help='workers; worker 0 is the chief (default: 2)')
+  p.add_argument('--timeout', type=cli.non_negative_float, default=0.0,
+                 help='stop everything and fail after this many seconds (default: 0, none)')
+  return p
+
+
+def free_ports(count):
+  """``count`` distinct ports that are free on 127.0.0.1 right now (the OS picks them
+  when binding to port 0; all are held open until all are picked)."""
+  sockets = []
+  try:
+    for _ in range(count):
+      sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+      sock.bind((LOOPBACK, 0))
+      sockets.append(sock)
+    return [sock.getsockname()[1] for sock in sockets]
+  finally:
+    for sock in sockets:
+      sock.close()
+
+
+def commands(num_ps, num_workers, train_flags, ports=None):
+  """[(name like 'worker:0', argv)] of every process of the cluster, ps first."""
+  ports = ports or free_ports(num_ps + num_workers)
+  hosts = ['%s:%d' % (LOOPBACK, port) for port in ports]
+  ps_hosts, worker_hosts = ','.join(hosts[:num_ps]), ','.join(hosts[num_ps:])
+  jobs = [('ps', index) for index in range(num_ps)] + [
+      ('worker', index) for index in range(num_workers)]
+  return [('%s:%d' % (job, index),
+           [sys.executable, TRAIN_SCRIPT] + list(train_flags) +
+           ['--ps_hosts', ps_hosts, '--worker_hosts', worker_hosts, '--job_name', job,
+            '--task_index', str(index)]) for job, index in jobs]
+
+
+def _child_environment():
+  """This environment without TF_CONFIG: the children get their cluster as flags."""
+  return {name: value for name, value in os.environ.items() if name != 'TF_CONFIG'}
+
+
+def _stream(name, pipe, out, lock):
+  """Copies ``pipe`` to ``out`` line by line, each line prefixed with ``[name] ``."""
+  for line in iter(pipe.readline, ''):
+    with lock:
+      out.write('[%s] %s' % (name, line if line.endswith('\n') else line + '\n'))
+      out.flush()
+  pipe.close()
+
+
+def _stop(processes):
+  """SIGTERM to every process still running, SIGKILL to those left after a grace."""
+  running = [process for process in processes if process.poll() is None]
+  for process in running:
+    process.send_signal(signal.SIGTERM)
+  deadline = time.monotonic() + STOP_GRACE_SECS
+  for process in running:
+    try:
+      process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
+def _first_failure(names, processes):
+  """(name, exit status) of a process that ended with a non-zero status, or None."""
+  for name, process in zip(names, processes):
+    if process.poll() not in (None, 0):
+      return name, process.returncode
+  return None
+
+
+def _interrupt(unused_signal_number, unused_frame):
+  raise KeyboardInterrupt
+
+
+def run(num_ps, num_workers, train_flags, timeout=0.0, out=None):
+  """Runs the cluster to completion; returns 0 when every process exits 0. A SIGTERM
+  to the launcher stops the children as Ctrl-C does."""
+  previous = signal.signal(signal.SIGTERM, _interrupt)
+  try:
+    return _run(num_ps, num_workers, train_flags, timeout, out)
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _run(num_ps, num_workers, train_flags, timeout, out):
+  out = out or sys.stdout
+  lock = threading.Lock()
+  names, processes, streams = [], [], []
+  deadline = time.monotonic() + timeout if timeout else None
+  try:
+    for name, argv in commands(num_ps, num_workers, train_flags):
+      # Each child in its own session: Ctrl-C reaches the launcher only, which stops
+      # the children itself (a ps would not notice a terminal's SIGINT in time).
+      process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, bufsize=1, start_new_session=True,
+                                 env=_child_environment())
+      names.append(name)
+      processes.append(process)
+      streams.append(threading.Thread(target=_stream, args=(name, process.stdout, out, lock),
+                                      daemon=True))
+      streams[-1].start()
+    while any(process.poll() is None for process in processes):
+      failure = _first_failure(names, processes)
+      if failure:
+        _stop(processes)
+        sys.stderr.write('error: %s exited with status %d; stopped the others\n' % failure)
+        return EXIT_FAILED
+      if deadline and time.monotonic() > deadline:
+        _stop(processes)
+        sys.stderr.write('error: --timeout %g: the cluster was still running; stopped it\n'
+                         % timeout)
+        return EXIT_FAILED
+      time.sleep(0.2)
+  except KeyboardInterrupt:
+    _stop(processes)
+    sys.stderr.write('error: interrupted; stopped every process\n')
+    return cli.EXIT_INTERRUPTED
+  finally:
+    for thread in streams:
+      thread.join(timeout=5)
+  failure = _first_failure(names, processes)
+  if failure:
+    sys.stderr.write('error: %s exited with status %d\n' % failure)
+    return EXIT_FAILED
+  return 0
+
+
+def main(argv):
+  """``argv``: launcher flags, then ``--`` and the train flags."""
+  split = argv.index('--') if '--' in argv else len(argv)
+  settings = parser().parse_args(argv[:split])
+  train_flags = argv[split + 1:]
+  given = sorted(set(train_flags) & set(CLUSTER_FLAGS))
+  if given:
+    sys.stderr.write('error: %s: the launcher sets the cluster flags itself\n' % given[0])
+    return cli.EXIT_USAGE
+  return run(settings.ps, settings.workers, train_flags, settings.timeout)
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,244 @@
+"""Between-graph replication: a parameter server and two workers on 127.0.0.1 as real
+processes (synchronous and asynchronous), a restarted worker rejoining, and every
+malformed cluster description refused in one line."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import netutil
+from conftest import ROOT, read_json, run_script
+from legacy_resnet import checkpoints
+from legacy_resnet import cli
+from legacy_resnet import cluster
+from legacy_resnet import launch_local
+from legacy_resnet import train_cli
+from legacy_resnet.errors import UsageError
+
+pytestmark = netutil.QUIET
+
+CLUSTER_SECS = 240  # A hang fails the test instead of stalling the suite.
+SMALL = ['--model_name', 'resnet_v1_18', '--batch_size', '6']
+
+
+def _launch(signs_dir, train_dir, *extra, workers=2):
+  """Runs launch_local with 1 ps and ``workers`` workers; returns (CompletedProcess,
+  seconds)."""
+  argv = [sys.executable, '-m', 'legacy_resnet.launch_local', '--ps', '1', '--workers',
+          str(workers), '--timeout', str(CLUSTER_SECS), '--', '--dataset_dir', signs_dir,
+          '--train_dir', str(train_dir)] + SMALL + [str(arg) for arg in extra]
+  start = time.monotonic()
+  result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
+                          timeout=CLUSTER_SECS + 30)
+  return result, time.monotonic() - start
+
+
+@pytest.mark.parametrize('mode,steps', [
+    ('--sync_replicas', 24),
+    pytest.param('--no-sync_replicas', 12, marks=pytest.mark.slow),  # ~60 s, mostly start-up
+])
+def test_one_ps_two_workers_train_to_a_checkpoint_eval_restores(signs_dir, tmp_path, mode,
+                                                                steps):
+  train_dir = tmp_path / 'train'
+  result, seconds = _launch(signs_dir, train_dir, '--max_number_of_steps', steps, mode)
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert seconds < CLUSTER_SECS
+  lines = result.stdout.splitlines()
+  assert '[ps:0] ps 0: all 2 worker(s) finished; exiting' in lines
+  # Both workers took part; asynchronous ones at their own pace (the chief's first step
+  # also initializes and saves, so the other worker may do nearly all the steps).
+  fewest = 3 if mode == '--sync_replicas' else 1
+  for index in (0, 1):
+    done = [re.search(r'done at global step \d+ \((\d+) steps', line) for line in lines
+            if line.startswith('[worker:%d] worker %d' % (index, index))]
+    assert any(match and int(match.group(1)) >= fewest for match in done), result.stdout
+  assert 'Traceback' not in result.stdout + result.stderr
+  report = tmp_path / 'report.json'
+  run_script('eval_graph.py', '--checkpoint_path', train_dir, '--report', report)
+  evaluated = read_json(report)
+  assert evaluated['num_examples'] == 30
+  assert evaluated['global_step'] >= steps  # Asynchronous workers may overshoot a little.
+  assert read_json(train_dir / 'legacy_resnet.json')['last_eval']['global_step'] == (
+      evaluated['global_step'])
+
+
+def _start(argv):
+  return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          cwd=ROOT)
+
+
+def _wait_all(processes, timeout):
+  deadline = time.monotonic() + timeout
+  outputs = []
+  try:
+    for process in processes:
+      outputs.append(process.communicate(timeout=max(1, deadline - time.monotonic()))[0])
+  finally:
+    for process in processes:
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+  return outputs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('victim', ['worker:1', 'worker:0'])
+def test_a_killed_worker_restarted_with_the_same_command_rejoins(signs_dir, tmp_path, victim):
+  train_dir = tmp_path / 'train'
+  flags = ['--dataset_dir', signs_dir, '--train_dir', str(train_dir), '--max_number_of_steps',
+           '30', '--save_every_n_steps', '5'] + SMALL
+  commands = dict(launch_local.commands(1, 2, flags))
+  processes = {name: _start(argv) for name, argv in commands.items() if name != victim}
+  first = _start(commands[victim])
+  try:
+    deadline = time.monotonic() + CLUSTER_SECS
+    # Killed once the chief has saved a checkpoint, i.e. while training is under way.
+    while not (train_dir / 'checkpoint').exists() and time.monotonic() < deadline:
+      time.sleep(0.2)
+    first.kill()
+    assert first.wait() == -signal.SIGKILL  # Killed, not finished.
+    processes[victim] = _start(commands[victim])
+  finally:
+    outputs = dict(zip(processes, _wait_all(list(processes.values()), CLUSTER_SECS)))
+  assert {name: process.returncode for name, process in processes.items()} == {
+      name: 0 for name in commands}, '\n'.join(outputs.values())
+  assert 'worker 1: done at global step 30' in outputs['worker:1']
+  assert 'final held-out accuracy' in outputs['worker:0']
+  if victim == 'worker:0':
+    assert 'chief: resuming from' in outputs['worker:0']
+  assert checkpoints.global_step(checkpoints.newest_readable(str(train_dir))) == 30
+
+
+@pytest.mark.parametrize('argv,environment,message', [
+    (['--job_name', 'worker'], None, '--ps_hosts: required with --job_name'),
+    (['--ps_hosts', 'a:1'], None, '--job_name: required'),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'b:1', '--job_name', 'boss'], None,
+     "--job_name: 'boss' is neither ps nor worker"),
+    (['--ps_hosts', 'localhost', '--worker_hosts', 'b:1', '--job_name', 'ps'], None,
+     "--ps_hosts: 'localhost' is not a host:port address"),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'b:70000', '--job_name', 'ps'], None,
+     "--worker_hosts: 'b:70000' is not a host:port address"),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'b:1,b:1', '--job_name', 'ps'], None,
+     '--worker_hosts: address b:1 is listed twice'),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'a:1', '--job_name', 'ps'], None,
+     'address a:1 is both a ps and a worker'),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'b:1,c:1', '--job_name', 'worker',
+      '--task_index', '2'], None,
+     "--task_index: task index 2 is out of range for job 'worker' with 2 task(s)"),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'b:1', '--job_name', 'worker',
+      '--num_clones', '2', '--clone_on_cpu'], None, '--num_clones 2: in-graph clones'),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'b:1', '--job_name', 'worker',
+      '--replicas_to_aggregate', '2'], None,
+     '--replicas_to_aggregate 2: more than the 1 worker(s)'),
+    ([], '{"cluster": ', 'TF_CONFIG is not valid JSON'),
+    ([], '[1]', 'TF_CONFIG: the value must be a JSON object'),
+    ([], '{"cluster": {"worker": ["b:1"]}, "task": {"type": "worker", "index": 0}}',
+     'TF_CONFIG: parameter-server training needs at least one ps address'),
+    ([], '{"cluster": {"ps": ["a:1"], "worker": ["b:1"]}, "task": {"type": "worker", '
+     '"index": 1}}', "TF_CONFIG: task index 1 is out of range for job 'worker'"),
+    ([], '{"cluster": {"ps": ["a:1"], "evaluator": ["b:1"]}, "task": {"type": "ps"}}',
+     "TF_CONFIG: job 'evaluator' is not supported"),
+    ([], '{"cluster": {"ps": ["a:1"], "worker": ["b:1"]}, "task": {"type": "chef"}}',
+     "TF_CONFIG: task type 'chef' is not a job of the cluster"),
+    ([], '{"cluster": {"ps": ["a:1"], "worker": ["b:1"]}}',
+     'TF_CONFIG: "task" must be a JSON object'),
+    (['--ps_hosts', 'a:1', '--worker_hosts', 'b:1', '--job_name', 'ps'],
+     '{"cluster": {"ps": ["a:1"], "worker": ["b:1"]}, "task": {"type": "ps"}}',
+     'both --ps_hosts/--worker_hosts/--job_name/--task_index and TF_CONFIG'),
+])
+def test_a_malformed_cluster_is_one_error_line(argv, environment, message, capsys,
+                                               monkeypatch, tmp_path):
+  if environment is None:
+    monkeypatch.delenv('TF_CONFIG', raising=False)
+  else:
+    monkeypatch.setenv('TF_CONFIG', environment)
+  status = cli.run(train_cli.main, argv + ['--train_dir', str(tmp_path / 'train')])
+  err = capsys.readouterr().err
+  assert status == 2
+  assert err.count('\n') == 1 and err.startswith('error: '), err
+  assert message in err
+  assert not (tmp_path / 'train').exists()
+
+
+def test_train_graph_refuses_a_bad_tf_config_in_one_line(tmp_path, monkeypatch):
+  monkeypatch.setenv('TF_CONFIG', '{"cluster": {"ps": "a:1"')
+  result = _train_graph('--train_dir', tmp_path / 'train')
+  assert result.returncode == 2
+  assert result.stderr.startswith('error: TF_CONFIG is not valid JSON')
+  assert result.stderr.count('\n') == 1
+
+
+def test_tf_config_chief_is_worker_zero_and_workers_follow():
+  spec = {'chief': ['c:1'], 'worker': ['w:1', 'w:2'], 'ps': ['p:1', 'p:2']}
+  for kind, index, expected in (('chief', 0, ('worker', 0)), ('worker', 1, ('worker', 2)),
+                                ('ps', 1, ('ps', 1))):
+    task = cluster.from_tf_config(json.dumps({'cluster': spec,
+                                              'task': {'type': kind, 'index': index}}))
+    assert (task.job_name, task.task_index) == expected
+    assert task.worker_hosts == ['c:1', 'w:1', 'w:2'] and task.ps_hosts == ['p:1', 'p:2']
+  assert cluster.is_chief(cluster.from_tf_config(json.dumps(
+      {'cluster': spec, 'task': {'type': 'chief', 'index': 0}})))
+  assert cluster.from_tf_config('{}') is None
+
+
+def test_flags_describe_the_same_cluster_as_tf_config():
+  task = cluster.from_flags('p:1', 'c:1, w:1', 'worker', 1)
+  assert task == cluster.from_tf_config(json.dumps({
+      'cluster': {'ps': ['p:1'], 'worker': ['c:1', 'w:1']},
+      'task': {'type': 'worker', 'index': 1}}))
+  assert cluster.from_flags(None, None, None, None) is None
+  with pytest.raises(UsageError, match='--task_index: task index -1'):
+    cluster.from_flags('p:1', 'c:1', 'worker', -1)
+
+
+def test_workers_sharing_a_step_draw_disjoint_parts_of_one_batch():
+  from legacy_resnet import batching
+  one = batching.batch_indices(60, 12, seed=0, step=3)
+  parts = [batching.batch_indices(60, 6, seed=0, step=3, shard=(index, 2)) for index in (0, 1)]
+  assert list(one) == list(parts[0]) + list(parts[1])
+
+
+def test_the_launcher_uses_loopback_ports_and_sets_the_cluster_flags_itself(capsys):
+  commands = launch_local.commands(1, 2, ['--batch_size', '4'])
+  assert [name for name, _ in commands] == ['ps:0', 'worker:0', 'worker:1']
+  hosts = commands[0][1][commands[0][1].index('--worker_hosts') + 1].split(',')
+  assert len(hosts) == 2 and all(host.startswith('127.0.0.1:') for host in hosts)
+  assert commands[2][1][-4:] == ['--job_name', 'worker', '--task_index', '1']
+  assert launch_local.main(['--', '--job_name', 'ps']) == 2
+  assert capsys.readouterr().err == (
+      'error: --job_name: the launcher sets the cluster flags itself\n')
+
+
+def _train_graph(*args):
+  return subprocess.run([sys.executable, os.path.join(ROOT, 'train_graph.py')] +
+                        [str(arg) for arg in args], capture_output=True, text=True, cwd=ROOT,
+                        timeout=120)
+
+
+def test_a_ps_whose_workers_never_come_gives_up_after_its_time_limit():
+  ps = dict(launch_local.commands(1, 1, ['--ps_timeout_secs', '1']))['ps:0']
+  start = time.monotonic()
+  result = subprocess.run(ps, capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert result.returncode == 2
+  assert result.stderr == ('error: --ps_timeout_secs 1: ps 0 gave up waiting for '
+                           'worker(s) 0\n')
+  assert time.monotonic() - start < 60
+
+
+def test_an_address_in_use_is_one_error_line():
+  with socket.socket() as taken:
+    taken.bind((launch_local.LOOPBACK, 0))
+    taken.listen()
+    address = '%s:%d' % taken.getsockname()
+    result = _train_graph('--ps_hosts', address, '--worker_hosts', '127.0.0.1:1',
+                          '--job_name', 'ps')
+  assert result.returncode == 2
+  assert result.stderr == ('error: --ps_hosts: cannot serve %s as ps 0: Could not start '
+                           'gRPC server\n' % address)
