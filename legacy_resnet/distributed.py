@@ -2,7 +2,12 @@
 process of a ``tf.train.ClusterSpec`` run.
 
 Every worker builds the same training graph, its variables placed on the parameter
-servers by ``replica_device_setter``, and trains in a ``MonitoredTrainingSession``.
+servers by ``replica_device_setter``, and trains in a ``MonitoredSession`` set up as
+``MonitoredTrainingSession`` sets it up (chief/worker session creators, a checkpoint
+saver hook on the chief), with two differences: the chief's ``ChiefSessionCreator`` is
+given the newest *readable* checkpoint, and the other workers' session creator looks for
+the chief's variables every second instead of every 30.
+
 With ``--sync_replicas`` (the default) a ``SyncReplicasOptimizer`` averages the
 gradients of ``--replicas_to_aggregate`` worker steps into each update; otherwise every
 worker applies its own gradients as soon as they are computed.
