@@ -194,9 +194,8 @@ class _Trainer:
         self.stop(step, stop_requests)
       images, labels = batching.training_batch(self.train_split, settings.batch_size,
                                                settings.seed, step, self.augmentation)
-      _, loss, accuracy, summary = self.session.run(fetches, {
-          tensors.model.images: images, tensors.model.labels: labels,
-          tensors.model.is_training: True})
+      _, loss, accuracy, summary = self.session.run(
+          fetches, model_graph.training_feed(tensors.model, images, labels))
       step += 1
       if not np.isfinite(loss):
         raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
