@@ -193,7 +193,9 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
   Args:
     intra_op_threads: threads inside one op (0: TensorFlow picks, one per core).
     inter_op_threads: ops run in parallel (0: TensorFlow picks).
-    xla_jit: compile the graph with XLA's just-in-time compiler.
+    xla_jit: compile the graph with XLA's just-in-time compiler (auto-clustering, on
+      the CPU too). On a CPU it was measured slower than the default kernels for these
+      ResNets (README, "Speed"), so the programs leave it off unless ``--xla``.
     num_cpu_devices: logical CPU devices to expose (for replicating over CPUs).
 
   Returns:
@@ -209,6 +211,12 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
   if xla_jit:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.compat.v1.OptimizerOptions.ON_1)
+    if not gpus():
+      # Without this, TensorFlow's auto-clustering ignores global_jit_level on the CPU
+      # and the session runs without XLA (what TF_XLA_FLAGS=--tf_xla_cpu_global_jit
+      # does, set here because that variable is only read before TensorFlow starts).
+      from tensorflow.python.client import pywrap_tf_session  # pylint: disable=g-direct-tensorflow-import
+      pywrap_tf_session.TF_SetTfXlaCpuGlobalJit(True)
   return config
 
 

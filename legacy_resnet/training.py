@@ -21,6 +21,7 @@ from legacy_resnet.progress import ProgressBar
 from legacy_resnet.stop_signals import StopRequests
 
 CHECKPOINT_BASENAME = 'model.ckpt'
+FIRST_STEP_FILE_VARIABLE = 'LEGACY_RESNET_FIRST_STEP_FILE'
 
 
 def run_length(settings, num_train):
@@ -178,6 +179,20 @@ class _Trainer:
     raise Stopped('stopped by %s at step %d%s; run the same command again to resume'
                   % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
 
+  def step_fetches(self, summaries=True):
+    """What one training step runs: the train op, loss, accuracy (and summaries)."""
+    tensors = self.tensors
+    fetches = [tensors.train_op, tensors.loss, tensors.accuracy]
+    return fetches + [tensors.summary_op] if summaries else fetches
+
+  def train_step(self, step, fetches):
+    """Runs the training step ``step`` on its batch; returns the fetched values after
+    the train op's (loss, accuracy[, summary])."""
+    images, labels = batching.training_batch(self.train_split, self.settings.batch_size,
+                                             self.settings.seed, step, self.augmentation)
+    return self.session.run(fetches, model_graph.training_feed(self.tensors.model, images,
+                                                               labels))[1:]
+
   def run(self, stop_requests):
     """Trains to ``total_steps``; returns the last held-out report (None if no step ran)."""
     settings, tensors = self.settings, self.tensors
@@ -188,15 +203,15 @@ class _Trainer:
     step = self.last_saved_step = int(self.session.run(tensors.global_step))
     report = None
     last_save = time.monotonic()
-    fetches = [tensors.train_op, tensors.loss, tensors.accuracy, tensors.summary_op]
+    fetches = self.step_fetches()
+    first_step = step
     while step < self.total_steps:
       if stop_requests.signal_name:
         self.stop(step, stop_requests)
-      images, labels = batching.training_batch(self.train_split, settings.batch_size,
-                                               settings.seed, step, self.augmentation)
-      _, loss, accuracy, summary = self.session.run(
-          fetches, model_graph.training_feed(tensors.model, images, labels))
+      loss, accuracy, summary = self.train_step(step, fetches)
       step += 1
+      if step == first_step + 1:
+        _mark_first_step()
       if not np.isfinite(loss):
         raise UsageError('loss became %s at step %d; the last checkpoint in %s is kept '
                          '(try a lower --learning_rate)' % (loss, step, settings.train_dir))
@@ -216,6 +231,15 @@ class _Trainer:
 
   def close(self):
     self.session.close()
+
+
+def _mark_first_step():
+  """Appends the wall-clock time to $LEGACY_RESNET_FIRST_STEP_FILE, when set, once the
+  first step of this process has finished (the benchmark's start-up measurement)."""
+  path = os.environ.get(FIRST_STEP_FILE_VARIABLE)
+  if path:
+    with open(path, 'a', encoding='utf-8') as stream:
+      stream.write('%.6f\n' % time.time())
 
 
 def _summary_writer(train_dir, graph):
