@@ -213,8 +213,9 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
         tf.compat.v1.OptimizerOptions.ON_1)
     if not gpus():
       # Without this, TensorFlow's auto-clustering ignores global_jit_level on the CPU
-      # and the session runs without XLA (what TF_XLA_FLAGS=--tf_xla_cpu_global_jit
-      # does, set here because that variable is only read before TensorFlow starts).
+      # and the session runs without XLA. Like TF_XLA_FLAGS=--tf_xla_cpu_global_jit
+      # (which train_graph.py sets for --xla), it only counts before the process's
+      # first session: TensorFlow reads it when it registers the CPU for XLA.
       from tensorflow.python.client import pywrap_tf_session  # pylint: disable=g-direct-tensorflow-import
       pywrap_tf_session.TF_SetTfXlaCpuGlobalJit(True)
   return config
