@@ -6,9 +6,9 @@
 
 Every contender (``bench/contenders.py``: ours, tf-slim's straight port, Keras 3,
 PyTorch) lives in its own process, is built and warmed up once, and is then timed in
-interleaved rounds (ours, slim, keras, torch, ours, slim, ...), so that drift of the
-machine (other processes, clocks) hits all of them alike; each reported number is the
-median over rounds. Also measured: the float32 matrix-multiply ceiling, the GFLOP/s
+interleaved rounds (ours, slim, keras, torch, then slim, keras, torch, ours, ...), so
+that drift of the machine (other processes, clocks) hits all of them alike; each
+reported number is the median over rounds. Also measured: the float32 matrix-multiply ceiling, the GFLOP/s
 that training achieves from the network's counted FLOPs, the time from launching
 ``train_graph.py`` to its first finished step, and memory.
 
@@ -54,6 +54,9 @@ def parse_args(argv):
   p.add_argument('--skip_torch', action='store_true', help='leave PyTorch out')
   p.add_argument('--startup_dataset_dir',
                  help='SIGNS folder for the start-up runs (default: the synthetic set)')
+  p.add_argument('--variant', action='append', default=[], metavar='LABEL=FLAGS',
+                 help='also time ours with these train_graph.py flags, as a contender '
+                 'named LABEL (e.g. inter1="--num_inter_threads 1"); repeatable')
   p.add_argument('--output_dir', default=os.path.join(HERE, 'results'))
   args = p.parse_args(argv)
   args.rounds = args.rounds or (3 if args.quick else 7)
@@ -65,19 +68,21 @@ def parse_args(argv):
     args.contenders = [name for name in args.contenders if name != 'torch']
   if 'ours' not in args.contenders:
     p.error('--contenders must include ours')
+  args.contenders = ['ours'] + [name for name in args.contenders if name != 'ours']
+  args.variants = dict(variant.split('=', 1) for variant in args.variant)
   return args
 
 
 class Worker:
   """A contender process: started at once, answers one command at a time."""
 
-  def __init__(self, name, config, log_dir):
+  def __init__(self, name, kind, config, log_dir):
     self.name = name
     self.log_path = os.path.join(log_dir, name + '.log')
     self.log = open(self.log_path, 'w', encoding='utf-8')
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONUNBUFFERED='1')
     self.process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, 'contenders.py'), name, json.dumps(config)],
+        [sys.executable, os.path.join(HERE, 'contenders.py'), kind, json.dumps(config)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
         cwd=ROOT, env=env)
     self.ready = None
@@ -151,27 +156,26 @@ def per_round_rate(seconds, images_per_step):
   return images_per_step * len(seconds) / sum(seconds)
 
 
-def run_rounds(args, workers, scratch):
-  """Interleaved rounds; returns {task: {name: [per-round value]}} and start-up runs."""
+def run_rounds(args, workers):
+  """Interleaved rounds; returns {task: {name: [per-round value]}}.
+
+  Each round starts one contender later (A B C, B C A, C A B, ...), so that none is
+  always the one that runs right after a pause or after a given other contender.
+  """
   results = {task: {worker.name: [] for worker in workers} for task in TASKS}
-  startups, ceilings = [], [matmul_gflops()]
   for round_index in range(args.rounds):
+    shift = round_index % len(workers)
     for task in TASKS:
-      for worker in workers:
+      for worker in workers[shift:] + workers[:shift]:
         seconds = worker.ask(task)['seconds']
         if task == 'latency':
           results[task][worker.name].append(1000.0 * statistics.median(seconds))
         else:
           results[task][worker.name].append(per_round_rate(seconds, args.batch_size))
-    if round_index < args.startup_runs:
-      startups.append(startup_seconds(args, scratch))
     print('round %d/%d: %s' % (round_index + 1, args.rounds, ', '.join(
         '%s %.1f img/s' % (name, values[-1]) for name, values in results['train'].items())),
           flush=True)
-  for _ in range(args.startup_runs - args.rounds):
-    startups.append(startup_seconds(args, scratch))
-  ceilings.append(matmul_gflops())
-  return results, startups, ceilings
+  return results
 
 
 def summarize(args, workers, results, startups, ceilings, memory):
@@ -195,7 +199,8 @@ def summarize(args, workers, results, startups, ceilings, memory):
                   'python': platform.python_version()},
       'config': {'model_name': args.model_name, 'image_size': args.image_size,
                  'batch_size': args.batch_size, 'rounds': args.rounds, 'steps': args.steps,
-                 'warmup': args.warmup, 'contenders': args.contenders},
+                 'warmup': args.warmup, 'contenders': args.contenders,
+                 'variants': args.variants},
       'ours_settings': {key: ours[key] for key in ('xla', 'intra_op_threads',
                                                    'inter_op_threads')},
       'median': medians, 'per_round': results, 'ratios_ours_over_peer': ratios,
@@ -227,7 +232,7 @@ def markdown(summary):
   names = list(summary['median']['train'])
   peers = names[1:]
   med, ratios = summary['median'], summary['ratios_ours_over_peer']
-  header = '| | ' + ' | '.join(PEER_NAMES[name] for name in names) + ' | ' + ' | '.join(
+  header = '| | ' + ' | '.join(PEER_NAMES.get(name, 'ours ' + name) for name in names) + ' | ' + ' | '.join(
       'ours / %s' % name for name in peers) + ' |'
   lines = [header, '|' + '---|' * (1 + len(names) + len(peers))]
   rows = (('training, images/s', 'train', '%.1f'), ('inference batch %d, images/s'
@@ -286,15 +291,21 @@ def main(argv):
   config = {'model_name': args.model_name, 'image_size': args.image_size,
             'batch_size': args.batch_size, 'steps': args.steps, 'warmup': args.warmup}
   with tempfile.TemporaryDirectory(prefix='legacy-resnet-bench-') as scratch:
-    workers = [Worker(name, dict(config, model_name=args.model_name if name == 'ours'
-                                 else 'resnet_v1_50'), scratch) for name in args.contenders]
+    workers = [Worker(name, name, config, scratch) for name in args.contenders]
+    workers += [Worker(label, 'ours', dict(config, train_flags=flags.split()), scratch)
+                for label, flags in args.variants.items()]
     try:
       for worker in workers:
         worker.wait_ready()
         print('%s ready in %.1f s' % (worker.name, worker.ready['setup_seconds']), flush=True)
       memory = {'ours_after_warmup': workers[0].ask('memory')}
-      results, startups, ceilings = run_rounds(args, workers, scratch)
+      ceilings = [matmul_gflops()]
+      results = run_rounds(args, workers)
       memory['ours_at_end'] = workers[0].ask('memory')
+      ceilings.append(matmul_gflops())
+      # After the rounds: a start-up run writes checkpoints, whose write-back to disk
+      # would slow whichever contender ran next.
+      startups = [startup_seconds(args, scratch) for _ in range(args.startup_runs)]
       if startups:
         memory['train_graph_peak_rss_mb'] = max(rss for _, rss in startups)
     finally:

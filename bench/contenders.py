@@ -59,16 +59,21 @@ def timed(function, steps):
 class Ours:
   """resnet_v1_* through ``training._Trainer`` (graph, session config, batches and feed
   of ``train_graph.py``, with its default flags) and ``evaluation.RestoredClassifier``
-  (the evaluation path of ``eval_graph.py``) on a checkpoint the trainer saved."""
+  (the evaluation path of ``eval_graph.py``) on a checkpoint the trainer saved.
+  ``config['train_flags']``: more ``train_graph.py`` flags (benchmark variants).
+  The evaluation session gets the same thread and XLA flags as training.
+  """
 
   def __init__(self, config):
     sys.path.insert(0, ROOT)
-    from legacy_resnet import checkpoints, evaluation, synthetic_signs, train_cli, training
+    from legacy_resnet import checkpoints, compat, evaluation, synthetic_signs, train_cli
+    from legacy_resnet import training
     size, batch = config['image_size'], config['batch_size']
     self.train_dir = tempfile.mkdtemp(prefix='bench-ours-')
     settings = train_cli.parser().parse_args(
         ['--model_name', config['model_name'], '--batch_size', str(batch),
-         '--train_dir', self.train_dir, '--max_number_of_steps', '1000000'])
+         '--train_dir', self.train_dir, '--max_number_of_steps', '1000000'] +
+        config.get('train_flags', []))
     train, test = synthetic_signs.generate(num_train=4 * batch, num_test=batch,
                                            image_size=size)
     metadata = {'model_name': settings.model_name, 'class_names': list(train.class_names),
@@ -82,7 +87,9 @@ class Ours:
       self.train_step()
       self.trainer.save(self.step)
     checkpoints.write_metadata(self.train_dir, metadata)
-    self.classifier = evaluation.RestoredClassifier(self.train_dir)
+    self.classifier = evaluation.RestoredClassifier(
+        self.train_dir, config=compat.session_config(
+            settings.num_intra_threads, settings.num_inter_threads, settings.xla))
     self.images = test.images
     self.ops_at_start = len(self.trainer.graph.get_operations())
     self.info = {'forward_flops_per_image': forward_flops(config['model_name'], size),

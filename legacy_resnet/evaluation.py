@@ -36,10 +36,12 @@ class RestoredClassifier:
 
   The moving-average weights are restored when the run kept them. ``image_size``
   overrides the trained size ((None, None) accepts any); the graph is finalized unless
-  ``finalize`` is False.
+  ``finalize`` is False; ``config`` is the session's ConfigProto (default:
+  ``compat.session_config()``).
   """
 
-  def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True):
+  def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True,
+               config=None):
     self.prefix = checkpoints.resolve(checkpoint_path)
     self.metadata = checkpoints.read_metadata(self.prefix)
     self.class_names = self.metadata['class_names']
@@ -55,7 +57,8 @@ class RestoredClassifier:
       saver = tf.compat.v1.train.Saver(restore_map)
       if finalize:  # An exporter still adds its serving outputs.
         self.graph.finalize()
-      self.session = tf.compat.v1.Session(graph=self.graph, config=compat.session_config())
+      self.session = tf.compat.v1.Session(graph=self.graph,
+                                          config=config or compat.session_config())
       saver.restore(self.session, self.prefix)
 
   def probabilities(self, images):
