@@ -2,6 +2,7 @@
 held-out evaluation after every epoch, and keeps the latest and the best checkpoints."""
 
 import os
+import re
 import time
 
 import numpy as np
@@ -21,6 +22,7 @@ from legacy_resnet.progress import ProgressBar
 from legacy_resnet.stop_signals import StopRequests
 
 CHECKPOINT_BASENAME = 'model.ckpt'
+_MOVING_STATISTICS = re.compile(r'moving_(mean|variance)$')
 FIRST_STEP_FILE_VARIABLE = 'LEGACY_RESNET_FIRST_STEP_FILE'
 
 
@@ -86,6 +88,12 @@ class _Trainer:
       self.best_saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
                                                  max_to_keep=1)
       self.variables_finite = all_finite(self.saved_variables.values())
+      # Checked after every step (a few thousand numbers): a NaN or infinite activation
+      # lands in the batch-norm statistics even when a fused ReLU turns it into 0 before
+      # the loss.
+      with tf.control_dependencies([self.tensors.train_op]):
+        self.statistics_finite = all_finite(
+            [v for v in self.saved_variables.values() if _MOVING_STATISTICS.search(v.op.name)])
       self.warm_start = self._warm_start_saver()
     self.graph.finalize()  # Nothing may be added per step.
     self.session = tf.compat.v1.Session(
@@ -180,18 +188,23 @@ class _Trainer:
                   % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
 
   def step_fetches(self, summaries=True):
-    """What one training step runs: the train op, loss, accuracy (and summaries)."""
+    """What one training step runs: the train op, loss, accuracy, whether the batch-norm
+    statistics are finite (and summaries)."""
     tensors = self.tensors
-    fetches = [tensors.train_op, tensors.loss, tensors.accuracy]
+    fetches = [tensors.train_op, tensors.loss, tensors.accuracy, self.statistics_finite]
     return fetches + [tensors.summary_op] if summaries else fetches
 
   def train_step(self, step, fetches):
     """Runs the training step ``step`` on its batch; returns the fetched values after
-    the train op's (loss, accuracy[, summary])."""
+    the train op's: (loss, accuracy[, summary]), the loss NaN when the batch-norm
+    statistics became non-finite (the loss of such a network is NaN; a fused ReLU can
+    hide that from the loss tensor)."""
     images, labels = batching.training_batch(self.train_split, self.settings.batch_size,
                                              self.settings.seed, step, self.augmentation)
-    return self.session.run(fetches, model_graph.training_feed(self.tensors.model, images,
-                                                               labels))[1:]
+    values = self.session.run(fetches, model_graph.training_feed(self.tensors.model, images,
+                                                                 labels))
+    loss, accuracy, statistics_finite = values[1:4]
+    return [loss if statistics_finite else float('nan'), accuracy] + values[4:]
 
   def run(self, stop_requests):
     """Trains to ``total_steps``; returns the last held-out report (None if no step ran)."""
