@@ -150,10 +150,11 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
       (default: one clone, TensorFlow's own placement).
     wrap_optimizer: optional function from the optimizer to the one that applies the
       gradients (e.g. ``SyncReplicasOptimizer`` for parameter-server training).
-    batch_norm_switch: build the training towers with an ``is_training`` placeholder
-      (batch norm inside ``tf.cond``) instead of in training mode, with a separate
-      evaluation tower. Same numbers, but the conditionals and their gradients make the
-      graph slower to build, to optimize and to run; kept as the reference for tests.
+    batch_norm_switch: the older layout: one tower whose batch norm is switched by an
+      ``is_training`` placeholder (inside ``tf.cond``, fed True to train, evaluated
+      with its default False), instead of a training-mode tower plus an evaluation
+      tower. Same numbers, but the conditionals and their gradients make it slower to
+      build and to optimize at the first step; kept as the reference for tests.
 
   Returns:
     TrainingTensors.
