@@ -115,3 +115,28 @@ def test_xla_flag_compiles_on_the_cpu(xla):
   result = subprocess.run([sys.executable, '-c', _XLA_PROBE % xla], capture_output=True,
                           text=True, cwd=ROOT, check=True, timeout=300)
   assert ('xla_run' in result.stdout) == xla, result.stdout
+
+
+def test_frozen_inference_matches_the_restored_graph_within_1e4(tmp_path):
+  from legacy_resnet import checkpoints
+  from legacy_resnet import evaluation
+  graph, tensors, saver = _graph(False)
+  with tf.compat.v1.Session(graph=graph) as session:
+    session.run(tensors.initializer)
+    for images, labels in _batches():  # Trained a little: batch-norm statistics move.
+      session.run(tensors.train_op, model_graph.training_feed(tensors.model, images, labels))
+    saver.save(session, str(tmp_path / 'model.ckpt'), global_step=STEPS)
+  checkpoints.write_metadata(str(tmp_path), {
+      'model_name': 'resnet_v1_18', 'class_names': ['a', 'b', 'c', 'd'],
+      'image_size': list(IMAGE_SIZE), 'moving_average_decay': None,
+      'dataset': {'kind': 'test'}})
+  classifier = evaluation.RestoredClassifier(str(tmp_path))
+  try:
+    images = np.random.default_rng(9).random((5,) + IMAGE_SIZE + (3,), dtype=np.float32)
+    restored = classifier.session.run(classifier.tensors.eval_probabilities,
+                                      {classifier.tensors.images: images})
+    frozen = classifier.probabilities(images)
+    np.testing.assert_allclose(frozen, restored, atol=1e-4, rtol=1e-4)
+    assert classifier.graph.finalized
+  finally:
+    classifier.close()
