@@ -89,8 +89,8 @@ class _Trainer:
                                                  max_to_keep=1)
       self.variables_finite = all_finite(self.saved_variables.values())
       # Checked after every step (a few thousand numbers): a NaN or infinite activation
-      # lands in the batch-norm statistics even when a fused ReLU turns it into 0 before
-      # the loss.
+      # lands in the batch-norm statistics even when the loss stays finite (seen with a
+      # NaN image once batch norm was out of tf.cond, probably a fused ReLU's doing).
       with tf.control_dependencies([self.tensors.train_op]):
         self.statistics_finite = all_finite(
             [v for v in self.saved_variables.values() if _MOVING_STATISTICS.search(v.op.name)])
@@ -197,8 +197,8 @@ class _Trainer:
   def train_step(self, step, fetches):
     """Runs the training step ``step`` on its batch; returns the fetched values after
     the train op's: (loss, accuracy[, summary]), the loss NaN when the batch-norm
-    statistics became non-finite (the loss of such a network is NaN; a fused ReLU can
-    hide that from the loss tensor)."""
+    statistics became non-finite (the loss of such a network is NaN even when the
+    loss tensor came out finite)."""
     images, labels = batching.training_batch(self.train_split, self.settings.batch_size,
                                              self.settings.seed, step, self.augmentation)
     values = self.session.run(fetches, model_graph.training_feed(self.tensors.model, images,
