@@ -168,6 +168,27 @@ def default_device():
   return '/device:GPU:0' if gpus() else '/device:CPU:0'
 
 
+@contextlib.contextmanager
+def fast_graph_building():
+  """Builds graphs without TF2's tensor-equality bookkeeping; restores it after.
+
+  tf-slim's layers (tf-keras legacy layers) put all global variables into a set on
+  every ``add_weight``, and under TF2 each variable's ``__hash__`` first asks whether
+  execution is eager, which is slow: quadratic in the variable count, about a third of
+  building a ResNet-50 training graph. Inside a graph that question's answer is no, and
+  hashing falls back to ``id()`` either way, so turning the check off (TF1's
+  ``disable_tensor_equality``) builds the same graph faster.
+  """
+  from tensorflow.python.framework import tensor  # pylint: disable=g-direct-tensorflow-import
+  was_on = tensor.Tensor._USE_EQUALITY  # pylint: disable=protected-access
+  tf.compat.v1.disable_tensor_equality()
+  try:
+    yield
+  finally:
+    if was_on:
+      tf.compat.v1.enable_tensor_equality()
+
+
 def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
                    num_cpu_devices=1):
   """A ``tf.compat.v1.ConfigProto`` for training or evaluation sessions.
@@ -175,7 +196,9 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
   Args:
     intra_op_threads: threads inside one op (0: TensorFlow picks, one per core).
     inter_op_threads: ops run in parallel (0: TensorFlow picks).
-    xla_jit: compile the graph with XLA's just-in-time compiler.
+    xla_jit: compile the graph with XLA's just-in-time compiler (auto-clustering, on
+      the CPU too). On a CPU it was measured slower than the default kernels for these
+      ResNets (README, "Speed"), so the programs leave it off unless ``--xla``.
     num_cpu_devices: logical CPU devices to expose (for replicating over CPUs).
 
   Returns:
@@ -191,6 +214,13 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
   if xla_jit:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.compat.v1.OptimizerOptions.ON_1)
+    if not gpus():
+      # Without this, TensorFlow's auto-clustering ignores global_jit_level on the CPU
+      # and the session runs without XLA. Like TF_XLA_FLAGS=--tf_xla_cpu_global_jit
+      # (which train_graph.py sets for --xla), it only counts before the process's
+      # first session: TensorFlow reads it when it registers the CPU for XLA.
+      from tensorflow.python.client import pywrap_tf_session  # pylint: disable=g-direct-tensorflow-import
+      pywrap_tf_session.TF_SetTfXlaCpuGlobalJit(True)
   return config
 
 

@@ -270,9 +270,7 @@ def _train_steps(session, worker, settings, task, train_split, writer, bar):
       fetches.append(tensors.summary_op)
     start = time.perf_counter()
     try:
-      results = session.run(fetches, {tensors.model.images: images,
-                                      tensors.model.labels: labels,
-                                      tensors.model.is_training: True})
+      results = session.run(fetches, model_graph.training_feed(tensors.model, images, labels))
     except tf.errors.OutOfRangeError:
       break  # The chief has finished and closed the sync token queue.
     seconds.append(time.perf_counter() - start)

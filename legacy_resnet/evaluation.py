@@ -36,10 +36,12 @@ class RestoredClassifier:
 
   The moving-average weights are restored when the run kept them. ``image_size``
   overrides the trained size ((None, None) accepts any); the graph is finalized unless
-  ``finalize`` is False.
+  ``finalize`` is False; ``config`` is the session's ConfigProto (default:
+  ``compat.session_config()``).
   """
 
-  def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True):
+  def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True,
+               config=None):
     self.prefix = checkpoints.resolve(checkpoint_path)
     self.metadata = checkpoints.read_metadata(self.prefix)
     self.class_names = self.metadata['class_names']
@@ -55,15 +57,43 @@ class RestoredClassifier:
       saver = tf.compat.v1.train.Saver(restore_map)
       if finalize:  # An exporter still adds its serving outputs.
         self.graph.finalize()
-      self.session = tf.compat.v1.Session(graph=self.graph, config=compat.session_config())
+      self.config = config or compat.session_config()
+      self.session = tf.compat.v1.Session(graph=self.graph, config=self.config)
       saver.restore(self.session, self.prefix)
+    self._frozen = None
 
   def probabilities(self, images):
-    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1]."""
-    return predict(self.session, self.tensors.eval_probabilities, self.tensors.images, images)
+    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1], from the frozen
+    inference graph (made at the first call)."""
+    if self._frozen is None:
+      self._frozen = _FrozenOutput(self.session, self.tensors.images,
+                                   self.tensors.eval_probabilities, self.config)
+    return self._frozen.run(images)
 
   def close(self):
+    if self._frozen is not None:
+      self._frozen.session.close()
     self.session.close()
+
+
+class _FrozenOutput:
+  """One output of a restored graph, recomputed by a graph in which the variables it
+  reads are constants: TensorFlow's graph optimizer can then fold each batch norm into
+  the convolution before it, which made batch inference of resnet_v1_50 about 1.2x
+  faster on a CPU (README, "Speed"); the numbers stay the same within float rounding."""
+
+  def __init__(self, session, inputs, output, config):
+    graph_def = tf.compat.v1.graph_util.convert_variables_to_constants(
+        session, session.graph.as_graph_def(), [output.op.name])
+    graph = tf.Graph()
+    with graph.as_default():
+      self.inputs, self.output = tf.compat.v1.import_graph_def(
+          graph_def, return_elements=[inputs.name, output.name], name='')
+    graph.finalize()
+    self.session = tf.compat.v1.Session(graph=graph, config=config)
+
+  def run(self, images):
+    return predict(self.session, self.output, self.inputs, images)
 
 
 def evaluate(classifier, split):

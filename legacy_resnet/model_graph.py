@@ -2,11 +2,13 @@
 network from the nets factory, losses, the train op and the moving-average tower."""
 
 import collections
+import functools
 import re
 
 import tensorflow as tf
 import tf_slim as slim
 
+from legacy_resnet import compat
 from legacy_resnet import optimization
 from legacy_resnet import replication
 from legacy_resnet.errors import UsageError
@@ -48,6 +50,15 @@ def input_placeholders(image_size):
   return images, labels
 
 
+def training_feed(model, images, labels):
+  """The feed dict of one training step; ``model.is_training`` is fed True only when it
+  is a switch (a graph built with ``batch_norm_switch``), not the constant True."""
+  feed = {model.images: images, model.labels: labels}
+  if isinstance(model.is_training, tf.Tensor):
+    feed[model.is_training] = True
+  return feed
+
+
 def moving_average_getter(moving_average):
   """A variable-scope custom getter that returns each variable's moving average."""
 
@@ -69,6 +80,18 @@ def variables_to_restore(moving_average_decay):
   return averages.variables_to_restore(model_variables)
 
 
+def _fast_building(build):
+  """Runs the graph-building function ``build`` under ``compat.fast_graph_building``."""
+
+  @functools.wraps(build)
+  def wrapped(*args, **kwargs):
+    with compat.fast_graph_building():
+      return build(*args, **kwargs)
+
+  return wrapped
+
+
+@_fast_building
 def build_classifier(model_name, num_classes, image_size, **network_args):
   """Placeholders and the network in evaluation mode (batch norm on its moving
   statistics) in the current graph, for evaluation, prediction and export.
@@ -115,15 +138,17 @@ def _gated(gradient):
   return tf.identity(gradient)
 
 
+@_fast_building
 def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps,
-                   clones=None, wrap_optimizer=None):
+                   clones=None, wrap_optimizer=None, batch_norm_switch=False):
   """Builds the whole training graph into the current graph.
 
-  The network's batch norm runs on batch statistics when ``is_training`` is fed True,
-  and its moving statistics are updated by the ``UPDATE_OPS`` the train op depends
-  on. With ``settings.moving_average_decay``, the train op also updates moving
-  averages of the model variables, and ``eval_logits`` come from a second tower
-  that reads those averages.
+  The training towers' batch norm runs on batch statistics (``model.is_training`` is
+  True), and its moving statistics are updated by the ``UPDATE_OPS`` the train op
+  depends on; ``eval_logits`` come from a second tower, reusing the variables, whose
+  batch norm uses the moving statistics. With ``settings.moving_average_decay``, the
+  train op also updates moving averages of the model variables, and the evaluation
+  tower reads those averages.
 
   Args:
     settings: the training flags (see ``train_graph.py``).
@@ -135,6 +160,11 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
       (default: one clone, TensorFlow's own placement).
     wrap_optimizer: optional function from the optimizer to the one that applies the
       gradients (e.g. ``SyncReplicasOptimizer`` for parameter-server training).
+    batch_norm_switch: the older layout: one tower whose batch norm is switched by an
+      ``is_training`` placeholder (inside ``tf.cond``, fed True to train, evaluated
+      with its default False), instead of a training-mode tower plus an evaluation
+      tower. Same numbers, but the conditionals and their gradients make it slower to
+      build and to optimize at the first step; kept as the reference for tests.
 
   Returns:
     TrainingTensors.
@@ -145,7 +175,9 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   network = network_fn(settings.model_name, num_classes, settings.weight_decay,
                        settings.batch_norm_decay)
   images, labels = input_placeholders(image_size)
-  is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
+  is_training = True
+  if batch_norm_switch:
+    is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
 
   rate = optimization.learning_rate(
       global_step, settings.learning_rate, settings.learning_rate_decay_type, total_steps,
@@ -196,8 +228,9 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
     with tf.control_dependencies([train_op]):
       train_op = moving_average.apply(slim.get_model_variables())
     custom_getter = moving_average_getter(moving_average)
-  if custom_getter or len(clones) > 1:
-    # An unsplit tower for evaluation, on the first clone's device.
+  if custom_getter or len(clones) > 1 or not batch_norm_switch:
+    # An unsplit tower for evaluation (batch norm on the moving statistics), on the
+    # first clone's device.
     with tf.compat.v1.device(clones[0].device), tf.compat.v1.variable_scope(
         tf.compat.v1.get_variable_scope(), reuse=True, custom_getter=custom_getter):
       eval_logits, _ = network(images, is_training=False, reuse=True)

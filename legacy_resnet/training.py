@@ -2,6 +2,7 @@
 held-out evaluation after every epoch, and keeps the latest and the best checkpoints."""
 
 import os
+import re
 import time
 
 import numpy as np
@@ -21,6 +22,8 @@ from legacy_resnet.progress import ProgressBar
 from legacy_resnet.stop_signals import StopRequests
 
 CHECKPOINT_BASENAME = 'model.ckpt'
+_MOVING_STATISTICS = re.compile(r'moving_(mean|variance)$')
+FIRST_STEP_FILE_VARIABLE = 'LEGACY_RESNET_FIRST_STEP_FILE'
 
 
 def run_length(settings, num_train, batches_per_step=1):
@@ -94,6 +97,12 @@ class _Trainer:
       self.best_saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
                                                  max_to_keep=1)
       self.variables_finite = all_finite(self.saved_variables.values())
+      # Checked after every step (a few thousand numbers): a NaN or infinite activation
+      # lands in the batch-norm statistics even when the loss stays finite (seen with a
+      # NaN image once batch norm was out of tf.cond, probably a fused ReLU's doing).
+      with tf.control_dependencies([self.tensors.train_op]):
+        self.statistics_finite = all_finite(
+            [v for v in self.saved_variables.values() if _MOVING_STATISTICS.search(v.op.name)])
       self.warm_start = self._warm_start_saver()
     self.graph.finalize()  # Nothing may be added per step.
     self.session = tf.compat.v1.Session(
@@ -188,6 +197,25 @@ class _Trainer:
     raise Stopped('stopped by %s at step %d%s; run the same command again to resume'
                   % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
 
+  def step_fetches(self, summaries=True):
+    """What one training step runs: the train op, loss, accuracy, whether the batch-norm
+    statistics are finite (and summaries)."""
+    tensors = self.tensors
+    fetches = [tensors.train_op, tensors.loss, tensors.accuracy, self.statistics_finite]
+    return fetches + [tensors.summary_op] if summaries else fetches
+
+  def train_step(self, step, fetches):
+    """Runs the training step ``step`` on its batch; returns the fetched values after
+    the train op's: (loss, accuracy[, summary]), the loss NaN when the batch-norm
+    statistics became non-finite (the loss of such a network is NaN even when the
+    loss tensor came out finite)."""
+    images, labels = batching.training_batch(self.train_split, self.settings.batch_size,
+                                             self.settings.seed, step, self.augmentation)
+    values = self.session.run(fetches, model_graph.training_feed(self.tensors.model, images,
+                                                                 labels))
+    loss, accuracy, statistics_finite = values[1:4]
+    return [loss if statistics_finite else float('nan'), accuracy] + values[4:]
+
   def run(self, stop_requests):
     """Trains to ``total_steps``; returns the last held-out report (None if no step ran)."""
     settings, tensors = self.settings, self.tensors
@@ -198,16 +226,15 @@ class _Trainer:
     step = self.last_saved_step = int(self.session.run(tensors.global_step))
     report = None
     last_save = time.monotonic()
-    fetches = [tensors.train_op, tensors.loss, tensors.accuracy, tensors.summary_op]
+    fetches = self.step_fetches()
+    first_step = step
     while step < self.total_steps:
       if stop_requests.signal_name:
         self.stop(step, stop_requests)
-      images, labels = batching.training_batch(self.train_split, settings.batch_size,
-                                               settings.seed, step, self.augmentation)
-      _, loss, accuracy, summary = self.session.run(fetches, {
-          tensors.model.images: images, tensors.model.labels: labels,
-          tensors.model.is_training: True})
+      loss, accuracy, summary = self.train_step(step, fetches)
       step += 1
+      if step == first_step + 1:
+        _mark_first_step()
       check_loss(loss, step, settings.train_dir)
       bar.update(step, loss, accuracy)
       if step % settings.log_every_n_steps == 0:
@@ -225,6 +252,15 @@ class _Trainer:
 
   def close(self):
     self.session.close()
+
+
+def _mark_first_step():
+  """Appends the wall-clock time to $LEGACY_RESNET_FIRST_STEP_FILE, when set, once the
+  first step of this process has finished (the benchmark's start-up measurement)."""
+  path = os.environ.get(FIRST_STEP_FILE_VARIABLE)
+  if path:
+    with open(path, 'a', encoding='utf-8') as stream:
+      stream.write('%.6f\n' % time.time())
 
 
 def _summary_writer(train_dir, graph):

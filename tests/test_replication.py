@@ -61,9 +61,8 @@ def _trajectory(num_clones, checkpoint):
     start = session.run(variables)
     losses = []
     for images, labels in _batches():
-      _, loss = session.run([tensors.train_op, tensors.loss], {
-          tensors.model.images: images, tensors.model.labels: labels,
-          tensors.model.is_training: True})
+      _, loss = session.run([tensors.train_op, tensors.loss],
+                            model_graph.training_feed(tensors.model, images, labels))
       if not losses:
         first_update = {name: value - start[name]
                         for name, value in session.run(variables).items()}

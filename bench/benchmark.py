@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""How fast this project trains and runs its ResNets on this machine, against its peers.
+
+    python bench/benchmark.py            # full run (resnet_v1_50, 64x64, batch 32)
+    python bench/benchmark.py --quick    # a short one
+
+Every contender (``bench/contenders.py``: ours, tf-slim's straight port, Keras 3,
+PyTorch) lives in its own process, is built and warmed up once, and is then timed in
+interleaved rounds (ours, slim, keras, torch, then slim, keras, torch, ours, ...), so
+that drift of the machine (other processes, clocks) hits all of them alike; each
+reported number is the median over rounds. Also measured: the float32 matrix-multiply ceiling, the GFLOP/s
+that training achieves from the network's counted FLOPs, the time from launching
+``train_graph.py`` to its first finished step, and memory.
+
+Writes ``bench/results/latest.json`` and ``latest.md`` (``--output_dir``).
+"""
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS = ('slim', 'keras', 'torch')
+PEER_NAMES = {'ours': 'ours (legacy_resnet)', 'slim': "tf-slim's resnet_v1_50, plain session",
+              'keras': 'Keras 3 ResNet50 fit/predict', 'torch': 'PyTorch ResNet-50'}
+TASKS = ('train', 'infer', 'latency')
+TRAINING_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
+
+
+def parse_args(argv):
+  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  p.add_argument('--quick', action='store_true',
+                 help='3 rounds of 3 steps, 1 start-up run (default: 7 rounds of 8 steps, 3)')
+  p.add_argument('--rounds', type=int, help='interleaved rounds')
+  p.add_argument('--steps', type=int, help='timed steps (batches) per contender per round')
+  p.add_argument('--warmup', type=int, default=2, help='untimed steps of each kind first')
+  p.add_argument('--startup_runs', type=int, help='fresh train_graph.py launches timed')
+  p.add_argument('--model_name', default='resnet_v1_50', help='our network')
+  p.add_argument('--image_size', type=int, default=64)
+  p.add_argument('--batch_size', type=int, default=32)
+  p.add_argument('--contenders', default='ours,slim,keras,torch',
+                 help='comma-separated subset of ours,slim,keras,torch')
+  p.add_argument('--skip_torch', action='store_true', help='leave PyTorch out')
+  p.add_argument('--startup_dataset_dir',
+                 help='SIGNS folder for the start-up runs (default: the synthetic set)')
+  p.add_argument('--variant', action='append', default=[], metavar='LABEL=FLAGS',
+                 help='also time ours with these train_graph.py flags, as a contender '
+                 'named LABEL (e.g. inter1="--num_inter_threads 1"); repeatable')
+  p.add_argument('--output_dir', default=os.path.join(HERE, 'results'))
+  args = p.parse_args(argv)
+  args.rounds = args.rounds or (3 if args.quick else 7)
+  args.steps = args.steps or (3 if args.quick else 8)
+  if args.startup_runs is None:
+    args.startup_runs = 1 if args.quick else 3
+  args.contenders = [name for name in args.contenders.split(',') if name]
+  if args.skip_torch or importlib.util.find_spec('torch') is None:
+    args.contenders = [name for name in args.contenders if name != 'torch']
+  if 'ours' not in args.contenders:
+    p.error('--contenders must include ours')
+  args.contenders = ['ours'] + [name for name in args.contenders if name != 'ours']
+  args.variants = dict(variant.split('=', 1) for variant in args.variant)
+  return args
+
+
+class Worker:
+  """A contender process: started at once, answers one command at a time."""
+
+  def __init__(self, name, kind, config, log_dir):
+    self.name = name
+    self.log_path = os.path.join(log_dir, name + '.log')
+    self.log = open(self.log_path, 'w', encoding='utf-8')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONUNBUFFERED='1')
+    self.process = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, 'contenders.py'), kind, json.dumps(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        cwd=ROOT, env=env)
+    self.ready = None
+
+  def answer(self):
+    line = self.process.stdout.readline()
+    if not line:
+      self.log.flush()
+      with open(self.log_path, encoding='utf-8') as stream:
+        raise RuntimeError('contender %s died:\n%s' % (self.name, stream.read()[-3000:]))
+    return json.loads(line)
+
+  def wait_ready(self):
+    self.ready = self.answer()['ready']
+    return self.ready
+
+  def ask(self, command):
+    self.process.stdin.write(command + '\n')
+    self.process.stdin.flush()
+    return self.answer()
+
+  def close(self):
+    if self.process.poll() is None:
+      self.process.stdin.write('quit\n')
+      self.process.stdin.close()
+      self.process.wait(timeout=60)
+    self.log.close()
+
+
+def matmul_gflops(sizes=(2048, 3072, 4096), repeats=3):
+  """Best float32 matrix-multiply rate of numpy (its BLAS, all cores), in GFLOP/s."""
+  best = 0.0
+  rng = np.random.default_rng(0)
+  for size in sizes:
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b  # Warm-up: thread pool, page faults.
+    for _ in range(repeats):
+      start = time.perf_counter()
+      a @ b
+      best = max(best, 2.0 * size ** 3 / (time.perf_counter() - start) / 1e9)
+  return best
+
+
+def startup_seconds(args, scratch):
+  """(seconds from launching ``train_graph.py --max_number_of_steps 1`` to its first
+  finished step, peak resident MiB of that training process)."""
+  train_dir = tempfile.mkdtemp(prefix='startup-', dir=scratch)
+  marker = os.path.join(train_dir, 'first_step')
+  command = [sys.executable, os.path.join(ROOT, 'train_graph.py'), '--train_dir', train_dir,
+             '--model_name', args.model_name, '--batch_size', str(args.batch_size),
+             '--max_number_of_steps', '1']
+  if args.startup_dataset_dir:
+    command += ['--dataset_dir', args.startup_dataset_dir]
+  env = dict(os.environ, LEGACY_RESNET_FIRST_STEP_FILE=marker)
+  launched = time.time()
+  process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+  _, status, usage = os.wait4(process.pid, 0)
+  process.returncode = os.waitstatus_to_exitcode(status)
+  if process.returncode:
+    raise RuntimeError('train_graph.py failed: %s' % process.stderr.read().decode()[-2000:])
+  process.stderr.close()
+  with open(marker, encoding='utf-8') as stream:
+    first_step = float(stream.readline())
+  return first_step - launched, usage.ru_maxrss / 1024.0
+
+
+def per_round_rate(seconds, images_per_step):
+  """Images per second of one round (all its steps together)."""
+  return images_per_step * len(seconds) / sum(seconds)
+
+
+def run_rounds(args, workers):
+  """Interleaved rounds; returns {task: {name: [per-round value]}}.
+
+  Each round starts one contender later (A B C, B C A, C A B, ...), so that none is
+  always the one that runs right after a pause or after a given other contender.
+  """
+  results = {task: {worker.name: [] for worker in workers} for task in TASKS}
+  for round_index in range(args.rounds):
+    shift = round_index % len(workers)
+    for task in TASKS:
+      for worker in workers[shift:] + workers[:shift]:
+        seconds = worker.ask(task)['seconds']
+        if task == 'latency':
+          results[task][worker.name].append(1000.0 * statistics.median(seconds))
+        else:
+          results[task][worker.name].append(per_round_rate(seconds, args.batch_size))
+    print('round %d/%d: %s' % (round_index + 1, args.rounds, ', '.join(
+        '%s %.1f img/s' % (name, values[-1]) for name, values in results['train'].items())),
+          flush=True)
+  return results
+
+
+def summarize(args, workers, results, startups, ceilings, memory):
+  """The JSON result: medians, ratios and everything they came from."""
+  medians = {task: {name: statistics.median(values) for name, values in by_name.items()}
+             for task, by_name in results.items()}
+  ours = workers[0].ready
+  forward_gflop = ours['forward_flops_per_image'] / 1e9
+  ceiling = max(ceilings)
+  achieved = medians['train']['ours'] * forward_gflop * TRAINING_FLOPS_PER_FORWARD
+  ratios = {}
+  for peer in [worker.name for worker in workers[1:]]:
+    ratios[peer] = {
+        'train': medians['train']['ours'] / medians['train'][peer],
+        'infer': medians['infer']['ours'] / medians['infer'][peer],
+        'latency': medians['latency'][peer] / medians['latency']['ours']}
+  return {
+      'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+      'command': 'python bench/benchmark.py ' + ' '.join(sys.argv[1:]),
+      'machine': {'cpus': os.cpu_count(), 'processor': _cpu_model(),
+                  'python': platform.python_version()},
+      'config': {'model_name': args.model_name, 'image_size': args.image_size,
+                 'batch_size': args.batch_size, 'rounds': args.rounds, 'steps': args.steps,
+                 'warmup': args.warmup, 'contenders': args.contenders,
+                 'variants': args.variants},
+      'ours_settings': {key: ours[key] for key in ('xla', 'intra_op_threads',
+                                                   'inter_op_threads')},
+      'median': medians, 'per_round': results, 'ratios_ours_over_peer': ratios,
+      'flops': {'forward_gflop_per_image': forward_gflop,
+                'training_gflop_per_image': forward_gflop * TRAINING_FLOPS_PER_FORWARD,
+                'matmul_ceiling_gflops': ceiling, 'matmul_runs_gflops': ceilings,
+                'training_gflops': achieved, 'training_percent_of_ceiling':
+                    100.0 * achieved / ceiling},
+      'startup': {'runs_seconds': startups and [s for s, _ in startups],
+                  'median_seconds': startups and statistics.median(s for s, _ in startups)},
+      'memory': memory,
+      'setup_seconds': {worker.name: worker.ready['setup_seconds'] for worker in workers},
+  }
+
+
+def _cpu_model():
+  try:
+    with open('/proc/cpuinfo', encoding='ascii', errors='replace') as stream:
+      for line in stream:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor()
+
+
+def markdown(summary):
+  """The result as a Markdown table (ratios: how many times faster ours is)."""
+  names = list(summary['median']['train'])
+  peers = names[1:]
+  med, ratios = summary['median'], summary['ratios_ours_over_peer']
+  header = '| | ' + ' | '.join(PEER_NAMES.get(name, 'ours ' + name) for name in names) + ' | ' + ' | '.join(
+      'ours / %s' % name for name in peers) + ' |'
+  lines = [header, '|' + '---|' * (1 + len(names) + len(peers))]
+  rows = (('training, images/s', 'train', '%.1f'), ('inference batch %d, images/s'
+          % summary['config']['batch_size'], 'infer', '%.1f'),
+          ('single-image latency, ms', 'latency', '%.1f'))
+  for title, task, form in rows:
+    lines.append('| %s | ' % title + ' | '.join(form % med[task][name] for name in names) +
+                 ' | ' + ' | '.join('%.2fx' % ratios[peer][task] for peer in peers) + ' |')
+  flops, startup, memory = summary['flops'], summary['startup'], summary['memory']
+  lines += [
+      '',
+      '| measure | value |', '|---|---|',
+      '| float32 matmul ceiling (numpy, best of runs) | %.1f GFLOP/s |'
+      % flops['matmul_ceiling_gflops'],
+      '| forward FLOPs per image (counted from the graph) | %.3f GFLOP |'
+      % flops['forward_gflop_per_image'],
+      '| training achieved (3 x forward FLOPs x images/s) | %.1f GFLOP/s = %.0f%% of the '
+      'ceiling |' % (flops['training_gflops'], flops['training_percent_of_ceiling']),
+      '| launch of `train_graph.py` to first finished step | %s |' % (
+          'median %.1f s of %s' % (startup['median_seconds'], ', '.join(
+              '%.1f' % s for s in startup['runs_seconds'])) if startup['runs_seconds']
+          else 'not run'),
+      '| peak resident memory of that training process | %s |' % (
+          '%.0f MiB' % memory['train_graph_peak_rss_mb'] if memory.get(
+              'train_graph_peak_rss_mb') else 'not run'),
+      '| ours (training + evaluation process): RSS after warm-up -> after all rounds | '
+      '%.0f -> %.0f MiB (%d -> %d steps; graph ops %d -> %d) |' % (
+          memory['ours_after_warmup']['rss_mb'], memory['ours_at_end']['rss_mb'],
+          memory['ours_after_warmup']['training_steps_run'],
+          memory['ours_at_end']['training_steps_run'],
+          memory['ours_at_end']['graph_ops_at_start'], memory['ours_at_end']['graph_ops_now']),
+  ]
+  return ('%s, %s, %d CPUs. `%s`\n\n%s at %dx%d, batch %d; medians of %d interleaved '
+          'rounds of %d steps after %d warm-up steps.\n\n' % (
+              summary['date'], summary['machine']['processor'], summary['machine']['cpus'],
+              summary['command'], summary['config']['model_name'],
+              summary['config']['image_size'], summary['config']['image_size'],
+              summary['config']['batch_size'], summary['config']['rounds'],
+              summary['config']['steps'], summary['config']['warmup'])
+          + '\n'.join(lines) + '\n')
+
+
+def write_results(summary, output_dir):
+  """latest.json and latest.md in ``output_dir``, each written whole then renamed."""
+  os.makedirs(output_dir, exist_ok=True)
+  for name, text in (('latest.json', json.dumps(summary, indent=1, sort_keys=True) + '\n'),
+                     ('latest.md', markdown(summary))):
+    path = os.path.join(output_dir, name)
+    with open(path + '.tmp', 'w', encoding='utf-8') as stream:
+      stream.write(text)
+    os.replace(path + '.tmp', path)
+
+
+def main(argv):
+  args = parse_args(argv)
+  config = {'model_name': args.model_name, 'image_size': args.image_size,
+            'batch_size': args.batch_size, 'steps': args.steps, 'warmup': args.warmup}
+  with tempfile.TemporaryDirectory(prefix='legacy-resnet-bench-') as scratch:
+    workers = [Worker(name, name, config, scratch) for name in args.contenders]
+    workers += [Worker(label, 'ours', dict(config, train_flags=flags.split()), scratch)
+                for label, flags in args.variants.items()]
+    try:
+      for worker in workers:
+        worker.wait_ready()
+        print('%s ready in %.1f s' % (worker.name, worker.ready['setup_seconds']), flush=True)
+      memory = {'ours_after_warmup': workers[0].ask('memory')}
+      ceilings = [matmul_gflops()]
+      results = run_rounds(args, workers)
+      memory['ours_at_end'] = workers[0].ask('memory')
+      ceilings.append(matmul_gflops())
+      # After the rounds: a start-up run writes checkpoints, whose write-back to disk
+      # would slow whichever contender ran next.
+      startups = [startup_seconds(args, scratch) for _ in range(args.startup_runs)]
+      if startups:
+        memory['train_graph_peak_rss_mb'] = max(rss for _, rss in startups)
+    finally:
+      for worker in workers:
+        worker.close()
+  summary = summarize(args, workers, results, startups, ceilings, memory)
+  write_results(summary, args.output_dir)
+  print(markdown(summary))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,44 @@
+"""bench/benchmark.py end to end on a tiny configuration (ours against a variant of
+ours; the peers' code runs in the full benchmark): every contender process answers,
+the results are written as JSON and Markdown, memory does not grow."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.slow  # About 2 minutes on the 2-core machine (three TensorFlow processes).
+def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
+  output = tmp_path / 'results'
+  command = [sys.executable, os.path.join(ROOT, 'bench', 'benchmark.py'), '--quick',
+             '--model_name', 'resnet_v1_18', '--image_size', '32', '--batch_size', '8',
+             '--rounds', '2', '--steps', '2', '--warmup', '1', '--contenders', 'ours',
+             '--startup_runs', '1', '--startup_dataset_dir', signs_dir,
+             '--variant', 'inter1=--num_inter_threads 1', '--output_dir', str(output)]
+  result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
+  assert result.returncode == 0, result.stdout + result.stderr
+  with open(output / 'latest.json', encoding='utf-8') as stream:
+    summary = json.load(stream)
+  names = sorted(summary['median']['train'])
+  assert names == ['inter1', 'ours']
+  for task in ('train', 'infer', 'latency'):
+    assert all(len(summary['per_round'][task][name]) == 2 for name in names)
+    assert all(value > 0 for value in summary['median'][task].values())
+  assert list(summary['ratios_ours_over_peer']) == ['inter1']
+  flops = summary['flops']
+  assert 0.01 < flops['forward_gflop_per_image'] < 0.2  # resnet_v1_18 at 32x32: ~0.09
+  assert flops['matmul_ceiling_gflops'] > 0 and flops['training_percent_of_ceiling'] > 0
+  assert len(summary['startup']['runs_seconds']) == 1
+  memory = summary['memory']
+  assert memory['train_graph_peak_rss_mb'] > 100
+  end = memory['ours_at_end']
+  assert end['graph_ops_now'] == end['graph_ops_at_start']  # finalized: nothing per step
+  assert end['training_steps_run'] > memory['ours_after_warmup']['training_steps_run']
+  markdown = (output / 'latest.md').read_text(encoding='utf-8')
+  assert '| training, images/s |' in markdown and 'ours / inter1' in markdown
+  assert markdown in result.stdout
