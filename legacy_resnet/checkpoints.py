@@ -103,6 +103,14 @@ def listed_checkpoints(folder, warn=_warn):
   return found
 
 
+def recover_saver_list(saver, folder, resume_from):
+  """Lets ``saver`` go on deleting beyond its ``max_to_keep``, oldest first, from the
+  checkpoints of ``folder`` up to ``resume_from``; newer, damaged ones are left out of
+  its list (their files stay as they are)."""
+  listed = listed_checkpoints(folder, warn=lambda _: None)  # Said on choosing resume_from.
+  saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
+
+
 def newest_readable(folder, warn=_warn):
   """The newest checkpoint of ``folder`` that reads back whole, or None when the
   folder lists none. Each newer, damaged one is reported through ``warn``, naming it

@@ -238,13 +238,10 @@ def _prepare_train_dir(settings, metadata, saver):
   earlier run's results, writes the metadata eval_graph.py needs, and lets ``saver``
   go on deleting beyond --max_to_keep. Returns the checkpoint to resume from, or None.
   """
-  checkpoints.remove_interrupted_writes(settings.train_dir)
-  resume_from = checkpoints.newest_readable(settings.train_dir)
-  training.carry_over_results(settings.train_dir, resume_from, metadata)
+  resume_from = training.resume_point(settings.train_dir, metadata)
   checkpoints.write_metadata(settings.train_dir, metadata)
   if resume_from:
-    listed = checkpoints.listed_checkpoints(settings.train_dir)
-    saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
+    checkpoints.recover_saver_list(saver, settings.train_dir, resume_from)
     _log('chief: resuming from %s' % resume_from)
   return resume_from
 
@@ -310,10 +307,11 @@ def run_worker(settings, task, train_split, test_split, metadata):
   run, tells the parameter servers it is done, and (the chief) evaluates the final
   checkpoint. Returns the chief's held-out report, None on other workers."""
   chief = cluster.is_chief(task)
-  steps_per_epoch, total_steps = training.run_length(
-      settings, len(train_split.labels), replicas_per_step(settings, task))
+  replicas = replicas_per_step(settings, task)
+  steps_per_epoch, total_steps = training.run_length(settings, len(train_split.labels),
+                                                     replicas)
   worker = _WorkerGraph(settings, task, len(train_split.class_names), metadata['image_size'],
-                        steps_per_epoch, total_steps, replicas_per_step(settings, task))
+                        steps_per_epoch, total_steps, replicas)
   resume_from = None
   if chief:
     resume_from = _prepare_train_dir(settings, metadata, worker.scaffold.saver)

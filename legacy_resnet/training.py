@@ -41,7 +41,7 @@ def run_length(settings, num_train, batches_per_step=1):
   return per_epoch, max(1, total)
 
 
-def carry_over_results(train_dir, resume_from, metadata):
+def _carry_over_results(train_dir, resume_from, metadata):
   """On resume, keeps the best and the last held-out results of the earlier run; a
   train dir that holds another model or class list cannot be resumed."""
   if resume_from is None:
@@ -54,6 +54,16 @@ def carry_over_results(train_dir, resume_from, metadata):
   for key in ('best', 'last_eval'):
     if key in previous:
       metadata[key] = previous[key]
+
+
+def resume_point(train_dir, metadata):
+  """The checkpoint a (re)started run in ``train_dir`` goes on from (None: a new run),
+  once what killed saves left is removed; the earlier run's results go into ``metadata``.
+  """
+  checkpoints.remove_interrupted_writes(train_dir)
+  resume_from = checkpoints.newest_readable(train_dir)
+  _carry_over_results(train_dir, resume_from, metadata)
+  return resume_from
 
 
 def check_loss(loss, step, train_dir):
@@ -125,11 +135,7 @@ class _Trainer:
     if self.resume_from:
       checkpoints.check_fits(self.resume_from, self.saved_variables)
       self.saver.restore(self.session, self.resume_from)
-      # The saver goes on deleting beyond --max_to_keep, oldest first; newer, damaged
-      # checkpoints are dropped from its list (their files are left as they are).
-      listed = checkpoints.listed_checkpoints(self.settings.train_dir,
-                                              warn=lambda _: None)  # Said on choosing it.
-      self.saver.recover_last_checkpoints(listed[:listed.index(self.resume_from) + 1])
+      checkpoints.recover_saver_list(self.saver, self.settings.train_dir, self.resume_from)
       log('resumed from %s' % self.resume_from)
       return
     self.session.run(self.tensors.initializer)
@@ -280,9 +286,7 @@ def train(settings, train_split, test_split, metadata):
   skipped with a warning.
   """
   with StopRequests() as stop_requests:
-    checkpoints.remove_interrupted_writes(settings.train_dir)
-    resume_from = checkpoints.newest_readable(settings.train_dir)
-    carry_over_results(settings.train_dir, resume_from, metadata)
+    resume_from = resume_point(settings.train_dir, metadata)
     trainer = _Trainer(settings, train_split, test_split, metadata, resume_from)
     try:
       with trainer.graph.as_default():  # Savers and writers act on the default graph.
