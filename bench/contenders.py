@@ -66,8 +66,8 @@ class Ours:
 
   def __init__(self, config):
     sys.path.insert(0, ROOT)
-    from legacy_resnet import checkpoints, compat, evaluation, synthetic_signs, train_cli
-    from legacy_resnet import training
+    from legacy_resnet import checkpoints, compat, datasets, evaluation, synthetic_signs
+    from legacy_resnet import train_cli, training
     size, batch = config['image_size'], config['batch_size']
     self.train_dir = tempfile.mkdtemp(prefix='bench-ours-')
     settings = train_cli.parser().parse_args(
@@ -79,10 +79,11 @@ class Ours:
     metadata = {'model_name': settings.model_name, 'class_names': list(train.class_names),
                 'image_size': [size, size], 'moving_average_decay': None,
                 'dataset': {'kind': 'benchmark'}}
-    self.trainer = training._Trainer(settings, train, test, metadata, None)  # pylint: disable=protected-access
+    self.trainer = training._Trainer(  # pylint: disable=protected-access
+        settings, datasets.from_splits(train, test, metadata['dataset']), metadata, None)
     with self.trainer.graph.as_default():
       self.trainer.restore_or_initialize(lambda text: None)
-      self.fetches = self.trainer.step_fetches()
+      self.trainer.prepare_step()
       self.step = 0
       self.train_step()
       self.trainer.save(self.step)
@@ -98,7 +99,7 @@ class Ours:
                  'inter_op_threads': settings.num_inter_threads}
 
   def train_step(self):
-    self.trainer.train_step(self.step, self.fetches)
+    self.trainer.train_step(self.step)
     self.step += 1
 
   def infer(self):

@@ -302,15 +302,14 @@ def _final_report(settings, test_split, metadata):
   return report
 
 
-def run_worker(settings, task, train_split, test_split, metadata):
+def run_worker(settings, task, data, metadata):
   """Trains as worker ``task.task_index`` until the global step reaches the end of the
   run, tells the parameter servers it is done, and (the chief) evaluates the final
   checkpoint. Returns the chief's held-out report, None on other workers."""
   chief = cluster.is_chief(task)
   replicas = replicas_per_step(settings, task)
-  steps_per_epoch, total_steps = training.run_length(settings, len(train_split.labels),
-                                                     replicas)
-  worker = _WorkerGraph(settings, task, len(train_split.class_names), metadata['image_size'],
+  steps_per_epoch, total_steps = training.run_length(settings, data.num_train, replicas)
+  worker = _WorkerGraph(settings, task, len(data.class_names), data.image_size,
                         steps_per_epoch, total_steps, replicas)
   resume_from = None
   if chief:
@@ -327,7 +326,7 @@ def run_worker(settings, task, train_split, test_split, metadata):
     writer = tf.compat.v1.summary.FileWriterCache.get(settings.train_dir) if chief else None
     with _monitored_session(settings, worker, server.target, config, steps_per_epoch,
                             resume_from) as session:
-      step, seconds = _train_steps(session, worker, settings, task, train_split, writer, bar)
+      step, seconds = _train_steps(session, worker, settings, task, data.train, writer, bar)
     with tf.compat.v1.Session(server.target, config=config) as session:
       session.run(worker.after_training)
   if writer:
@@ -335,4 +334,4 @@ def run_worker(settings, task, train_split, test_split, metadata):
   _log('%s: done at global step %d (%s)' % (name, step, _timing(seconds)))
   if not chief:
     return None
-  return _final_report(settings, test_split, metadata)
+  return _final_report(settings, data.test, metadata)

@@ -31,6 +31,11 @@ class Split:
   source: str
 
 
+def class_names(class_values):
+  """The class names of ``list_classes`` values [C]: the values as strings."""
+  return [str(value) for value in class_values.tolist()]
+
+
 def make_split(pixels, class_values, label_values, source):
   """A Split from pixels [N, H, W, 3] (integers in 0..255, or floats in [0, 1] or
   [0, 255]) and label values [N] that are entries of ``class_values`` [C]. The one
@@ -40,7 +45,7 @@ def make_split(pixels, class_values, label_values, source):
     images /= 255.0
   index_of = {value: index for index, value in enumerate(class_values.tolist())}
   labels = np.array([index_of[value] for value in label_values.tolist()], dtype=np.int64)
-  return Split(images, labels, [str(value) for value in class_values.tolist()], source)
+  return Split(images, labels, class_names(class_values), source)
 
 
 def _read(path, handle, key):

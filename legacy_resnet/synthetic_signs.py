@@ -24,6 +24,7 @@ from legacy_resnet.errors import UsageError
 
 NUM_CLASSES = 6
 CLASS_VALUES = np.arange(NUM_CLASSES, dtype=np.int64)
+NUM_TRAIN, NUM_TEST, IMAGE_SIZE = 1200, 600, 64  # the default set
 TRAIN_STREAM, TEST_STREAM = 0, 1
 # (key prefix, random stream, file name) of the two sets.
 _SETS = (('train', TRAIN_STREAM, signs_data.TRAIN_FILE),
@@ -197,7 +198,7 @@ def _draw_batch(rng, counts, size):
   return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
 
 
-def draw_images(count, seed, stream, image_size=64):
+def draw_images(count, seed, stream, image_size=IMAGE_SIZE):
   """(uint8 images [count, S, S, 3], int64 labels [count]) with S = image_size.
 
   Classes are balanced (counts differ by at most one) and shuffled. ``stream``
@@ -212,7 +213,12 @@ def draw_images(count, seed, stream, image_size=64):
   return images, labels
 
 
-def generate(num_train=1200, num_test=600, seed=0, image_size=64):
+def class_names():
+  """The class names of every synthetic split, in label order."""
+  return signs_data.class_names(CLASS_VALUES)
+
+
+def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SIZE):
   """(train Split, test Split) of synthetic signs, same seed -> same pixels."""
   splits = []
   for count, (name, stream, _) in zip((num_train, num_test), _SETS):
@@ -222,7 +228,8 @@ def generate(num_train=1200, num_test=600, seed=0, image_size=64):
   return tuple(splits)
 
 
-def write_signs_files(output_dir, num_train=1200, num_test=600, seed=0, image_size=64):
+def write_signs_files(output_dir, num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0,
+                      image_size=IMAGE_SIZE):
   """Writes train_signs.h5 and test_signs.h5 to ``output_dir`` in the course's format
   (uint8 x [N, S, S, 3], int64 y [N], int64 list_classes [6]); each file appears
   whole or not at all."""
@@ -245,8 +252,8 @@ def main(argv):
   parser = cli.ArgumentParser(prog='python -m legacy_resnet.synthetic_signs',
                               description='Write synthetic SIGNS-format files.')
   parser.add_argument('--output_dir', required=True)
-  parser.add_argument('--num_train', type=cli.positive_int, default=1200)
-  parser.add_argument('--num_test', type=cli.positive_int, default=600)
+  parser.add_argument('--num_train', type=cli.positive_int, default=NUM_TRAIN)
+  parser.add_argument('--num_test', type=cli.positive_int, default=NUM_TEST)
   parser.add_argument('--seed', type=cli.non_negative_int, default=0)
   settings = parser.parse_args(argv)
   write_signs_files(settings.output_dir, settings.num_train, settings.num_test, settings.seed)

@@ -126,24 +126,24 @@ def main(argv):
   if task and task.job_name == cluster.PS:
     distributed.run_ps(settings, task)  # Needs neither data nor a train dir.
     return
-  train_split, test_split, dataset = datasets.training_data(settings.dataset_dir)
+  data = datasets.training_data(settings.dataset_dir)
   try:
     os.makedirs(settings.train_dir, exist_ok=True)
   except OSError as error:
     raise UsageError('--train_dir %s: %s' % (settings.train_dir, error.strerror)) from None
   metadata = {
       'model_name': settings.model_name,
-      'class_names': list(train_split.class_names),
-      'image_size': list(train_split.images.shape[1:3]),
+      'class_names': data.class_names,
+      'image_size': data.image_size,
       'moving_average_decay': settings.moving_average_decay,
-      'dataset': dataset,
+      'dataset': data.description,
   }
   if task:
-    report = distributed.run_worker(settings, task, train_split, test_split, metadata)
+    report = distributed.run_worker(settings, task, data, metadata)
     if report is None:
       return
   else:
-    report = training.train(settings, train_split, test_split, metadata)
+    report = training.train(settings, data, metadata)
   if report is None:
     print('%s has already reached the final step; nothing to do' % settings.train_dir)
   else:

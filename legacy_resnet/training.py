@@ -1,6 +1,7 @@
 """The training loop: builds the graph, restores or initializes it, trains with
 held-out evaluation after every epoch, and keeps the latest and the best checkpoints."""
 
+import collections
 import os
 import re
 import time
@@ -74,22 +75,32 @@ def check_loss(loss, step, train_dir):
 
 
 def all_finite(variables):
-  """A bool tensor: no NaN or infinity in any floating-point variable."""
-  return tf.reduce_all([tf.reduce_all(tf.math.is_finite(variable)) for variable in variables
-                        if variable.dtype.base_dtype.is_floating], name='all_finite')
+  """A bool tensor: no NaN or infinity in any floating-point variable.
+
+  The values are checked laid end to end, which takes two graph ops per variable
+  instead of four: for the ~600 variables of a ResNet-50 and its Adam slots, 0.2 s of
+  start-up.
+  """
+  flat = tf.constant([-1])
+  by_dtype = collections.defaultdict(list)
+  for variable in variables:
+    if variable.dtype.base_dtype.is_floating:
+      by_dtype[variable.dtype.base_dtype].append(tf.reshape(variable, flat))
+  return tf.reduce_all([tf.reduce_all(tf.math.is_finite(tf.concat(values, 0)))
+                        for values in by_dtype.values()], name='all_finite')
 
 
 class _Trainer:
   """Owns the session and savers of one training run."""
 
-  def __init__(self, settings, train_split, test_split, metadata, resume_from):
+  def __init__(self, settings, data, metadata, resume_from):
     self.settings = settings
     self.resume_from = resume_from
     self.last_saved_step = None
-    self.train_split = train_split
-    self.test_split = test_split
+    self.data = data
     self.metadata = metadata
-    self.steps_per_epoch, self.total_steps = run_length(settings, len(train_split.labels))
+    self._run_step = None  # from prepare_step()
+    self.steps_per_epoch, self.total_steps = run_length(settings, data.num_train)
     self.augmentation = batching.Augmentation(
         settings.random_shift, settings.horizontal_flip, settings.random_brightness,
         settings.random_contrast)
@@ -97,15 +108,19 @@ class _Trainer:
     with self.graph.as_default():
       tf.compat.v1.set_random_seed(settings.seed)
       self.tensors = model_graph.build_training(
-          settings, len(train_split.class_names), metadata['image_size'],
+          settings, len(data.class_names), data.image_size,
           self.steps_per_epoch, self.total_steps, clones=replication.clones(
               settings.num_clones, settings.clone_on_cpu, len(compat.gpus())))
       self.saved_variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
       # Relative paths in the 'checkpoint' state files keep a train dir movable.
       self.saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
                                             max_to_keep=settings.max_to_keep)
-      self.best_saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
-                                                 max_to_keep=1)
+      # The best checkpoint reuses the saver's ops; only how many files it keeps differs.
+      best_saver_def = tf.compat.v1.train.SaverDef()
+      best_saver_def.CopyFrom(self.saver.saver_def)
+      best_saver_def.max_to_keep = 1
+      self.best_saver = tf.compat.v1.train.Saver(saver_def=best_saver_def,
+                                                 save_relative_paths=True)
       self.variables_finite = all_finite(self.saved_variables.values())
       # Checked after every step (a few thousand numbers): a NaN or infinite activation
       # lands in the batch-norm statistics even when the loss stays finite (seen with a
@@ -148,10 +163,10 @@ class _Trainer:
   def evaluate(self):
     """Held-out report of the evaluation tower (moving averages when kept)."""
     model = self.tensors.model
+    test = self.data.test
     probabilities = evaluation.predict(self.session, model.eval_probabilities, model.images,
-                                       self.test_split.images)
-    return metrics.classification_report(self.test_split.labels, probabilities,
-                                         self.test_split.class_names)
+                                       test.images)
+    return metrics.classification_report(test.labels, probabilities, test.class_names)
 
   def _checked_save(self, saver, folder, step, **save_args):
     """Saves a checkpoint of finite variables, or raises a UsageError saying why not."""
@@ -203,41 +218,46 @@ class _Trainer:
     raise Stopped('stopped by %s at step %d%s; run the same command again to resume'
                   % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
 
-  def step_fetches(self, summaries=True):
-    """What one training step runs: the train op, loss, accuracy, whether the batch-norm
-    statistics are finite (and summaries)."""
+  def prepare_step(self):
+    """Prepares the session's training step (see ``compat.prepared_run``): it runs the
+    train op and returns the loss, accuracy, whether the batch-norm statistics are
+    finite, and the summaries."""
     tensors = self.tensors
-    fetches = [tensors.train_op, tensors.loss, tensors.accuracy, self.statistics_finite]
-    return fetches + [tensors.summary_op] if summaries else fetches
+    feed = model_graph.training_feed(tensors.model, None, None)
+    run = compat.prepared_run(
+        self.session, list(feed),
+        [tensors.loss, tensors.accuracy, self.statistics_finite, tensors.summary_op],
+        [tensors.train_op])
+    constants = list(feed.values())[2:]  # is_training, when it is a switch
+    self._run_step = lambda images, labels: run(images, labels, *constants)
 
-  def train_step(self, step, fetches):
-    """Runs the training step ``step`` on its batch; returns the fetched values after
-    the train op's: (loss, accuracy[, summary]), the loss NaN when the batch-norm
-    statistics became non-finite (the loss of such a network is NaN even when the
-    loss tensor came out finite)."""
-    images, labels = batching.training_batch(self.train_split, self.settings.batch_size,
+  def train_step(self, step):
+    """Runs the training step ``step`` on its batch; returns (loss, accuracy, summary),
+    the loss NaN when the batch-norm statistics became non-finite (the loss of such a
+    network is NaN even when the loss tensor came out finite)."""
+    images, labels = batching.training_batch(self.data.train, self.settings.batch_size,
                                              self.settings.seed, step, self.augmentation)
-    values = self.session.run(fetches, model_graph.training_feed(self.tensors.model, images,
-                                                                 labels))
-    loss, accuracy, statistics_finite = values[1:4]
-    return [loss if statistics_finite else float('nan'), accuracy] + values[4:]
+    loss, accuracy, statistics_finite, summary = self._run_step(images, labels)
+    return (loss if statistics_finite else float('nan')), accuracy, summary
 
   def run(self, stop_requests):
     """Trains to ``total_steps``; returns the last held-out report (None if no step ran)."""
     settings, tensors = self.settings, self.tensors
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, settings.batch_size)
+    # Both calls below leave the interpreter free: the batches are drawn meanwhile.
+    self.data.prefetch()
     self.restore_or_initialize(bar.message)
+    self.prepare_step()
     checkpoints.write_metadata(settings.train_dir, self.metadata)
     writer = _summary_writer(settings.train_dir, self.graph)
     step = self.last_saved_step = int(self.session.run(tensors.global_step))
     report = None
     last_save = time.monotonic()
-    fetches = self.step_fetches()
     first_step = step
     while step < self.total_steps:
       if stop_requests.signal_name:
         self.stop(step, stop_requests)
-      loss, accuracy, summary = self.train_step(step, fetches)
+      loss, accuracy, summary = self.train_step(step)
       step += 1
       if step == first_step + 1:
         _mark_first_step()
@@ -277,7 +297,7 @@ def _summary_writer(train_dir, graph):
                      % (train_dir, first_cause(error))) from None
 
 
-def train(settings, train_split, test_split, metadata):
+def train(settings, data, metadata):
   """Runs one training job to completion (or resumes it from the newest readable
   checkpoint); returns the last held-out report, or None when the train dir had
   already reached the final step.
@@ -287,7 +307,7 @@ def train(settings, train_split, test_split, metadata):
   """
   with StopRequests() as stop_requests:
     resume_from = resume_point(settings.train_dir, metadata)
-    trainer = _Trainer(settings, train_split, test_split, metadata, resume_from)
+    trainer = _Trainer(settings, data, metadata, resume_from)
     try:
       with trainer.graph.as_default():  # Savers and writers act on the default graph.
         return trainer.run(stop_requests)

@@ -271,14 +271,15 @@ def _nan_run(signs_dir, train_dir, nan_step):
   settings = train_cli.parser().parse_args(
       ['--dataset_dir', signs_dir, '--train_dir', str(train_dir), '--max_number_of_steps',
        str(nan_step + 3), '--save_every_n_steps', '1'] + SMALL)
-  train_split, test_split, dataset = datasets.training_data(signs_dir)
+  data = datasets.training_data(signs_dir)
   from legacy_resnet import batching
-  poisoned = batching.batch_indices(len(train_split.labels), 10, settings.seed, nan_step - 1)[0]
-  train_split.images[poisoned] = np.nan
+  poisoned = batching.batch_indices(data.num_train, 10, settings.seed, nan_step - 1)[0]
+  data.train.images[poisoned] = np.nan
   os.makedirs(train_dir)
-  metadata = {'model_name': 'resnet_v1_18', 'class_names': list(train_split.class_names),
-              'image_size': [64, 64], 'moving_average_decay': None, 'dataset': dataset}
-  return settings, train_split, test_split, metadata
+  metadata = {'model_name': 'resnet_v1_18', 'class_names': data.class_names,
+              'image_size': data.image_size, 'moving_average_decay': None,
+              'dataset': data.description}
+  return settings, data, metadata
 
 
 def test_nan_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(signs_dir, tmp_path):
@@ -292,8 +293,8 @@ def test_nan_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(signs_dir
 
 
 def test_non_finite_variables_are_never_saved(signs_dir, tmp_path):
-  settings, train_split, test_split, metadata = _nan_run(signs_dir, tmp_path / 'run', 99)
-  trainer = training._Trainer(settings, train_split, test_split, metadata, None)
+  settings, data, metadata = _nan_run(signs_dir, tmp_path / 'run', 99)
+  trainer = training._Trainer(settings, data, metadata, None)
   with trainer.graph.as_default():
     trainer.session.run(trainer.tensors.initializer)
     trainer.save(1)

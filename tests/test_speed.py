@@ -84,6 +84,35 @@ def test_default_training_graph_has_no_batch_norm_conditionals():
   assert [op for op in switch_graph.get_operations() if op.type in ('If', 'StatelessIf')]
 
 
+def test_gradients_wait_on_one_group_of_all_batch_norm_updates():
+  graph, tensors, _ = _graph(False)
+  updates = graph.get_operation_by_name('batch_norm_updates')
+  assert set(updates.control_inputs) == set(
+      graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
+  applied = [op for op in graph.get_operations() if op.type == 'ResourceApplyAdam']
+  assert len(applied) == len(tensors.variables_to_train)
+  for apply in applied:
+    gradient = apply.inputs[-1].op  # ResourceApplyAdam's last input is the gradient.
+    assert gradient.type == 'Identity' and gradient.control_inputs == [updates]
+
+
+def test_prepared_run_casts_feeds_runs_targets_and_matches_session_run():
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None])
+    counter = tf.compat.v1.Variable(0, dtype=tf.int64)
+    total = tf.reduce_sum(x * 2.0)
+    count = counter.assign_add(1)
+    initializer = tf.compat.v1.global_variables_initializer()
+  with tf.compat.v1.Session(graph=graph) as session:
+    session.run(initializer)
+    prepared = compat.prepared_run(session, [x], [total], [count.op])
+    values = prepared([1.0, 2.5])  # Python floats: float64, cast to the feed's float32.
+    assert isinstance(values, list) and values[0] == session.run(total, {x: [1.0, 2.5]}) == 7.0
+    prepared(np.ones(3, np.float32))
+    assert session.run(counter) == 2
+
+
 def test_fast_graph_building_restores_tensor_equality():
   from tensorflow.python.framework import tensor  # pylint: disable=g-direct-tensorflow-import
   before = tensor.Tensor._USE_EQUALITY  # pylint: disable=protected-access

@@ -1,0 +1,53 @@
+"""Which data a run uses: what the graph needs is known before any pixel is drawn, the
+pixels are the synthetic set's own, drawn once in the background, and a failure while
+loading reaches the caller."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from legacy_resnet import datasets
+from legacy_resnet import signs_data
+from legacy_resnet import synthetic_signs
+
+
+def test_synthetic_data_knows_its_shape_before_drawing_and_draws_the_default_set():
+  data = datasets.training_data(None)
+  assert data._splits is None  # pylint: disable=protected-access  (nothing drawn yet)
+  assert (data.num_train, data.image_size) == (synthetic_signs.NUM_TRAIN, [64, 64])
+  assert data.description == {'kind': 'synthetic', 'seed': 0, 'num_train': 1200,
+                               'num_test': 600}
+  data.prefetch()
+  data.prefetch()  # Idempotent: one drawing.
+  train, test = synthetic_signs.generate()
+  assert data.train is data.train
+  assert data.class_names == data.train.class_names == test.class_names
+  assert len(data.train.labels) == data.num_train
+  np.testing.assert_array_equal(data.train.images, train.images)
+  np.testing.assert_array_equal(data.test.labels, test.labels)
+
+
+def test_a_signs_folder_is_read_at_once(signs_dir):
+  data = datasets.training_data(signs_dir)
+  train, test = signs_data.load_dataset_dir(signs_dir)
+  assert (data.num_train, data.class_names, data.image_size) == (
+      60, train.class_names, [64, 64])
+  assert data.description['kind'] == 'signs'
+  np.testing.assert_array_equal(data.test.images, test.images)
+
+
+def test_drawing_runs_in_another_thread_and_its_failure_reaches_the_reader():
+  threads = []
+
+  def failing_load():
+    threads.append(threading.current_thread())
+    raise MemoryError('no room for the pixels')
+
+  data = datasets.TrainingData(failing_load, 10, ['a', 'b'], [8, 8], {'kind': 'test'})
+  data.prefetch()
+  with pytest.raises(MemoryError, match='no room'):
+    _ = data.train
+  with pytest.raises(MemoryError):
+    _ = data.test
+  assert threads and threads[0] is not threading.main_thread() and len(threads) == 1
