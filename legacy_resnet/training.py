@@ -244,7 +244,7 @@ class _Trainer:
     """Trains to ``total_steps``; returns the last held-out report (None if no step ran)."""
     settings, tensors = self.settings, self.tensors
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, settings.batch_size)
-    # Both calls below leave the interpreter free: the batches are drawn meanwhile.
+    # Both calls below leave the interpreter free: the synthetic set is drawn meanwhile.
     self.data.prefetch()
     self.restore_or_initialize(bar.message)
     self.prepare_step()
