@@ -247,10 +247,11 @@ class _Trainer:
     # Both calls below leave the interpreter free: the synthetic set is drawn meanwhile.
     self.data.prefetch()
     self.restore_or_initialize(bar.message)
-    self.prepare_step()
+    step = self.last_saved_step = int(self.session.run(tensors.global_step))
+    if step < self.total_steps:
+      self.prepare_step()
     checkpoints.write_metadata(settings.train_dir, self.metadata)
     writer = _summary_writer(settings.train_dir, self.graph)
-    step = self.last_saved_step = int(self.session.run(tensors.global_step))
     report = None
     last_save = time.monotonic()
     first_step = step

@@ -63,6 +63,10 @@ def test_rerun_resumes_from_latest_checkpoint(signs_dir, tmp_path):
   result = run_script('train_graph.py', *common, '--max_number_of_steps', '5')
   assert 'resumed from' in result.stdout
   assert checkpoints.global_step(tf.train.latest_checkpoint(str(tmp_path))) == 5
+  checkpoint_files = sorted(name for name in os.listdir(tmp_path) if 'ckpt' in name)
+  result = run_script('train_graph.py', *common, '--max_number_of_steps', '5')
+  assert 'has already reached the final step; nothing to do' in result.stdout
+  assert sorted(name for name in os.listdir(tmp_path) if 'ckpt' in name) == checkpoint_files
 
 
 def test_same_seed_gives_same_losses(signs_dir, tmp_path):
