@@ -76,11 +76,10 @@ class Ours:
         config.get('train_flags', []))
     train, test = synthetic_signs.generate(num_train=4 * batch, num_test=batch,
                                            image_size=size)
-    metadata = {'model_name': settings.model_name, 'class_names': list(train.class_names),
-                'image_size': [size, size], 'moving_average_decay': None,
-                'dataset': {'kind': 'benchmark'}}
-    self.trainer = training._Trainer(  # pylint: disable=protected-access
-        settings, datasets.from_splits(train, test, metadata['dataset']), metadata, None)
+    data = datasets.from_splits(train, test, {'kind': 'benchmark'})
+    metadata = training.run_metadata(settings, data)
+    # pylint: disable-next=protected-access
+    self.trainer = training._Trainer(settings, data, metadata, None)
     with self.trainer.graph.as_default():
       self.trainer.restore_or_initialize(lambda text: None)
       self.trainer.prepare_step()

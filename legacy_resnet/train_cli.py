@@ -131,13 +131,7 @@ def main(argv):
     os.makedirs(settings.train_dir, exist_ok=True)
   except OSError as error:
     raise UsageError('--train_dir %s: %s' % (settings.train_dir, error.strerror)) from None
-  metadata = {
-      'model_name': settings.model_name,
-      'class_names': data.class_names,
-      'image_size': data.image_size,
-      'moving_average_decay': settings.moving_average_decay,
-      'dataset': data.description,
-  }
+  metadata = training.run_metadata(settings, data)
   if task:
     report = distributed.run_worker(settings, task, data, metadata)
     if report is None:

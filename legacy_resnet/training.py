@@ -42,6 +42,19 @@ def run_length(settings, num_train, batches_per_step=1):
   return per_epoch, max(1, total)
 
 
+def run_metadata(settings, data):
+  """What a run records in its train dir (``checkpoints.write_metadata``) for
+  ``eval_graph.py`` and for resuming: the model, classes, image size, moving-average
+  decay and the data it trained on (a ``datasets.TrainingData``)."""
+  return {
+      'model_name': settings.model_name,
+      'class_names': data.class_names,
+      'image_size': data.image_size,
+      'moving_average_decay': settings.moving_average_decay,
+      'dataset': data.description,
+  }
+
+
 def _carry_over_results(train_dir, resume_from, metadata):
   """On resume, keeps the best and the last held-out results of the earlier run; a
   train dir that holds another model or class list cannot be resumed."""

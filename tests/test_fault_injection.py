@@ -276,10 +276,7 @@ def _nan_run(signs_dir, train_dir, nan_step):
   poisoned = batching.batch_indices(data.num_train, 10, settings.seed, nan_step - 1)[0]
   data.train.images[poisoned] = np.nan
   os.makedirs(train_dir)
-  metadata = {'model_name': 'resnet_v1_18', 'class_names': data.class_names,
-              'image_size': data.image_size, 'moving_average_decay': None,
-              'dataset': data.description}
-  return settings, data, metadata
+  return settings, data, training.run_metadata(settings, data)
 
 
 def test_nan_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(signs_dir, tmp_path):
