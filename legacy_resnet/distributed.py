@@ -306,11 +306,11 @@ def run_worker(settings, task, data, metadata):
   """Trains as worker ``task.task_index`` until the global step reaches the end of the
   run, tells the parameter servers it is done, and (the chief) evaluates the final
   checkpoint. Returns the chief's held-out report, None on other workers."""
-  chief = cluster.is_chief(task)
   replicas = replicas_per_step(settings, task)
   steps_per_epoch, total_steps = training.run_length(settings, data.num_train, replicas)
   worker = _WorkerGraph(settings, task, len(data.class_names), data.image_size,
                         steps_per_epoch, total_steps, replicas)
+  chief = worker.chief
   resume_from = None
   if chief:
     resume_from = _prepare_train_dir(settings, metadata, worker.scaffold.saver)

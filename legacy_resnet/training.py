@@ -235,14 +235,15 @@ class _Trainer:
     """Prepares the session's training step (see ``compat.prepared_run``): it runs the
     train op and returns the loss, accuracy, whether the batch-norm statistics are
     finite, and the summaries."""
-    tensors = self.tensors
-    feed = model_graph.training_feed(tensors.model, None, None)
+    model = self.tensors.model
     run = compat.prepared_run(
-        self.session, list(feed),
-        [tensors.loss, tensors.accuracy, self.statistics_finite, tensors.summary_op],
-        [tensors.train_op])
-    constants = list(feed.values())[2:]  # is_training, when it is a switch
-    self._run_step = lambda images, labels: run(images, labels, *constants)
+        self.session, list(model_graph.training_feed(model, None, None)),
+        [self.tensors.loss, self.tensors.accuracy, self.statistics_finite,
+         self.tensors.summary_op],
+        [self.tensors.train_op])
+    # The same feed function gives the values, in the order of its placeholders above.
+    self._run_step = lambda images, labels: run(
+        *model_graph.training_feed(model, images, labels).values())
 
   def train_step(self, step):
     """Runs the training step ``step`` on its batch; returns (loss, accuracy, summary),
