@@ -29,32 +29,65 @@ import time
 
 import numpy as np
 
+import contenders
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PEERS = ('slim', 'keras', 'torch')
+sys.path.insert(0, ROOT)
+from legacy_resnet import atomic_files  # noqa: E402  (needs ROOT on the path)
+from legacy_resnet import cli  # noqa: E402
+from legacy_resnet.errors import UsageError  # noqa: E402
+from nets import nets_factory  # noqa: E402
+
 PEER_NAMES = {'ours': 'ours (legacy_resnet)', 'slim': "tf-slim's resnet_v1_50, plain session",
               'keras': 'Keras 3 ResNet50 fit/predict', 'torch': 'PyTorch ResNet-50'}
 TASKS = ('train', 'infer', 'latency')
 TRAINING_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
 
 
+def _contender_list(text):
+  """--contenders: known names, ours among them."""
+  names = cli.comma_list(text)
+  unknown = [name for name in names if name not in contenders.CONTENDERS]
+  if unknown:
+    raise argparse.ArgumentTypeError('unknown contender(s) %s; choose from %s' % (
+        ', '.join(unknown), ','.join(contenders.CONTENDERS)))
+  if 'ours' not in names:
+    raise argparse.ArgumentTypeError('must include ours')
+  return names
+
+
+def _variant(text):
+  """--variant LABEL=FLAGS -> (label, flags)."""
+  label, equals, flags = text.partition('=')
+  if not (label and equals):
+    raise argparse.ArgumentTypeError('%r is not LABEL=FLAGS' % text)
+  return label, flags
+
+
 def parse_args(argv):
-  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  p = cli.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--quick', action='store_true',
                  help='3 rounds of 3 steps, 1 start-up run (default: 7 rounds of 8 steps, 3)')
-  p.add_argument('--rounds', type=int, help='interleaved rounds')
-  p.add_argument('--steps', type=int, help='timed steps (batches) per contender per round')
-  p.add_argument('--warmup', type=int, default=2, help='untimed steps of each kind first')
-  p.add_argument('--startup_runs', type=int, help='fresh train_graph.py launches timed')
-  p.add_argument('--model_name', default='resnet_v1_50', help='our network')
-  p.add_argument('--image_size', type=int, default=64)
-  p.add_argument('--batch_size', type=int, default=32)
-  p.add_argument('--contenders', default='ours,slim,keras,torch',
+  p.add_argument('--rounds', type=cli.positive_int, help='interleaved rounds')
+  p.add_argument('--steps', type=cli.positive_int,
+                 help='timed steps (batches) per contender per round')
+  p.add_argument('--warmup', type=cli.non_negative_int, default=2,
+                 help='untimed steps of each kind first')
+  p.add_argument('--startup_runs', type=cli.non_negative_int,
+                 help='fresh train_graph.py launches timed')
+  p.add_argument('--model_name', default='resnet_v1_50',
+                 choices=sorted(nets_factory.networks_map), metavar='MODEL_NAME',
+                 help='our network')
+  p.add_argument('--image_size', type=cli.positive_int, default=64)
+  p.add_argument('--batch_size', type=cli.positive_int, default=32)
+  p.add_argument('--contenders', type=_contender_list, default='ours,slim,keras,torch',
                  help='comma-separated subset of ours,slim,keras,torch')
   p.add_argument('--skip_torch', action='store_true', help='leave PyTorch out')
   p.add_argument('--startup_dataset_dir',
                  help='SIGNS folder for the start-up runs (default: the synthetic set)')
-  p.add_argument('--variant', action='append', default=[], metavar='LABEL=FLAGS',
+  p.add_argument('--variant', type=_variant, action='append', default=[],
+                 metavar='LABEL=FLAGS',
                  help='also time ours with these train_graph.py flags, as a contender '
                  'named LABEL (e.g. inter1="--num_inter_threads 1"); repeatable')
   p.add_argument('--output_dir', default=os.path.join(HERE, 'results'))
@@ -63,13 +96,10 @@ def parse_args(argv):
   args.steps = args.steps or (3 if args.quick else 8)
   if args.startup_runs is None:
     args.startup_runs = 1 if args.quick else 3
-  args.contenders = [name for name in args.contenders.split(',') if name]
   if args.skip_torch or importlib.util.find_spec('torch') is None:
     args.contenders = [name for name in args.contenders if name != 'torch']
-  if 'ours' not in args.contenders:
-    p.error('--contenders must include ours')
   args.contenders = ['ours'] + [name for name in args.contenders if name != 'ours']
-  args.variants = dict(variant.split('=', 1) for variant in args.variant)
+  args.variants = dict(args.variant)
   return args
 
 
@@ -277,17 +307,18 @@ def markdown(summary):
 
 def write_results(summary, output_dir):
   """latest.json and latest.md in ``output_dir``, each written whole then renamed."""
-  os.makedirs(output_dir, exist_ok=True)
-  for name, text in (('latest.json', json.dumps(summary, indent=1, sort_keys=True) + '\n'),
-                     ('latest.md', markdown(summary))):
-    path = os.path.join(output_dir, name)
-    with open(path + '.tmp', 'w', encoding='utf-8') as stream:
-      stream.write(text)
-    os.replace(path + '.tmp', path)
+  atomic_files.write_json(os.path.join(output_dir, 'latest.json'), summary)
+  with atomic_files.replacing(os.path.join(output_dir, 'latest.md')) as temporary:
+    with open(temporary, 'w', encoding='utf-8') as stream:
+      stream.write(markdown(summary))
 
 
 def main(argv):
   args = parse_args(argv)
+  try:  # Before the run, not after its minutes.
+    os.makedirs(args.output_dir, exist_ok=True)
+  except OSError as error:
+    raise UsageError('--output_dir %s: %s' % (args.output_dir, error.strerror)) from None
   config = {'model_name': args.model_name, 'image_size': args.image_size,
             'batch_size': args.batch_size, 'steps': args.steps, 'warmup': args.warmup}
   with tempfile.TemporaryDirectory(prefix='legacy-resnet-bench-') as scratch:
@@ -318,4 +349,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  sys.exit(main(sys.argv[1:]))
+  sys.exit(cli.run(main, sys.argv[1:]))

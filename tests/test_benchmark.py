@@ -1,6 +1,7 @@
 """bench/benchmark.py end to end on a tiny configuration (ours against a variant of
 ours; the peers' code runs in the full benchmark): every contender process answers,
-the results are written as JSON and Markdown, memory does not grow."""
+the results are written as JSON and Markdown, memory does not grow; bad flags are one
+error line."""
 
 import json
 import os
@@ -42,3 +43,32 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
   markdown = (output / 'latest.md').read_text(encoding='utf-8')
   assert '| training, images/s |' in markdown and 'ours / inter1' in markdown
   assert markdown in result.stdout
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--rounds', '0'], "error: argument --rounds: '0' is not a positive integer"),
+    (['--variant', 'inter1'], "error: argument --variant: 'inter1' is not LABEL=FLAGS"),
+    (['--contenders', 'ours,tensorflow'],
+     'error: argument --contenders: unknown contender(s) tensorflow; choose from '
+     'ours,slim,keras,torch'),
+    (['--contenders', 'slim,keras'], 'error: argument --contenders: must include ours'),
+    (['--model_name', 'resnet_v9'], "error: argument --model_name: invalid choice: 'resnet_v9'"),
+])
+def test_bad_benchmark_flags_are_one_error_line(argv, message, tmp_path):
+  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'benchmark.py'),
+                           '--output_dir', str(tmp_path / 'results')] + argv,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr.startswith(message) and result.stderr.count('\n') == 1, result.stderr
+  assert not (tmp_path / 'results').exists()
+
+
+def test_an_unwritable_output_dir_fails_before_the_run(tmp_path):
+  blocker = tmp_path / 'file'
+  blocker.write_text('not a folder')
+  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'benchmark.py'),
+                           '--output_dir', str(blocker / 'results')],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr == 'error: --output_dir %s: Not a directory\n' % (blocker / 'results')
+  assert result.stdout == ''
