@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Where the start-up of ``train_graph.py`` goes: runs its entry point in this process
+for one step, printing to stderr when each phase ended and how long it took.
+
+    python bench/startup_phases.py [train_graph.py flags]
+
+Defaults: a fresh temporary --train_dir and --max_number_of_steps 1. The synthetic
+set's drawing runs in a background thread, so its line overlaps the others.
+"""
+
+import functools
+import os
+import sys
+import tempfile
+import time
+
+LAUNCHED = time.time()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _stamp(phase, seconds):
+  sys.stderr.write('%6.2f s  %-28s took %.2f s\n' % (time.time() - LAUNCHED, phase, seconds))
+  sys.stderr.flush()
+
+
+def _timed(owner, name):
+  """Replaces ``owner.name`` by a function that stamps each call's end and duration."""
+  function = getattr(owner, name)
+
+  @functools.wraps(function)
+  def wrapped(*args, **kwargs):
+    start = time.time()
+    result = function(*args, **kwargs)
+    _stamp(name, time.time() - start)
+    return result
+
+  setattr(owner, name, wrapped)
+
+
+def main(argv):
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  sys.path.insert(0, ROOT)
+  from legacy_resnet import checkpoints, cli, model_graph, synthetic_signs, train_cli
+  from legacy_resnet import training
+  _stamp('imports', time.time() - LAUNCHED)
+  _timed(synthetic_signs, 'generate')
+  _timed(model_graph, 'build_training')
+  _timed(training._Trainer, '__init__')  # pylint: disable=protected-access
+  for method in ('restore_or_initialize', 'prepare_step', 'train_step'):
+    _timed(training._Trainer, method)  # pylint: disable=protected-access
+  _timed(training, '_summary_writer')
+  _timed(checkpoints, 'write_metadata')
+  if '--train_dir' not in argv:
+    argv += ['--train_dir', tempfile.mkdtemp(prefix='startup-phases-')]
+  if '--max_number_of_steps' not in argv:
+    argv += ['--max_number_of_steps', '1']
+  return cli.run(train_cli.main, argv)
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))
