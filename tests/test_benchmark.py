@@ -72,3 +72,17 @@ def test_an_unwritable_output_dir_fails_before_the_run(tmp_path):
   assert result.returncode == 2
   assert result.stderr == 'error: --output_dir %s: Not a directory\n' % (blocker / 'results')
   assert result.stdout == ''
+
+
+def test_startup_phases_times_each_phase_of_one_training_step(signs_dir, tmp_path):
+  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'startup_phases.py'),
+                           '--dataset_dir', signs_dir, '--model_name', 'resnet_v1_18',
+                           '--batch_size', '10', '--train_dir', str(tmp_path / 'run')],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr
+  phases = [line.split()[2] for line in result.stderr.splitlines()]
+  for phase in ('imports', 'build_training', '__init__', 'restore_or_initialize',
+                'prepare_step', '_summary_writer', 'train_step'):
+    assert phase in phases, result.stderr
+  assert phases.index('build_training') < phases.index('train_step')
+  assert os.path.exists(tmp_path / 'run' / 'model.ckpt-1.index')  # One step, then saved.
