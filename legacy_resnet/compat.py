@@ -65,6 +65,7 @@ def _native_start_up_lines_dropped():
 
 with _native_start_up_lines_dropped():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.protobuf import rewriter_config_pb2  # pylint: disable=g-import-not-at-top
 
 _OLD_PACKAGE = 'tf_keras.legacy_tf_layers'
 _NEW_PACKAGE = 'tf_keras.src.legacy_tf_layers'
@@ -231,8 +232,9 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
     num_cpu_devices: logical CPU devices to expose (for replicating over CPUs).
 
   Returns:
-    A ConfigProto that soft-places ops (GPU when there is one, CPU otherwise) and
-    lets GPU memory grow on demand instead of grabbing it all.
+    A ConfigProto that soft-places ops (GPU when there is one, CPU otherwise), lets
+    GPU memory grow on demand instead of grabbing it all, and runs the graph
+    optimizer's passes once per graph instead of twice.
   """
   config = tf.compat.v1.ConfigProto(
       allow_soft_placement=True,
@@ -240,6 +242,11 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
       inter_op_parallelism_threads=inter_op_threads,
       device_count={'CPU': num_cpu_devices})
   config.gpu_options.allow_growth = True
+  # The second round of passes costs about 0.3 s at each graph's first run (the
+  # initializer, the training step) and only drops a few hundred cheap nodes; steady
+  # training speed measured the same (README, "Speed").
+  config.graph_options.rewrite_options.meta_optimizer_iterations = (
+      rewriter_config_pb2.RewriterConfig.ONE)
   if xla_jit:
     config.graph_options.optimizer_options.global_jit_level = (
         tf.compat.v1.OptimizerOptions.ON_1)
