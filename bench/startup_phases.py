@@ -43,7 +43,7 @@ def main(argv):
   from legacy_resnet import checkpoints, cli, model_graph, synthetic_signs, train_cli
   from legacy_resnet import training
   _stamp('imports', time.time() - LAUNCHED)
-  _timed(synthetic_signs, 'generate')
+  _timed(synthetic_signs, 'generate_split')
   _timed(model_graph, 'build_training')
   _timed(training._Trainer, '__init__')  # pylint: disable=protected-access
   for method in ('restore_or_initialize', 'prepare_step', 'train_step'):

@@ -17,9 +17,10 @@ class TrainingData:
   """The train and test Splits of a run, and what building its graph needs at once.
 
   The synthetic set's pixels are drawn on first use, or in a background thread from
-  ``prefetch()`` on: the trainer calls it before the session work that leaves the
-  interpreter free (initialization, preparing the step), so drawing costs no start-up
-  time. Drawing while Python builds the graph was measured slower: the two then
+  ``prefetch()`` on, the training split first: the trainer calls it before the session
+  work that leaves the interpreter free (initialization, preparing the step), so
+  drawing costs no start-up time, and the first step waits for the training split
+  only. Drawing while Python builds the graph was measured slower: the two then
   compete for the interpreter.
 
   Attributes:
@@ -29,9 +30,10 @@ class TrainingData:
     description: what the run trained on, for the metadata.
   """
 
-  def __init__(self, load, num_train, class_names, image_size, description):
-    self._load = load  # () -> (train Split, test Split)
-    self._splits = None  # a Future once loading has started
+  def __init__(self, load_train, load_test, num_train, class_names, image_size,
+               description):
+    self._loaders = (load_train, load_test)  # each () -> Split
+    self._splits = None  # (train Future, test Future) once loading has started
     self._lock = threading.Lock()
     self.num_train = num_train
     self.class_names = list(class_names)
@@ -43,31 +45,32 @@ class TrainingData:
     it at exit), unless they are loading or loaded already."""
     with self._lock:
       if self._splits is None:
-        self._splits = concurrent.futures.Future()
-        threading.Thread(target=self._run_load, name='training-data', daemon=True).start()
+        self._splits = (concurrent.futures.Future(), concurrent.futures.Future())
+        threading.Thread(target=self._run_loads, name='training-data', daemon=True).start()
 
-  def _run_load(self):
-    try:
-      self._splits.set_result(self._load())
-    except BaseException as error:  # pylint: disable=broad-except
-      self._splits.set_exception(error)
+  def _run_loads(self):
+    for load, split in zip(self._loaders, self._splits):
+      try:
+        split.set_result(load())
+      except BaseException as error:  # pylint: disable=broad-except
+        split.set_exception(error)
 
-  def _loaded(self):
+  def _loaded(self, index):
     self.prefetch()
-    return self._splits.result()
+    return self._splits[index].result()
 
   @property
   def train(self):
-    return self._loaded()[0]
+    return self._loaded(0)
 
   @property
   def test(self):
-    return self._loaded()[1]
+    return self._loaded(1)
 
 
 def from_splits(train, test, description):
   """The TrainingData of two Splits already in memory."""
-  return TrainingData(lambda: (train, test), len(train.labels), train.class_names,
+  return TrainingData(lambda: train, lambda: test, len(train.labels), train.class_names,
                       train.images.shape[1:3], description)
 
 
@@ -79,8 +82,8 @@ def training_data(dataset_dir):
                        {'kind': 'signs', 'dataset_dir': os.path.abspath(dataset_dir)})
   num_train, num_test = synthetic_signs.NUM_TRAIN, synthetic_signs.NUM_TEST
   return TrainingData(
-      functools.partial(synthetic_signs.generate, num_train=num_train, num_test=num_test,
-                        seed=SYNTHETIC_SEED),
+      functools.partial(synthetic_signs.generate_split, 'train', num_train, SYNTHETIC_SEED),
+      functools.partial(synthetic_signs.generate_split, 'test', num_test, SYNTHETIC_SEED),
       num_train, synthetic_signs.class_names(), [synthetic_signs.IMAGE_SIZE] * 2,
       {'kind': 'synthetic', 'seed': SYNTHETIC_SEED, 'num_train': num_train,
        'num_test': num_test})
@@ -94,9 +97,7 @@ def evaluation_split(dataset_dir, dataset_file, trained_on):
   if dataset_dir:
     return signs_data.load_split(os.path.join(dataset_dir, signs_data.TEST_FILE), 'test')
   if trained_on['kind'] == 'synthetic':
-    return synthetic_signs.generate(num_train=trained_on['num_train'],
-                                    num_test=trained_on['num_test'],
-                                    seed=trained_on['seed'])[1]
+    return synthetic_signs.generate_split('test', trained_on['num_test'], trained_on['seed'])
   if trained_on['kind'] == 'signs':
     return signs_data.load_split(
         os.path.join(trained_on['dataset_dir'], signs_data.TEST_FILE), 'test')

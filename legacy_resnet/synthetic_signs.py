@@ -218,14 +218,19 @@ def class_names():
   return signs_data.class_names(CLASS_VALUES)
 
 
+def generate_split(name, count, seed=0, image_size=IMAGE_SIZE):
+  """The Split ``name`` ('train' or 'test') of ``count`` synthetic signs; each split
+  has its own random numbers, so either can be drawn alone."""
+  stream = {set_name: set_stream for set_name, set_stream, _ in _SETS}[name]
+  images, labels = draw_images(count, seed, stream, image_size)
+  source = 'synthetic signs (%s, seed %d)' % (name, seed)
+  return signs_data.make_split(images, CLASS_VALUES, labels, source)
+
+
 def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SIZE):
   """(train Split, test Split) of synthetic signs, same seed -> same pixels."""
-  splits = []
-  for count, (name, stream, _) in zip((num_train, num_test), _SETS):
-    images, labels = draw_images(count, seed, stream, image_size)
-    source = 'synthetic signs (%s, seed %d)' % (name, seed)
-    splits.append(signs_data.make_split(images, CLASS_VALUES, labels, source))
-  return tuple(splits)
+  return (generate_split('train', num_train, seed, image_size),
+          generate_split('test', num_test, seed, image_size))
 
 
 def write_signs_files(output_dir, num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0,

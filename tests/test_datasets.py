@@ -44,10 +44,28 @@ def test_drawing_runs_in_another_thread_and_its_failure_reaches_the_reader():
     threads.append(threading.current_thread())
     raise MemoryError('no room for the pixels')
 
-  data = datasets.TrainingData(failing_load, 10, ['a', 'b'], [8, 8], {'kind': 'test'})
+  data = datasets.TrainingData(failing_load, failing_load, 10, ['a', 'b'], [8, 8],
+                               {'kind': 'test'})
   data.prefetch()
   with pytest.raises(MemoryError, match='no room'):
     _ = data.train
   with pytest.raises(MemoryError):
     _ = data.test
-  assert threads and threads[0] is not threading.main_thread() and len(threads) == 1
+  assert len(threads) == 2 and threads[0] is threads[1]
+  assert threads[0] is not threading.main_thread()
+
+
+def test_the_training_split_is_ready_while_the_test_split_is_still_drawn():
+  train, test = synthetic_signs.generate(num_train=6, num_test=6, image_size=8)
+  test_may_finish = threading.Event()
+
+  def slow_test_load():
+    assert test_may_finish.wait(timeout=30)
+    return test
+
+  data = datasets.TrainingData(lambda: train, slow_test_load, 6, train.class_names, [8, 8],
+                               {'kind': 'test'})
+  data.prefetch()
+  assert data.train is train  # Waiting for the test split would fail after 30 s.
+  test_may_finish.set()
+  assert data.test is test
