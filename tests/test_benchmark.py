@@ -74,15 +74,36 @@ def test_an_unwritable_output_dir_fails_before_the_run(tmp_path):
   assert result.stdout == ''
 
 
-def test_startup_phases_times_each_phase_of_one_training_step(signs_dir, tmp_path):
+@pytest.fixture(scope='module')
+def startup_phases_run(signs_dir, tmp_path_factory):
+  """(CompletedProcess, train dir) of bench/startup_phases.py on one resnet_v1_18 step."""
+  train_dir = tmp_path_factory.mktemp('phases') / 'run'
   result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'startup_phases.py'),
                            '--dataset_dir', signs_dir, '--model_name', 'resnet_v1_18',
-                           '--batch_size', '10', '--train_dir', str(tmp_path / 'run')],
+                           '--batch_size', '10', '--train_dir', str(train_dir)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
+  return result, train_dir
+
+
+def test_startup_phases_times_each_phase_of_one_training_step(startup_phases_run):
+  result, train_dir = startup_phases_run
   assert result.returncode == 0, result.stderr
   phases = [line.split()[2] for line in result.stderr.splitlines()]
   for phase in ('imports', 'build_training', '__init__', 'restore_or_initialize',
                 'prepare_step', '_summary_writer', 'train_step'):
     assert phase in phases, result.stderr
   assert phases.index('build_training') < phases.index('train_step')
-  assert os.path.exists(tmp_path / 'run' / 'model.ckpt-1.index')  # One step, then saved.
+  assert os.path.exists(train_dir / 'model.ckpt-1.index')  # One step, then saved.
+
+
+def test_inference_graphs_times_the_three_graphs_of_a_checkpoint(startup_phases_run):
+  _, train_dir = startup_phases_run
+  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'inference_graphs.py'),
+                           '--checkpoint_path', str(train_dir), '--rounds', '2'],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  # conv1, two per unit of 8 units, three projection shortcuts.
+  assert lines[0].startswith('resnet_v1_18, 20 batch norms folded'), result.stdout
+  assert [line.split(':')[0] for line in lines[1:]] == ['batch 32', 'batch  1']
+  assert all('folded is' in line for line in lines[1:])
