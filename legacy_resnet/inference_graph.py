@@ -5,9 +5,9 @@ A folded batch norm becomes a bias: the convolution's filter is multiplied by
 ``scale = gamma / sqrt(variance + epsilon)`` per output channel and the batch norm's
 node turns into a ``BiasAdd`` of ``beta + (b - mean) * scale`` on the convolution,
 under its own name (``b``: the convolution's own bias, when a BiasAdd sat between the
-two, else 0). TensorFlow's graph optimizer then fuses convolution, bias, the residual addition
-and the ReLU into one kernel, which it cannot do around a batch norm. The numbers stay
-the same up to float rounding.
+two, else 0). TensorFlow's graph optimizer then fuses convolution, bias, the residual
+addition and the ReLU into one kernel, which it cannot do around a batch norm. The
+numbers stay the same up to float rounding.
 """
 
 import collections
@@ -57,7 +57,8 @@ def _foldable(batch_norm, nodes, readers):
     convolution = nodes[_node_name(convolution.input[0])]
   if convolution.op != 'Conv2D' or len(readers[convolution.name]) != 1:
     return None
-  constants = [_constant_behind(nodes, name) for name in [convolution.input[1]] + constant_inputs]
+  constants = [_constant_behind(nodes, name)
+               for name in [convolution.input[1]] + constant_inputs]
   if any(constant is None for constant in constants):
     return None
   kernel, gamma, beta, mean, variance, *bias = [
