@@ -106,11 +106,14 @@ def parse_args(argv):
 class Worker:
   """A contender process: started at once, answers one command at a time."""
 
-  def __init__(self, name, kind, config, log_dir):
+  def __init__(self, name, kind, config, scratch):
     self.name = name
-    self.log_path = os.path.join(log_dir, name + '.log')
+    self.log_path = os.path.join(scratch, name + '.log')
     self.log = open(self.log_path, 'w', encoding='utf-8')
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONUNBUFFERED='1')
+    # Files a contender writes (ours' checkpoints) go to the run's scratch folder too,
+    # which is removed at the end.
+    config = dict(config, scratch_dir=scratch)
     self.process = subprocess.Popen(
         [sys.executable, os.path.join(HERE, 'contenders.py'), kind, json.dumps(config)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,

@@ -59,7 +59,8 @@ def timed(function, steps):
 class Ours:
   """resnet_v1_* through ``training._Trainer`` (graph, session config, batches and feed
   of ``train_graph.py``, with its default flags) and ``evaluation.RestoredClassifier``
-  (the evaluation path of ``eval_graph.py``) on a checkpoint the trainer saved.
+  (the evaluation path of ``eval_graph.py``) on a checkpoint the trainer saved in
+  ``config['scratch_dir']``.
   ``config['train_flags']``: more ``train_graph.py`` flags (benchmark variants).
   The evaluation session gets the same thread and XLA flags as training.
   """
@@ -69,7 +70,7 @@ class Ours:
     from legacy_resnet import checkpoints, compat, datasets, evaluation, synthetic_signs
     from legacy_resnet import train_cli, training
     size, batch = config['image_size'], config['batch_size']
-    self.train_dir = tempfile.mkdtemp(prefix='bench-ours-')
+    self.train_dir = tempfile.mkdtemp(prefix='bench-ours-', dir=config['scratch_dir'])
     settings = train_cli.parser().parse_args(
         ['--model_name', config['model_name'], '--batch_size', str(batch),
          '--train_dir', self.train_dir, '--max_number_of_steps', '1000000'] +

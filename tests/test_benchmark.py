@@ -16,13 +16,17 @@ from conftest import ROOT
 @pytest.mark.slow  # About 2 minutes on the 2-core machine (three TensorFlow processes).
 def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
   output = tmp_path / 'results'
+  scratch = tmp_path / 'tmp'
+  scratch.mkdir()
   command = [sys.executable, os.path.join(ROOT, 'bench', 'benchmark.py'), '--quick',
              '--model_name', 'resnet_v1_18', '--image_size', '32', '--batch_size', '8',
              '--rounds', '2', '--steps', '2', '--warmup', '1', '--contenders', 'ours',
              '--startup_runs', '1', '--startup_dataset_dir', signs_dir,
              '--variant', 'inter1=--num_inter_threads 1', '--output_dir', str(output)]
-  result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
+  result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900,
+                          env=dict(os.environ, TMPDIR=str(scratch)))
   assert result.returncode == 0, result.stdout + result.stderr
+  assert not list(scratch.iterdir())  # Checkpoints and logs went with the scratch folder.
   with open(output / 'latest.json', encoding='utf-8') as stream:
     summary = json.load(stream)
   names = sorted(summary['median']['train'])
@@ -94,6 +98,17 @@ def test_startup_phases_times_each_phase_of_one_training_step(startup_phases_run
     assert phase in phases, result.stderr
   assert phases.index('build_training') < phases.index('train_step')
   assert os.path.exists(train_dir / 'model.ckpt-1.index')  # One step, then saved.
+
+
+def test_startup_phases_removes_the_train_dir_it_made(signs_dir, tmp_path):
+  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'startup_phases.py'),
+                           '--dataset_dir', signs_dir, '--model_name', 'resnet_v1_18',
+                           '--batch_size', '10'],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env=dict(os.environ, TMPDIR=str(tmp_path)))
+  assert result.returncode == 0, result.stderr
+  assert 'train_step' in result.stderr and 'checkpoints in %s' % tmp_path in result.stdout
+  assert not list(tmp_path.iterdir())
 
 
 def test_inference_graphs_times_the_three_graphs_of_a_checkpoint(startup_phases_run):
