@@ -7,6 +7,7 @@ import math
 import sys
 
 from legacy_resnet import compat
+from legacy_resnet import onednn
 from legacy_resnet.errors import Stopped
 from legacy_resnet.errors import UsageError
 
@@ -59,7 +60,10 @@ def fraction(text):
 def run(main, argv):
   """Calls ``main(argv)``; a UsageError becomes one ``error:`` line and exit 2, a
   stop on a signal its message and 128 + the signal number."""
-  compat.set_verbose('--verbose' in argv)
+  verbose = '--verbose' in argv
+  compat.set_verbose(verbose)
+  if verbose:
+    sys.stderr.write(onednn.describe() + '\n')
   try:
     return main(argv) or 0
   except (UsageError, compat.CompatError) as error:
