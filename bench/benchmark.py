@@ -36,11 +36,25 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 from legacy_resnet import atomic_files  # noqa: E402  (needs ROOT on the path)
 from legacy_resnet import cli  # noqa: E402
+from legacy_resnet import onednn  # noqa: E402
 from legacy_resnet.errors import UsageError  # noqa: E402
 from nets import nets_factory  # noqa: E402
 
 PEER_NAMES = {'ours': 'ours (legacy_resnet)', 'slim': "tf-slim's resnet_v1_50, plain session",
-              'keras': 'Keras 3 ResNet50 fit/predict', 'torch': 'PyTorch ResNet-50'}
+              'keras': 'Keras 3 ResNet50 fit/predict', 'torch': 'PyTorch ResNet-50',
+              'slim_onednn': "tf-slim's resnet_v1_50, oneDNN on",
+              'keras_onednn': 'Keras 3 ResNet50, oneDNN on'}
+# The TensorFlow peers that also run with oneDNN forced on where TensorFlow's default
+# leaves it off, as a user who knows the switch would run them.
+ONEDNN_PEERS = ('slim', 'keras')
+# The CPU features that decide which kernels TensorFlow and PyTorch can use.
+VECTOR_EXTENSIONS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile')
+# An AVX2-only CPU approximated on a newer one: oneDNN (TensorFlow's and PyTorch's),
+# PyTorch's own kernels and XLA's code generation capped at AVX2, and TensorFlow's
+# default taken as oneDNN off, which is what TensorFlow chooses on a CPU without
+# AVX-512 VNNI/BF16 or AMX. TensorFlow's Eigen kernels are built for AVX already.
+AVX2_EMULATION = {'ONEDNN_MAX_CPU_ISA': 'AVX2', 'ATEN_CPU_CAPABILITY': 'avx2',
+                  'XLA_FLAGS': '--xla_cpu_max_isa=AVX2'}
 TASKS = ('train', 'infer', 'latency')
 TRAINING_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
 
@@ -90,6 +104,10 @@ def parse_args(argv):
                  metavar='LABEL=FLAGS',
                  help='also time ours with these train_graph.py flags, as a contender '
                  'named LABEL (e.g. inter1="--num_inter_threads 1"); repeatable')
+  p.add_argument('--emulate_avx2', action='store_true',
+                 help='approximate an AVX2-only CPU on this one: every contender\'s oneDNN '
+                 'and PyTorch kernels capped at AVX2, and the peers run with oneDNN off, '
+                 'as TensorFlow leaves it on such CPUs')
   p.add_argument('--output_dir', default=os.path.join(HERE, 'results'))
   args = p.parse_args(argv)
   args.rounds = args.rounds or (3 if args.quick else 7)
@@ -106,11 +124,11 @@ def parse_args(argv):
 class Worker:
   """A contender process: started at once, answers one command at a time."""
 
-  def __init__(self, name, kind, config, scratch):
+  def __init__(self, name, kind, config, scratch, environment):
     self.name = name
     self.log_path = os.path.join(scratch, name + '.log')
     self.log = open(self.log_path, 'w', encoding='utf-8')
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONUNBUFFERED='1')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONUNBUFFERED='1', **environment)
     # Files a contender writes (ours' checkpoints) go to the run's scratch folder too,
     # which is removed at the end.
     config = dict(config, scratch_dir=scratch)
@@ -145,6 +163,59 @@ class Worker:
     self.log.close()
 
 
+def cpu_extensions():
+  """The VECTOR_EXTENSIONS this CPU has (Linux /proc/cpuinfo flags)."""
+  try:
+    with open('/proc/cpuinfo', encoding='ascii', errors='replace') as stream:
+      for line in stream:
+        if line.startswith('flags'):
+          flags = set(line.split(':', 1)[1].split())
+          return [name for name in VECTOR_EXTENSIONS if name in flags]
+  except OSError:
+    pass
+  return []
+
+
+def tensorflow_default_onednn():
+  """Whether TensorFlow, left to itself, turns oneDNN on for this CPU (asked in a fresh
+  process without TF_ENABLE_ONEDNN_OPTS and without legacy_resnet, which sets it)."""
+  env = {name: value for name, value in os.environ.items()
+         if name != onednn.VARIABLE}
+  answer = subprocess.run(
+      [sys.executable, '-c', 'from tensorflow.python.util import _pywrap_util_port as p; '
+       'print(p.IsMklEnabled())'], capture_output=True, text=True, env=dict(
+           env, TF_CPP_MIN_LOG_LEVEL='3'), check=True)
+  return answer.stdout.split()[-1] == 'True'
+
+
+def machine_info(emulate_avx2):
+  """The CPU the figures come from, and the kernel choice TensorFlow makes on it."""
+  info = {'cpus': os.cpu_count(), 'processor': _cpu_model(),
+          'python': platform.python_version(), 'extensions': cpu_extensions(),
+          'emulated_avx2': emulate_avx2}
+  info['tensorflow_default_onednn'] = False if emulate_avx2 else tensorflow_default_onednn()
+  return info
+
+
+def contender_environments(contender_names, machine):
+  """{worker name: (contender kind, extra environment)}: ours as users get it (oneDNN
+  on unless they turn it off), the peers with TensorFlow's default for this CPU, and,
+  where that default is off, the TensorFlow peers once more with oneDNN on."""
+  common = dict(AVX2_EMULATION) if machine['emulated_avx2'] else {}
+  peer_default = '1' if machine['tensorflow_default_onednn'] else '0'
+  workers = {}
+  for name in contender_names:
+    if name == 'ours':
+      workers[name] = (name, dict(common))
+    else:
+      workers[name] = (name, dict(common, **{onednn.VARIABLE: peer_default}))
+  if not machine['tensorflow_default_onednn']:
+    for name in ONEDNN_PEERS:
+      if name in contender_names:
+        workers[name + '_onednn'] = (name, dict(common, **{onednn.VARIABLE: '1'}))
+  return workers
+
+
 def matmul_gflops(sizes=(2048, 3072, 4096), repeats=3):
   """Best float32 matrix-multiply rate of numpy (its BLAS, all cores), in GFLOP/s."""
   best = 0.0
@@ -160,7 +231,7 @@ def matmul_gflops(sizes=(2048, 3072, 4096), repeats=3):
   return best
 
 
-def startup_seconds(args, scratch):
+def startup_seconds(args, scratch, environment):
   """(seconds from launching ``train_graph.py --max_number_of_steps 1`` to its first
   finished step, peak resident MiB of that training process)."""
   train_dir = tempfile.mkdtemp(prefix='startup-', dir=scratch)
@@ -170,7 +241,7 @@ def startup_seconds(args, scratch):
              '--max_number_of_steps', '1']
   if args.startup_dataset_dir:
     command += ['--dataset_dir', args.startup_dataset_dir]
-  env = dict(os.environ, LEGACY_RESNET_FIRST_STEP_FILE=marker)
+  env = dict(os.environ, LEGACY_RESNET_FIRST_STEP_FILE=marker, **environment)
   launched = time.time()
   process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
@@ -211,7 +282,7 @@ def run_rounds(args, workers):
   return results
 
 
-def summarize(args, workers, results, startups, ceilings, memory):
+def summarize(args, machine, workers, results, startups, ceilings, memory):
   """The JSON result: medians, ratios and everything they came from."""
   medians = {task: {name: statistics.median(values) for name, values in by_name.items()}
              for task, by_name in results.items()}
@@ -228,8 +299,8 @@ def summarize(args, workers, results, startups, ceilings, memory):
   return {
       'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
       'command': 'python bench/benchmark.py ' + ' '.join(sys.argv[1:]),
-      'machine': {'cpus': os.cpu_count(), 'processor': _cpu_model(),
-                  'python': platform.python_version()},
+      'machine': machine,
+      'runtime': {worker.name: worker.ready['runtime'] for worker in workers},
       'config': {'model_name': args.model_name, 'image_size': args.image_size,
                  'batch_size': args.batch_size, 'rounds': args.rounds, 'steps': args.steps,
                  'warmup': args.warmup, 'contenders': args.contenders,
@@ -271,6 +342,8 @@ def markdown(summary):
   rows = (('training, images/s', 'train', '%.1f'), ('inference batch %d, images/s'
           % summary['config']['batch_size'], 'infer', '%.1f'),
           ('single-image latency, ms', 'latency', '%.1f'))
+  lines.append('| oneDNN kernels | ' + ' | '.join(
+      _onednn_state(summary['runtime'][name]) for name in names) + ' |' + ' |' * len(peers))
   for title, task, form in rows:
     lines.append('| %s | ' % title + ' | '.join(form % med[task][name] for name in names) +
                  ' | ' + ' | '.join('%.2fx' % ratios[peer][task] for peer in peers) + ' |')
@@ -298,14 +371,33 @@ def markdown(summary):
           memory['ours_at_end']['training_steps_run'],
           memory['ours_at_end']['graph_ops_at_start'], memory['ours_at_end']['graph_ops_now']),
   ]
-  return ('%s, %s, %d CPUs. `%s`\n\n%s at %dx%d, batch %d; medians of %d interleaved '
+  return ('%s, %s. `%s`\n\n%s at %dx%d, batch %d; medians of %d interleaved '
           'rounds of %d steps after %d warm-up steps.\n\n' % (
-              summary['date'], summary['machine']['processor'], summary['machine']['cpus'],
-              summary['command'], summary['config']['model_name'],
+              summary['date'], machine_line(summary['machine']), summary['command'], summary['config']['model_name'],
               summary['config']['image_size'], summary['config']['image_size'],
               summary['config']['batch_size'], summary['config']['rounds'],
               summary['config']['steps'], summary['config']['warmup'])
           + '\n'.join(lines) + '\n')
+
+
+def machine_line(machine):
+  """'<CPU model>, N CPUs (avx2, fma, ...); TensorFlow's default: oneDNN on|off' (and
+  the emulation, when there was one)."""
+  line = '%s, %d CPUs (%s); TensorFlow\'s default here: oneDNN %s' % (
+      machine['processor'], machine['cpus'], ', '.join(machine['extensions']) or 'no AVX2',
+      'on' if machine['tensorflow_default_onednn'] else 'off')
+  if machine['emulated_avx2']:
+    line += ('; **AVX2-only CPU emulated** (%s; peers with oneDNN off, as TensorFlow '
+             'leaves it on such CPUs)' % ', '.join('%s=%s' % item
+                                                   for item in AVX2_EMULATION.items()))
+  return line
+
+
+def _onednn_state(runtime):
+  for key in ('tensorflow_onednn', 'torch_onednn'):
+    if key in runtime:
+      return 'on' if runtime[key] else 'off'
+  return '-'
 
 
 def write_results(summary, output_dir):
@@ -324,9 +416,13 @@ def main(argv):
     raise UsageError('--output_dir %s: %s' % (args.output_dir, error.strerror)) from None
   config = {'model_name': args.model_name, 'image_size': args.image_size,
             'batch_size': args.batch_size, 'steps': args.steps, 'warmup': args.warmup}
+  machine = machine_info(args.emulate_avx2)
+  environments = contender_environments(args.contenders, machine)
   with tempfile.TemporaryDirectory(prefix='legacy-resnet-bench-') as scratch:
-    workers = [Worker(name, name, config, scratch) for name in args.contenders]
-    workers += [Worker(label, 'ours', dict(config, train_flags=flags.split()), scratch)
+    workers = [Worker(name, kind, config, scratch, environment)
+               for name, (kind, environment) in environments.items()]
+    workers += [Worker(label, 'ours', dict(config, train_flags=flags.split()), scratch,
+                       environments['ours'][1])
                 for label, flags in args.variants.items()]
     try:
       for worker in workers:
@@ -339,13 +435,14 @@ def main(argv):
       ceilings.append(matmul_gflops())
       # After the rounds: a start-up run writes checkpoints, whose write-back to disk
       # would slow whichever contender ran next.
-      startups = [startup_seconds(args, scratch) for _ in range(args.startup_runs)]
+      startups = [startup_seconds(args, scratch, environments['ours'][1])
+                  for _ in range(args.startup_runs)]
       if startups:
         memory['train_graph_peak_rss_mb'] = max(rss for _, rss in startups)
     finally:
       for worker in workers:
         worker.close()
-  summary = summarize(args, workers, results, startups, ceilings, memory)
+  summary = summarize(args, machine, workers, results, startups, ceilings, memory)
   write_results(summary, args.output_dir)
   print(markdown(summary))
   return 0

@@ -246,6 +246,10 @@ class TorchPeer:
     self._forward(self.images[:1])
 
 
+# Environment variables that choose CPU kernels or threads, recorded with each result.
+CPU_VARIABLES = ('TF_ENABLE_ONEDNN_OPTS', 'ONEDNN_MAX_CPU_ISA', 'ATEN_CPU_CAPABILITY',
+                 'XLA_FLAGS', 'TF_XLA_FLAGS', 'OMP_NUM_THREADS')
+
 CONTENDERS = {'ours': Ours, 'slim': SlimPort, 'keras': KerasPeer, 'torch': TorchPeer}
 
 
@@ -268,6 +272,26 @@ def run_command(contender, command, steps):
   raise ValueError('unknown command %r' % command)
 
 
+def runtime_info():
+  """What sets this process's CPU speed: the kernel library switches it runs with and
+  its thread counts (0: the library picks, one per core)."""
+  info = {'environment': {name: os.environ[name] for name in CPU_VARIABLES
+                          if name in os.environ}}
+  if 'tensorflow' in sys.modules:
+    import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port
+    info['tensorflow_onednn'] = bool(_pywrap_util_port.IsMklEnabled())
+    info['tensorflow_threads'] = {
+        'intra_op': tf.config.threading.get_intra_op_parallelism_threads(),
+        'inter_op': tf.config.threading.get_inter_op_parallelism_threads()}
+  if 'torch' in sys.modules:
+    import torch
+    info['torch_onednn'] = bool(torch.backends.mkldnn.is_available())
+    info['torch_threads'] = {'intra_op': torch.get_num_threads(),
+                             'inter_op': torch.get_num_interop_threads()}
+  return info
+
+
 def warm_up(contender, config):
   """Untimed runs of everything that will be timed (first runs pay for graph
   optimization, allocation and compilation)."""
@@ -283,6 +307,7 @@ def main(argv):
   warm_up(contender, config)
   ready = dict(getattr(contender, 'info', {}), setup_seconds=time.perf_counter() - start)
   ready.update(run_command(contender, 'memory', 0))
+  ready['runtime'] = runtime_info()
   print(json.dumps({'ready': ready}), flush=True)
   for line in sys.stdin:
     command = line.strip()

@@ -22,7 +22,8 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
              '--model_name', 'resnet_v1_18', '--image_size', '32', '--batch_size', '8',
              '--rounds', '2', '--steps', '2', '--warmup', '1', '--contenders', 'ours',
              '--startup_runs', '1', '--startup_dataset_dir', signs_dir,
-             '--variant', 'inter1=--num_inter_threads 1', '--output_dir', str(output)]
+             '--variant', 'inter1=--num_inter_threads 1', '--emulate_avx2',
+             '--output_dir', str(output)]
   result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900,
                           env=dict(os.environ, TMPDIR=str(scratch)))
   assert result.returncode == 0, result.stdout + result.stderr
@@ -44,9 +45,52 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
   end = memory['ours_at_end']
   assert end['graph_ops_now'] == end['graph_ops_at_start']  # finalized: nothing per step
   assert end['training_steps_run'] > memory['ours_after_warmup']['training_steps_run']
+  machine = summary['machine']
+  assert machine['emulated_avx2'] and not machine['tensorflow_default_onednn']
+  assert machine['processor'] and 'avx2' in machine['extensions']
+  for name in names:  # The emulation reached every contender; ours kept oneDNN on.
+    runtime = summary['runtime'][name]
+    assert runtime['environment']['ONEDNN_MAX_CPU_ISA'] == 'AVX2'
+    assert runtime['tensorflow_onednn'] is True
+    assert set(runtime['tensorflow_threads']) == {'intra_op', 'inter_op'}
   markdown = (output / 'latest.md').read_text(encoding='utf-8')
   assert '| training, images/s |' in markdown and 'ours / inter1' in markdown
+  assert '**AVX2-only CPU emulated**' in markdown and '| oneDNN kernels | on | on |' in markdown
   assert markdown in result.stdout
+
+
+@pytest.fixture(name='benchmark')
+def benchmark_module(monkeypatch):
+  monkeypatch.syspath_prepend(os.path.join(ROOT, 'bench'))
+  import benchmark  # pylint: disable=import-outside-toplevel
+  return benchmark
+
+
+def test_peers_run_as_users_get_them_and_with_onednn_where_it_is_off(benchmark):
+  names = ['ours', 'slim', 'keras', 'torch']
+  off = {'tensorflow_default_onednn': False, 'emulated_avx2': True}
+  environments = benchmark.contender_environments(names, off)
+  assert list(environments) == names + ['slim_onednn', 'keras_onednn']
+  assert environments['ours'] == ('ours', benchmark.AVX2_EMULATION)
+  for name in ('slim', 'keras', 'torch'):
+    assert environments[name] == (name, dict(benchmark.AVX2_EMULATION,
+                                             TF_ENABLE_ONEDNN_OPTS='0'))
+  assert environments['keras_onednn'] == ('keras', dict(benchmark.AVX2_EMULATION,
+                                                        TF_ENABLE_ONEDNN_OPTS='1'))
+  on = {'tensorflow_default_onednn': True, 'emulated_avx2': False}
+  environments = benchmark.contender_environments(names, on)
+  assert list(environments) == names  # Forcing it on would time the same thing twice.
+  assert environments['slim'] == ('slim', {'TF_ENABLE_ONEDNN_OPTS': '1'})
+  assert environments['ours'] == ('ours', {})
+
+
+def test_the_machine_line_names_cpu_extensions_and_the_default(benchmark):
+  machine = {'processor': 'AMD EPYC 7B13', 'cpus': 2, 'extensions': ['avx2', 'fma'],
+             'tensorflow_default_onednn': False, 'emulated_avx2': False}
+  assert benchmark.machine_line(machine) == (
+      "AMD EPYC 7B13, 2 CPUs (avx2, fma); TensorFlow's default here: oneDNN off")
+  line = benchmark.machine_line(dict(machine, emulated_avx2=True))
+  assert 'ONEDNN_MAX_CPU_ISA=AVX2' in line and 'emulated' in line
 
 
 @pytest.mark.parametrize('argv,message', [
