@@ -43,7 +43,8 @@ from nets import nets_factory  # noqa: E402
 PEER_NAMES = {'ours': 'ours (legacy_resnet)', 'slim': "tf-slim's resnet_v1_50, plain session",
               'keras': 'Keras 3 ResNet50 fit/predict', 'torch': 'PyTorch ResNet-50',
               'slim_onednn': "tf-slim's resnet_v1_50, oneDNN on",
-              'keras_onednn': 'Keras 3 ResNet50, oneDNN on'}
+              'keras_onednn': 'Keras 3 ResNet50, oneDNN on',
+              'ours_tf_default': "ours with TensorFlow's default (oneDNN off)"}
 # The TensorFlow peers that also run with oneDNN forced on where TensorFlow's default
 # leaves it off, as a user who knows the switch would run them.
 ONEDNN_PEERS = ('slim', 'keras')
@@ -200,7 +201,7 @@ def machine_info(emulate_avx2):
 def contender_environments(contender_names, machine):
   """{worker name: (contender kind, extra environment)}: ours as users get it (oneDNN
   on unless they turn it off), the peers with TensorFlow's default for this CPU, and,
-  where that default is off, the TensorFlow peers once more with oneDNN on."""
+  where that default is off, ours with it off and the TensorFlow peers with it on."""
   common = dict(AVX2_EMULATION) if machine['emulated_avx2'] else {}
   peer_default = '1' if machine['tensorflow_default_onednn'] else '0'
   workers = {}
@@ -210,6 +211,8 @@ def contender_environments(contender_names, machine):
     else:
       workers[name] = (name, dict(common, **{onednn.VARIABLE: peer_default}))
   if not machine['tensorflow_default_onednn']:
+    # Ours as it runs when oneDNN is left to TensorFlow: what turning it on gains.
+    workers['ours_tf_default'] = ('ours', dict(common, **{onednn.VARIABLE: '0'}))
     for name in ONEDNN_PEERS:
       if name in contender_names:
         workers[name + '_onednn'] = (name, dict(common, **{onednn.VARIABLE: '1'}))
@@ -351,8 +354,9 @@ def markdown(summary):
   lines += [
       '',
       '| measure | value |', '|---|---|',
-      '| float32 matmul ceiling (numpy, best of runs) | %.1f GFLOP/s |'
-      % flops['matmul_ceiling_gflops'],
+      '| float32 matmul ceiling (numpy, best of runs%s) | %.1f GFLOP/s |'
+      % (', not capped by the emulation' if summary['machine']['emulated_avx2'] else '',
+         flops['matmul_ceiling_gflops']),
       '| forward FLOPs per image (counted from the graph) | %.3f GFLOP |'
       % flops['forward_gflop_per_image'],
       '| training achieved (3 x forward FLOPs x images/s) | %.1f GFLOP/s = %.0f%% of the '

@@ -31,11 +31,11 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
   with open(output / 'latest.json', encoding='utf-8') as stream:
     summary = json.load(stream)
   names = sorted(summary['median']['train'])
-  assert names == ['inter1', 'ours']
+  assert names == ['inter1', 'ours', 'ours_tf_default']  # The last: the emulated default.
   for task in ('train', 'infer', 'latency'):
     assert all(len(summary['per_round'][task][name]) == 2 for name in names)
     assert all(value > 0 for value in summary['median'][task].values())
-  assert list(summary['ratios_ours_over_peer']) == ['inter1']
+  assert sorted(summary['ratios_ours_over_peer']) == ['inter1', 'ours_tf_default']
   flops = summary['flops']
   assert 0.01 < flops['forward_gflop_per_image'] < 0.2  # resnet_v1_18 at 32x32: ~0.09
   assert flops['matmul_ceiling_gflops'] > 0 and flops['training_percent_of_ceiling'] > 0
@@ -51,11 +51,12 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
   for name in names:  # The emulation reached every contender; ours kept oneDNN on.
     runtime = summary['runtime'][name]
     assert runtime['environment']['ONEDNN_MAX_CPU_ISA'] == 'AVX2'
-    assert runtime['tensorflow_onednn'] is True
+    assert runtime['tensorflow_onednn'] is (name != 'ours_tf_default')
     assert set(runtime['tensorflow_threads']) == {'intra_op', 'inter_op'}
   markdown = (output / 'latest.md').read_text(encoding='utf-8')
   assert '| training, images/s |' in markdown and 'ours / inter1' in markdown
-  assert '**AVX2-only CPU emulated**' in markdown and '| oneDNN kernels | on | on |' in markdown
+  assert '**AVX2-only CPU emulated**' in markdown
+  assert '| oneDNN kernels | on | off | on |' in markdown
   assert markdown in result.stdout
 
 
@@ -70,8 +71,10 @@ def test_peers_run_as_users_get_them_and_with_onednn_where_it_is_off(benchmark):
   names = ['ours', 'slim', 'keras', 'torch']
   off = {'tensorflow_default_onednn': False, 'emulated_avx2': True}
   environments = benchmark.contender_environments(names, off)
-  assert list(environments) == names + ['slim_onednn', 'keras_onednn']
+  assert list(environments) == names + ['ours_tf_default', 'slim_onednn', 'keras_onednn']
   assert environments['ours'] == ('ours', benchmark.AVX2_EMULATION)
+  assert environments['ours_tf_default'] == ('ours', dict(benchmark.AVX2_EMULATION,
+                                                          TF_ENABLE_ONEDNN_OPTS='0'))
   for name in ('slim', 'keras', 'torch'):
     assert environments[name] == (name, dict(benchmark.AVX2_EMULATION,
                                              TF_ENABLE_ONEDNN_OPTS='0'))
