@@ -235,16 +235,18 @@ def matmul_gflops(sizes=(2048, 3072, 4096), repeats=3):
 
 
 def startup_seconds(args, scratch, environment):
-  """(seconds from launching ``train_graph.py --max_number_of_steps 1`` to its first
-  finished step, peak resident MiB of that training process)."""
+  """(seconds from launching ``train_graph.py --max_number_of_steps 1`` (as
+  ``first_step.py``) to its first finished step, peak resident MiB of that training
+  process), with ``environment`` added to this process's."""
   train_dir = tempfile.mkdtemp(prefix='startup-', dir=scratch)
   marker = os.path.join(train_dir, 'first_step')
-  command = [sys.executable, os.path.join(ROOT, 'train_graph.py'), '--train_dir', train_dir,
+  command = [sys.executable, os.path.join(ROOT, 'bench', 'first_step.py'), marker,
+             '--train_dir', train_dir,
              '--model_name', args.model_name, '--batch_size', str(args.batch_size),
              '--max_number_of_steps', '1']
   if args.startup_dataset_dir:
     command += ['--dataset_dir', args.startup_dataset_dir]
-  env = dict(os.environ, LEGACY_RESNET_FIRST_STEP_FILE=marker, **environment)
+  env = dict(os.environ, **environment)
   launched = time.time()
   process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)

@@ -57,7 +57,7 @@ def timed(function, steps):
 
 
 class Ours:
-  """resnet_v1_* through ``training._Trainer`` (graph, session config, batches and feed
+  """resnet_v1_* through ``training.Trainer`` (graph, session config, batches and feed
   of ``train_graph.py``, with its default flags) and ``evaluation.RestoredClassifier``
   (the evaluation path of ``eval_graph.py``) on a checkpoint the trainer saved in
   ``config['scratch_dir']``.
@@ -67,7 +67,7 @@ class Ours:
 
   def __init__(self, config):
     sys.path.insert(0, ROOT)
-    from legacy_resnet import checkpoints, compat, datasets, evaluation, synthetic_signs
+    from legacy_resnet import checkpoints, datasets, evaluation, sessions, synthetic_signs
     from legacy_resnet import train_cli, training
     size, batch = config['image_size'], config['batch_size']
     self.train_dir = tempfile.mkdtemp(prefix='bench-ours-', dir=config['scratch_dir'])
@@ -79,8 +79,7 @@ class Ours:
                                            image_size=size)
     data = datasets.from_splits(train, test, {'kind': 'benchmark'})
     metadata = training.run_metadata(settings, data)
-    # pylint: disable-next=protected-access
-    self.trainer = training._Trainer(settings, data, metadata, None)
+    self.trainer = training.Trainer(settings, data, metadata, None)
     with self.trainer.graph.as_default():
       self.trainer.restore_or_initialize(lambda text: None)
       self.trainer.prepare_step()
@@ -89,7 +88,7 @@ class Ours:
       self.trainer.save(self.step)
     checkpoints.write_metadata(self.train_dir, metadata)
     self.classifier = evaluation.RestoredClassifier(
-        self.train_dir, config=compat.session_config(
+        self.train_dir, config=sessions.session_config(
             settings.num_intra_threads, settings.num_inter_threads, settings.xla))
     self.images = test.images
     self.ops_at_start = len(self.trainer.graph.get_operations())

@@ -46,9 +46,9 @@ def main(argv):
   _stamp('imports', time.time() - LAUNCHED)
   _timed(synthetic_signs, 'generate_split')
   _timed(model_graph, 'build_training')
-  _timed(training._Trainer, '__init__')  # pylint: disable=protected-access
+  _timed(training.Trainer, '__init__')
   for method in ('restore_or_initialize', 'prepare_step', 'train_step'):
-    _timed(training._Trainer, method)  # pylint: disable=protected-access
+    _timed(training.Trainer, method)
   _timed(training, '_summary_writer')
   _timed(checkpoints, 'write_metadata')
   if '--max_number_of_steps' not in argv:

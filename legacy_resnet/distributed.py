@@ -29,7 +29,6 @@ import tensorflow as tf
 from legacy_resnet import batching
 from legacy_resnet import checkpoints
 from legacy_resnet import cluster
-from legacy_resnet import compat
 from legacy_resnet import evaluation
 from legacy_resnet import model_graph
 from legacy_resnet import training
@@ -73,8 +72,7 @@ def _expected_cancellations_quiet():
 def session_config(settings, task):
   """The run's ConfigProto, seeing only the ps tasks and this task, so that workers
   never wait for each other (a restarted or late worker holds nobody up)."""
-  config = compat.session_config(settings.num_intra_threads, settings.num_inter_threads,
-                                 settings.xla)
+  config = training.session_config(settings)
   config.device_filters.extend(['/job:%s' % cluster.PS,
                                 '/job:%s/task:%d' % (task.job_name, task.task_index)])
   return config
@@ -253,8 +251,7 @@ def _train_steps(session, worker, settings, task, train_split, writer, bar):
     (the last global step seen, seconds each of this worker's steps took).
   """
   tensors = worker.tensors
-  augmentation = batching.Augmentation(settings.random_shift, settings.horizontal_flip,
-                                       settings.random_brightness, settings.random_contrast)
+  augmentation = training.augmentation(settings)
   shard = (task.task_index, len(task.worker_hosts))
   step = int(session.run(tensors.global_step))
   next_summary = step
@@ -290,14 +287,15 @@ def _timing(seconds):
 
 
 def _final_report(settings, test_split, metadata):
-  """Evaluates the chief's last checkpoint, read back from disk, and records it."""
+  """Evaluates the chief's last checkpoint, read back from disk, on the test split (read
+  now for the first time), and records it as 'test'."""
   classifier = evaluation.RestoredClassifier(settings.train_dir)
   try:
     report = evaluation.evaluate(classifier, test_split)
   finally:
     classifier.close()
-  metadata['last_eval'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
-                           'global_step': classifier.global_step}
+  metadata['test'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
+                      'global_step': classifier.global_step, 'split': 'test'}
   checkpoints.write_metadata(settings.train_dir, metadata)
   return report
 

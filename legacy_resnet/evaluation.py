@@ -7,11 +7,11 @@ import numpy as np
 import tensorflow as tf
 
 from legacy_resnet import checkpoints
-from legacy_resnet import compat
 from legacy_resnet import images as image_files
 from legacy_resnet import inference_graph
 from legacy_resnet import metrics
 from legacy_resnet import model_graph
+from legacy_resnet import sessions
 from legacy_resnet.errors import UsageError
 
 PREDICT_BATCH_SIZE = 64
@@ -38,7 +38,7 @@ class RestoredClassifier:
   The moving-average weights are restored when the run kept them. ``image_size``
   overrides the trained size ((None, None) accepts any); the graph is finalized unless
   ``finalize`` is False; ``config`` is the session's ConfigProto (default:
-  ``compat.session_config()``).
+  ``sessions.session_config()``).
   """
 
   def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True,
@@ -58,7 +58,7 @@ class RestoredClassifier:
       saver = tf.compat.v1.train.Saver(restore_map)
       if finalize:  # An exporter still adds its serving outputs.
         self.graph.finalize()
-      self.config = config or compat.session_config()
+      self.config = config or sessions.session_config()
       self.session = tf.compat.v1.Session(graph=self.graph, config=self.config)
       saver.restore(self.session, self.prefix)
     self._frozen = None

@@ -8,9 +8,9 @@ import re
 import tensorflow as tf
 import tf_slim as slim
 
-from legacy_resnet import compat
 from legacy_resnet import optimization
 from legacy_resnet import replication
+from legacy_resnet import sessions
 from legacy_resnet.errors import UsageError
 from nets import nets_factory
 
@@ -81,11 +81,11 @@ def variables_to_restore(moving_average_decay):
 
 
 def _fast_building(build):
-  """Runs the graph-building function ``build`` under ``compat.fast_graph_building``."""
+  """Runs the graph-building function ``build`` under ``sessions.fast_graph_building``."""
 
   @functools.wraps(build)
   def wrapped(*args, **kwargs):
-    with compat.fast_graph_building():
+    with sessions.fast_graph_building():
       return build(*args, **kwargs)
 
   return wrapped
@@ -185,7 +185,10 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
       decay_factor=settings.learning_rate_decay_factor,
       num_epochs_per_decay=settings.num_epochs_per_decay,
       end_learning_rate=settings.end_learning_rate)
-  optimizer = optimization.optimizer(settings.optimizer, rate)
+  optimizer = optimization.optimizer(
+      settings.optimizer, rate, momentum=settings.momentum, adam_beta1=settings.adam_beta1,
+      adam_beta2=settings.adam_beta2, opt_epsilon=settings.opt_epsilon,
+      rmsprop_decay=settings.rmsprop_decay, rmsprop_momentum=settings.rmsprop_momentum)
   if wrap_optimizer:
     optimizer = wrap_optimizer(optimizer)
 

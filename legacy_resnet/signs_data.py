@@ -165,6 +165,13 @@ def load_dataset_dir(folder):
     raise UsageError('--dataset_dir %s: folder not found' % folder)
   train = load_split(os.path.join(folder, TRAIN_FILE), 'train')
   test = load_split(os.path.join(folder, TEST_FILE), 'test')
+  check_same_kind(train, test)
+  return train, test
+
+
+def check_same_kind(train, test):
+  """Raises a UsageError naming the test file unless ``test`` has ``train``'s classes
+  and image size."""
   if train.class_names != test.class_names:
     raise UsageError('%s: key %s %s differs from %s in %s' % (
         test.source, CLASSES_KEY, test.class_names, train.class_names, train.source))
@@ -172,4 +179,3 @@ def load_dataset_dir(folder):
     raise UsageError('%s: key test_set_x holds %s images, but train_set_x in %s holds %s' % (
         test.source, 'x'.join(map(str, test.images.shape[1:3])), train.source,
         'x'.join(map(str, train.images.shape[1:3]))))
-  return train, test

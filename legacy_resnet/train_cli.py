@@ -26,45 +26,67 @@ def parser():
   data.add_argument('--train_dir', default=DEFAULT_TRAIN_DIR,
                     help='checkpoints, metadata and TensorBoard logs (default: %(default)s); '
                     'rerunning with the same folder resumes')
+  data.add_argument('--validation_split', type=cli.fraction, default=0.1,
+                    help='fraction of each class of the training file held out for the '
+                    'per-epoch evaluation and the best/ checkpoint; the test file is read '
+                    'only for a final report (0: evaluate and choose best/ on the test '
+                    'file, as before; default: %(default)s)')
   data.add_argument('--model_name', default='resnet_v1_50',
                     choices=sorted(nets_factory.networks_map), metavar='MODEL_NAME',
                     help='%s (default: %%(default)s)' % ', '.join(sorted(nets_factory.networks_map)))
 
   run = p.add_argument_group('length')
-  run.add_argument('--batch_size', type=cli.positive_int, default=32)
+  run.add_argument('--batch_size', type=cli.positive_int, default=32,
+                   help='images per training step (default: %(default)s)')
   # 16 epochs at a learning rate of 3e-3 keep the default job within 12 minutes on a
   # 2-core AVX2-only CPU (bench/README.md, "The default recipe").
   run.add_argument('--num_epochs', type=cli.non_negative_float, default=16.0,
-                   help='(default: %(default)s)')
+                   help='passes over the training split (default: %(default)s)')
   run.add_argument('--max_number_of_steps', type=cli.positive_int,
                    help='total steps; overrides --num_epochs')
 
   opt = p.add_argument_group('optimization')
-  opt.add_argument('--optimizer', default='adam', choices=optimization.OPTIMIZERS)
+  opt.add_argument('--optimizer', default='adam', choices=optimization.OPTIMIZERS,
+                   help='(default: %(default)s)')
   opt.add_argument('--learning_rate', type=cli.non_negative_float, default=3e-3,
-                   help='the schedule\'s starting rate, reached after --warmup_epochs '
-                   '(default: %(default)s)')
+                   help='rate after the warm-up (default: %(default)s)')
   opt.add_argument('--learning_rate_decay_type', default='cosine',
                    choices=optimization.DECAY_TYPES, help='(default: %(default)s)')
   opt.add_argument('--warmup_epochs', type=cli.non_negative_float, default=1.0,
                    help='linear learning-rate warm-up (default: %(default)s)')
-  opt.add_argument('--learning_rate_decay_factor', type=cli.non_negative_float, default=0.94)
-  opt.add_argument('--num_epochs_per_decay', type=cli.non_negative_float, default=2.0)
-  opt.add_argument('--end_learning_rate', type=cli.non_negative_float, default=0.0)
-  opt.add_argument('--momentum', type=cli.non_negative_float, default=0.9)
-  opt.add_argument('--adam_beta1', type=cli.fraction, default=0.9)
-  opt.add_argument('--adam_beta2', type=cli.fraction, default=0.999)
-  opt.add_argument('--opt_epsilon', type=cli.non_negative_float, default=1e-8)
-  opt.add_argument('--rmsprop_decay', type=cli.fraction, default=0.9)
-  opt.add_argument('--rmsprop_momentum', type=cli.non_negative_float, default=0.9)
-  opt.add_argument('--weight_decay', type=cli.non_negative_float, default=1e-4)
+  opt.add_argument('--learning_rate_decay_factor', type=cli.non_negative_float, default=0.94,
+                   help='exponential decay: the rate is multiplied by this every '
+                   '--num_epochs_per_decay epochs (default: %(default)s)')
+  opt.add_argument('--num_epochs_per_decay', type=cli.non_negative_float, default=2.0,
+                   help='exponential decay: epochs between decays (default: %(default)s)')
+  opt.add_argument('--end_learning_rate', type=cli.non_negative_float, default=0.0,
+                   help='cosine decay: the rate at the last step (default: %(default)s)')
+  opt.add_argument('--momentum', type=cli.non_negative_float, default=0.9,
+                   help='--optimizer momentum: its momentum (default: %(default)s)')
+  opt.add_argument('--adam_beta1', type=cli.fraction, default=0.9,
+                   help='--optimizer adam: decay of the first moment (default: %(default)s)')
+  opt.add_argument('--adam_beta2', type=cli.fraction, default=0.999,
+                   help='--optimizer adam: decay of the second moment '
+                   '(default: %(default)s)')
+  opt.add_argument('--opt_epsilon', type=cli.non_negative_float, default=1e-8,
+                   help='--optimizer adam or rmsprop: epsilon of the update\'s denominator '
+                   '(default: %(default)s)')
+  opt.add_argument('--rmsprop_decay', type=cli.fraction, default=0.9,
+                   help='--optimizer rmsprop: decay of the squared-gradient average '
+                   '(default: %(default)s)')
+  opt.add_argument('--rmsprop_momentum', type=cli.non_negative_float, default=0.9,
+                   help='--optimizer rmsprop: its momentum (default: %(default)s)')
+  opt.add_argument('--weight_decay', type=cli.non_negative_float, default=1e-4,
+                   help='L2 regularization of the weights (default: %(default)s)')
   opt.add_argument('--batch_norm_decay', type=cli.fraction, default=0.9,
                    help='batch-norm moving-statistics decay; 0.9 converges in a few dozen '
                    'steps, 0.997 (slim\'s default) needs thousands (default: %(default)s)')
   opt.add_argument('--moving_average_decay', type=cli.fraction,
                    help='keep an exponential moving average of the weights (e.g. 0.999) '
                    'and evaluate with it')
-  opt.add_argument('--label_smoothing', type=cli.fraction, default=0.0)
+  opt.add_argument('--label_smoothing', type=cli.fraction, default=0.0,
+                   help='mix this much of a uniform distribution into the targets '
+                   '(default: %(default)s)')
   opt.add_argument('--zero_init_residual', action=argparse.BooleanOptionalAction, default=True,
                    help='start every residual branch\'s last batch-norm scale at zero '
                    '(default: %(default)s)')
@@ -72,31 +94,44 @@ def parser():
   aug = p.add_argument_group('augmentation')
   aug.add_argument('--random_shift', type=cli.non_negative_int, default=4,
                    help='random shift of up to this many pixels (0: off)')
-  aug.add_argument('--horizontal_flip', action=argparse.BooleanOptionalAction, default=True)
-  aug.add_argument('--random_brightness', type=cli.non_negative_float, default=0.1)
-  aug.add_argument('--random_contrast', type=cli.non_negative_float, default=0.1)
+  aug.add_argument('--horizontal_flip', action=argparse.BooleanOptionalAction, default=True,
+                   help='flip half the images left to right (default: %(default)s)')
+  aug.add_argument('--random_brightness', type=cli.non_negative_float, default=0.1,
+                   help='add a random offset of up to this much (0: off; default: '
+                   '%(default)s)')
+  aug.add_argument('--random_contrast', type=cli.non_negative_float, default=0.1,
+                   help='scale the contrast by up to 1 +- this (0: off; default: '
+                   '%(default)s)')
   aug.add_argument('--seed', type=cli.non_negative_int, default=0,
-                   help='same seed, same CPU run, same losses (default: %(default)s)')
+                   help='same seed, same CPU run, same losses and validation split '
+                   '(default: %(default)s)')
 
   ckpt = p.add_argument_group('checkpoints')
   ckpt.add_argument('--save_every_n_steps', type=cli.non_negative_int, default=0,
                     help='also save every N steps (checkpoints are always saved after '
                     'each epoch)')
-  ckpt.add_argument('--save_interval_secs', type=cli.non_negative_float, default=600.0)
-  ckpt.add_argument('--max_to_keep', type=cli.positive_int, default=5)
+  ckpt.add_argument('--save_interval_secs', type=cli.non_negative_float, default=600.0,
+                    help='also save when this many seconds passed since the last save '
+                    '(default: %(default)s)')
+  ckpt.add_argument('--max_to_keep', type=cli.positive_int, default=5,
+                    help='latest checkpoints kept (default: %(default)s)')
   ckpt.add_argument('--checkpoint_path',
                     help='warm-start from this checkpoint when --train_dir has none')
   ckpt.add_argument('--checkpoint_exclude_scopes', type=cli.comma_list, default=[],
                     help='comma-separated scopes not restored from --checkpoint_path')
-  ckpt.add_argument('--ignore_missing_vars', action='store_true')
+  ckpt.add_argument('--ignore_missing_vars', action='store_true',
+                    help='initialize the variables --checkpoint_path lacks instead of '
+                    'refusing it')
   ckpt.add_argument('--trainable_scopes', type=cli.comma_list, default=[],
                     help='comma-separated scopes to train; the rest stay frozen')
 
   system = p.add_argument_group('system')
   system.add_argument('--log_every_n_steps', type=cli.positive_int, default=10,
-                      help='TensorBoard summary interval')
-  system.add_argument('--num_intra_threads', type=cli.non_negative_int, default=0)
-  system.add_argument('--num_inter_threads', type=cli.non_negative_int, default=0)
+                      help='TensorBoard summary interval in steps (default: %(default)s)')
+  system.add_argument('--num_intra_threads', type=cli.non_negative_int, default=0,
+                      help='threads inside one op (0: TensorFlow chooses)')
+  system.add_argument('--num_inter_threads', type=cli.non_negative_int, default=0,
+                      help='ops run at once (0: TensorFlow chooses)')
   system.add_argument('--num_clones', type=cli.positive_int, default=1,
                       help='replicate the model over this many GPUs (or logical CPUs with '
                       '--clone_on_cpu); --batch_size is split over them (default: %(default)s)')
@@ -125,13 +160,18 @@ def parser():
   return p
 
 
-def main(argv):
+def main(argv, on_step=None):
+  """Runs train_graph.py with the flags ``argv``; a one-process run calls
+  ``on_step(step, loss, accuracy)`` after every step (see ``training.Trainer.run``)."""
   settings = parser().parse_args(argv)
   task = cluster.from_settings(settings, os.environ)
   if task and task.job_name == cluster.PS:
     distributed.run_ps(settings, task)  # Needs neither data nor a train dir.
     return
-  data = datasets.training_data(settings.dataset_dir)
+  data = datasets.training_data(settings.dataset_dir, settings.validation_split,
+                                settings.seed)
+  if not settings.validation_split:
+    print('--validation_split 0: per-epoch evaluation and best/ use the test split')
   try:
     os.makedirs(settings.train_dir, exist_ok=True)
   except OSError as error:
@@ -142,9 +182,9 @@ def main(argv):
     if report is None:
       return
   else:
-    report = training.train(settings, data, metadata)
+    report = training.train(settings, data, metadata, on_step)
   if report is None:
     print('%s has already reached the final step; nothing to do' % settings.train_dir)
   else:
-    print('final held-out accuracy %.4f (%d images); checkpoints in %s'
+    print('final test accuracy %.4f (%d images); checkpoints in %s'
           % (report['accuracy'], report['num_examples'], settings.train_dir))

@@ -1,5 +1,7 @@
-"""The training loop: builds the graph, restores or initializes it, trains with
-held-out evaluation after every epoch, and keeps the latest and the best checkpoints."""
+"""The training loop: builds the graph, restores or initializes it, trains with an
+evaluation on the held-out split (the validation split, or with none the test split)
+after every epoch, keeps the latest and the best checkpoints, and reports on the test
+split at the end."""
 
 import collections
 import os
@@ -11,11 +13,11 @@ import tensorflow as tf
 
 from legacy_resnet import batching
 from legacy_resnet import checkpoints
-from legacy_resnet import compat
 from legacy_resnet import evaluation
 from legacy_resnet import metrics
 from legacy_resnet import model_graph
 from legacy_resnet import replication
+from legacy_resnet import sessions
 from legacy_resnet.errors import Stopped
 from legacy_resnet.errors import UsageError
 from legacy_resnet.errors import first_cause
@@ -24,7 +26,6 @@ from legacy_resnet.stop_signals import StopRequests
 
 CHECKPOINT_BASENAME = 'model.ckpt'
 _MOVING_STATISTICS = re.compile(r'moving_(mean|variance)$')
-FIRST_STEP_FILE_VARIABLE = 'LEGACY_RESNET_FIRST_STEP_FILE'
 
 
 def run_length(settings, num_train, batches_per_step=1):
@@ -52,6 +53,8 @@ def run_metadata(settings, data):
       'image_size': data.image_size,
       'moving_average_decay': settings.moving_average_decay,
       'dataset': data.description,
+      'validation_split': settings.validation_split,
+      'seed': settings.seed,
   }
 
 
@@ -65,7 +68,13 @@ def _carry_over_results(train_dir, resume_from, metadata):
     if previous.get(key) != metadata[key]:
       raise UsageError('--train_dir %s holds a run with %s=%r, not %r; use another '
                        '--train_dir' % (train_dir, key, previous.get(key), metadata[key]))
-  for key in ('best', 'last_eval'):
+  if 'validation_split' in previous:  # Runs from before validation splits have none.
+    for key in ('validation_split', 'seed'):
+      if previous.get(key) != metadata[key]:
+        raise UsageError('--train_dir %s holds a run with %s=%r, not %r: its best '
+                         'checkpoint was chosen on another split; use another --train_dir'
+                         % (train_dir, key, previous.get(key), metadata[key]))
+  for key in ('best', 'last_eval', 'test'):
     if key in previous:
       metadata[key] = previous[key]
 
@@ -103,10 +112,47 @@ def all_finite(variables):
                         for values in by_dtype.values()], name='all_finite')
 
 
-class _Trainer:
-  """Owns the session and savers of one training run."""
+def augmentation(settings):
+  """The batching.Augmentation of the augmentation flags."""
+  return batching.Augmentation(settings.random_shift, settings.horizontal_flip,
+                               settings.random_brightness, settings.random_contrast)
 
-  def __init__(self, settings, data, metadata, resume_from):
+
+def session_config(settings, num_cpu_devices=1):
+  """The ConfigProto of the thread and XLA flags."""
+  return sessions.session_config(settings.num_intra_threads, settings.num_inter_threads,
+                               settings.xla, num_cpu_devices=num_cpu_devices)
+
+
+class Trainer:
+  """One training run in one process: its graph, session, savers and loop.
+
+  ``train()`` is the usual way in; tools that want to watch or drive the steps use
+  this class directly::
+
+      trainer = Trainer(settings, data, metadata)
+      with trainer.graph.as_default():
+        report = trainer.run(on_step=lambda step, loss, accuracy: print(step, loss))
+      trainer.close()
+
+  Attributes:
+    graph, session, session_config: the finalized training graph, its session and
+      the ConfigProto the session was made with.
+    tensors: model_graph.TrainingTensors of the graph.
+    saver, best_saver: the Savers of the latest and the best checkpoints.
+    steps_per_epoch, total_steps: the run's length.
+    augmentation: the batching.Augmentation of the training batches.
+  """
+
+  def __init__(self, settings, data, metadata, resume_from=None):
+    """Builds the graph and opens its session.
+
+    Args:
+      settings: the training flags (see ``train_graph.py``).
+      data: a datasets.TrainingData.
+      metadata: the run's metadata (``run_metadata``); updated as the run goes.
+      resume_from: a checkpoint of this train dir to go on from (``resume_point``).
+    """
     self.settings = settings
     self.resume_from = resume_from
     self.last_saved_step = None
@@ -114,16 +160,14 @@ class _Trainer:
     self.metadata = metadata
     self._run_step = None  # from prepare_step()
     self.steps_per_epoch, self.total_steps = run_length(settings, data.num_train)
-    self.augmentation = batching.Augmentation(
-        settings.random_shift, settings.horizontal_flip, settings.random_brightness,
-        settings.random_contrast)
+    self.augmentation = augmentation(settings)
     self.graph = tf.Graph()
     with self.graph.as_default():
       tf.compat.v1.set_random_seed(settings.seed)
       self.tensors = model_graph.build_training(
           settings, len(data.class_names), data.image_size,
           self.steps_per_epoch, self.total_steps, clones=replication.clones(
-              settings.num_clones, settings.clone_on_cpu, len(compat.gpus())))
+              settings.num_clones, settings.clone_on_cpu, len(sessions.gpus())))
       self.saved_variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
       # Relative paths in the 'checkpoint' state files keep a train dir movable.
       self.saver = tf.compat.v1.train.Saver(self.saved_variables, save_relative_paths=True,
@@ -143,11 +187,9 @@ class _Trainer:
             [v for v in self.saved_variables.values() if _MOVING_STATISTICS.search(v.op.name)])
       self.warm_start = self._warm_start_saver()
     self.graph.finalize()  # Nothing may be added per step.
-    self.session = tf.compat.v1.Session(
-        graph=self.graph,
-        config=compat.session_config(
-            settings.num_intra_threads, settings.num_inter_threads, settings.xla,
-            num_cpu_devices=settings.num_clones if settings.clone_on_cpu else 1))
+    self.session_config = session_config(
+        settings, num_cpu_devices=settings.num_clones if settings.clone_on_cpu else 1)
+    self.session = tf.compat.v1.Session(graph=self.graph, config=self.session_config)
 
   def _warm_start_saver(self):
     """(saver, prefix, report) for --checkpoint_path when train_dir has no checkpoint."""
@@ -173,13 +215,22 @@ class _Trainer:
         saver.restore(self.session, prefix)
       log('warm start from %s: %s' % (prefix, checkpoints.summarize(report)))
 
-  def evaluate(self):
-    """Held-out report of the evaluation tower (moving averages when kept)."""
+  def evaluate(self, split):
+    """The evaluation tower's report on the Split ``split`` (moving averages when
+    kept)."""
     model = self.tensors.model
-    test = self.data.test
     probabilities = evaluation.predict(self.session, model.eval_probabilities, model.images,
-                                       test.images)
-    return metrics.classification_report(test.labels, probabilities, test.class_names)
+                                       split.images)
+    return metrics.classification_report(split.labels, probabilities, split.class_names)
+
+  def log_evaluation(self, name, report, step, writer):
+    """Adds ``report`` on split ``name`` to TensorBoard (``name``/accuracy, /loss) and
+    returns what the metadata records of it."""
+    writer.add_summary(tf.compat.v1.Summary(value=[
+        tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
+        tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)
+    return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step,
+            'split': name}
 
   def _checked_save(self, saver, folder, step, **save_args):
     """Saves a checkpoint of finite variables, or raises a UsageError saying why not."""
@@ -201,24 +252,21 @@ class _Trainer:
 
   def end_of_epoch(self, step, writer, log):
     """Evaluates, logs, saves the latest checkpoint and, when better, the best one."""
-    report = self.evaluate()
+    name = self.data.held_out_name
+    report = self.evaluate(self.data.held_out)
     epoch = (step - 1) // self.steps_per_epoch + 1
-    log('epoch %d step %d: held-out accuracy %.4f loss %.4f'
-        % (epoch, step, report['accuracy'], report['loss']))
-    writer.add_summary(tf.compat.v1.Summary(value=[
-        tf.compat.v1.Summary.Value(tag='eval/accuracy', simple_value=report['accuracy']),
-        tf.compat.v1.Summary.Value(tag='eval/loss', simple_value=report['loss'])]), step)
+    log('epoch %d step %d: %s accuracy %.4f loss %.4f'
+        % (epoch, step, name, report['accuracy'], report['loss']))
+    recorded = self.log_evaluation(name, report, step, writer)
     self.save(step)
     best = self.metadata.get('best')
     if best is None or report['accuracy'] > best['accuracy']:
       prefix = self._checked_save(
           self.best_saver, os.path.join(self.settings.train_dir, checkpoints.BEST_SUBDIR),
           step, latest_filename='checkpoint')
-      self.metadata['best'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
-                               'global_step': step, 'checkpoint': os.path.relpath(
-                                   prefix, self.settings.train_dir)}
-    self.metadata['last_eval'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
-                                  'global_step': step}
+      self.metadata['best'] = dict(recorded, checkpoint=os.path.relpath(
+          prefix, self.settings.train_dir))
+    self.metadata['last_eval'] = recorded
     checkpoints.write_metadata(self.settings.train_dir, self.metadata)
     return report
 
@@ -232,11 +280,11 @@ class _Trainer:
                   % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
 
   def prepare_step(self):
-    """Prepares the session's training step (see ``compat.prepared_run``): it runs the
+    """Prepares the session's training step (see ``sessions.prepared_run``): it runs the
     train op and returns the loss, accuracy, whether the batch-norm statistics are
     finite, and the summaries."""
     model = self.tensors.model
-    run = compat.prepared_run(
+    run = sessions.prepared_run(
         self.session, list(model_graph.training_feed(model, None, None)),
         [self.tensors.loss, self.tensors.accuracy, self.statistics_finite,
          self.tensors.summary_op],
@@ -245,17 +293,27 @@ class _Trainer:
     self._run_step = lambda images, labels: run(
         *model_graph.training_feed(model, images, labels).values())
 
+  def batch(self, step):
+    """(images, labels) of training step ``step`` (see ``batching.training_batch``)."""
+    return batching.training_batch(self.data.train, self.settings.batch_size,
+                                   self.settings.seed, step, self.augmentation)
+
   def train_step(self, step):
     """Runs the training step ``step`` on its batch; returns (loss, accuracy, summary),
     the loss NaN when the batch-norm statistics became non-finite (the loss of such a
     network is NaN even when the loss tensor came out finite)."""
-    images, labels = batching.training_batch(self.data.train, self.settings.batch_size,
-                                             self.settings.seed, step, self.augmentation)
+    images, labels = self.batch(step)
     loss, accuracy, statistics_finite, summary = self._run_step(images, labels)
     return (loss if statistics_finite else float('nan')), accuracy, summary
 
-  def run(self, stop_requests):
-    """Trains to ``total_steps``; returns the last held-out report (None if no step ran)."""
+  def run(self, stop_requests=None, on_step=None):
+    """Trains to ``total_steps``, then reports on the test split (read only then);
+    returns that report (None if no step ran).
+
+    Args:
+      stop_requests: a StopRequests whose signal stops the run (saved, then Stopped).
+      on_step: called as ``on_step(step, loss, accuracy)`` after every step.
+    """
     settings, tensors = self.settings, self.tensors
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, settings.batch_size)
     # Both calls below leave the interpreter free: the synthetic set is drawn meanwhile.
@@ -268,14 +326,13 @@ class _Trainer:
     writer = _summary_writer(settings.train_dir, self.graph)
     report = None
     last_save = time.monotonic()
-    first_step = step
     while step < self.total_steps:
-      if stop_requests.signal_name:
+      if stop_requests and stop_requests.signal_name:
         self.stop(step, stop_requests)
       loss, accuracy, summary = self.train_step(step)
       step += 1
-      if step == first_step + 1:
-        _mark_first_step()
+      if on_step:
+        on_step(step, loss, accuracy)
       check_loss(loss, step, settings.train_dir)
       bar.update(step, loss, accuracy)
       if step % settings.log_every_n_steps == 0:
@@ -288,20 +345,25 @@ class _Trainer:
             time.monotonic() - last_save >= settings.save_interval_secs):
         self.save(step)
         last_save = time.monotonic()
+    if report is not None and self.data.held_out_name == 'test':
+      self.metadata['test'] = self.metadata['last_eval']
+      checkpoints.write_metadata(settings.train_dir, self.metadata)
+    elif report is not None:
+      report = self.final_test_report(step, writer, bar.message)
     writer.close()
+    return report
+
+  def final_test_report(self, step, writer, log):
+    """Evaluates the final weights on the test split, read now for the first time, and
+    records the report as 'test'."""
+    report = self.evaluate(self.data.test)
+    log('step %d: test accuracy %.4f loss %.4f' % (step, report['accuracy'], report['loss']))
+    self.metadata['test'] = self.log_evaluation('test', report, step, writer)
+    checkpoints.write_metadata(self.settings.train_dir, self.metadata)
     return report
 
   def close(self):
     self.session.close()
-
-
-def _mark_first_step():
-  """Appends the wall-clock time to $LEGACY_RESNET_FIRST_STEP_FILE, when set, once the
-  first step of this process has finished (the benchmark's start-up measurement)."""
-  path = os.environ.get(FIRST_STEP_FILE_VARIABLE)
-  if path:
-    with open(path, 'a', encoding='utf-8') as stream:
-      stream.write('%.6f\n' % time.time())
 
 
 def _summary_writer(train_dir, graph):
@@ -312,9 +374,9 @@ def _summary_writer(train_dir, graph):
                      % (train_dir, first_cause(error))) from None
 
 
-def train(settings, data, metadata):
+def train(settings, data, metadata, on_step=None):
   """Runs one training job to completion (or resumes it from the newest readable
-  checkpoint); returns the last held-out report, or None when the train dir had
+  checkpoint); returns the final test report, or None when the train dir had
   already reached the final step.
 
   A SIGINT or SIGTERM saves and raises Stopped; a damaged newest checkpoint is
@@ -322,9 +384,9 @@ def train(settings, data, metadata):
   """
   with StopRequests() as stop_requests:
     resume_from = resume_point(settings.train_dir, metadata)
-    trainer = _Trainer(settings, data, metadata, resume_from)
+    trainer = Trainer(settings, data, metadata, resume_from)
     try:
       with trainer.graph.as_default():  # Savers and writers act on the default graph.
-        return trainer.run(stop_requests)
+        return trainer.run(stop_requests, on_step)
     finally:
       trainer.close()

@@ -69,3 +69,33 @@ def test_the_training_split_is_ready_while_the_test_split_is_still_drawn():
   assert data.train is train  # Waiting for the test split would fail after 30 s.
   test_may_finish.set()
   assert data.test is test
+
+
+def test_validation_split_is_stratified_and_follows_the_seed():
+  labels = np.repeat(np.arange(3), [10, 20, 1])
+  held = datasets.validation_indices(labels, 0.1, seed=0)
+  assert np.bincount(labels[held], minlength=3).tolist() == [1, 2, 0]
+  np.testing.assert_array_equal(held, datasets.validation_indices(labels, 0.1, seed=0))
+  others = [datasets.validation_indices(labels, 0.1, seed) for seed in range(1, 4)]
+  assert any(not np.array_equal(held, other) for other in others)
+  assert len(datasets.validation_indices(labels, 0.0, seed=0)) == 0
+
+
+def test_synthetic_validation_split_is_known_before_drawing_and_leaves_the_test_set(
+    monkeypatch):
+  monkeypatch.setattr(synthetic_signs, 'NUM_TRAIN', 60)
+  monkeypatch.setattr(synthetic_signs, 'NUM_TEST', 12)
+  drawn = []
+  generate = synthetic_signs.generate_split
+  monkeypatch.setattr(synthetic_signs, 'generate_split',
+                      lambda name, *args: drawn.append(name) or generate(name, *args))
+  data = datasets.training_data(None, validation_split=0.2, seed=5)
+  assert data.num_train == 48 and data.held_out_name == 'validation'
+  data.prefetch()
+  train, validation = data.train, data.held_out
+  assert len(train.labels) == 48 and np.bincount(validation.labels).tolist() == [2] * 6
+  whole = generate('train', 60, datasets.SYNTHETIC_SEED)
+  held = datasets.validation_indices(whole.labels, 0.2, 5)
+  np.testing.assert_array_equal(validation.images, whole.images[held])
+  assert drawn == ['train']  # The test split is drawn only when asked for.
+  assert len(data.test.labels) == 12 and drawn == ['train', 'test']

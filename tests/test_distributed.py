@@ -65,7 +65,7 @@ def test_one_ps_two_workers_train_to_a_checkpoint_eval_restores(signs_dir, tmp_p
   evaluated = read_json(report)
   assert evaluated['num_examples'] == 30
   assert evaluated['global_step'] >= steps  # Asynchronous workers may overshoot a little.
-  assert read_json(train_dir / 'legacy_resnet.json')['last_eval']['global_step'] == (
+  assert read_json(train_dir / 'legacy_resnet.json')['test']['global_step'] == (
       evaluated['global_step'])
 
 
@@ -110,7 +110,7 @@ def test_a_killed_worker_restarted_with_the_same_command_rejoins(signs_dir, tmp_
   assert {name: process.returncode for name, process in processes.items()} == {
       name: 0 for name in commands}, '\n'.join(outputs.values())
   assert 'worker 1: done at global step 30' in outputs['worker:1']
-  assert 'final held-out accuracy' in outputs['worker:0']
+  assert 'final test accuracy' in outputs['worker:0']
   if victim == 'worker:0':
     assert 'chief: resuming from' in outputs['worker:0']
   assert checkpoints.global_step(checkpoints.newest_readable(str(train_dir))) == 30

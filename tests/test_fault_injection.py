@@ -26,7 +26,7 @@ from legacy_resnet.errors import UsageError
 pytestmark = netutil.QUIET
 
 STEPS = 12
-SMALL = ['--model_name', 'resnet_v1_18', '--batch_size', '10']  # 6 steps per epoch here.
+SMALL = ['--model_name', 'resnet_v1_18', '--batch_size', '10']  # 5 steps per epoch (54 images).
 
 
 def _train_command(signs_dir, train_dir, *extra):
@@ -291,7 +291,7 @@ def test_nan_loss_stops_at_its_step_and_keeps_the_last_good_checkpoint(signs_dir
 
 def test_non_finite_variables_are_never_saved(signs_dir, tmp_path):
   settings, data, metadata = _nan_run(signs_dir, tmp_path / 'run', 99)
-  trainer = training._Trainer(settings, data, metadata, None)
+  trainer = training.Trainer(settings, data, metadata, None)
   with trainer.graph.as_default():
     trainer.session.run(trainer.tensors.initializer)
     trainer.save(1)

@@ -9,9 +9,9 @@ import tensorflow as tf
 
 import netutil
 from conftest import run_script, read_json
-from legacy_resnet import compat
 from legacy_resnet import model_graph
 from legacy_resnet import replication
+from legacy_resnet import sessions
 from legacy_resnet import train_cli
 from legacy_resnet.errors import UsageError
 
@@ -39,7 +39,7 @@ def _graph(num_clones):
 
 def _session(graph, num_clones):
   return tf.compat.v1.Session(graph=graph,
-                              config=compat.session_config(num_cpu_devices=num_clones))
+                              config=sessions.session_config(num_cpu_devices=num_clones))
 
 
 def _batches():

@@ -12,8 +12,8 @@ import tensorflow as tf
 
 import netutil
 from conftest import ROOT
-from legacy_resnet import compat
 from legacy_resnet import model_graph
+from legacy_resnet import sessions
 from legacy_resnet import train_cli
 
 pytestmark = netutil.QUIET
@@ -68,7 +68,7 @@ def start_checkpoint(tmp_path_factory):
 
 def test_default_graph_and_session_match_the_plain_graph_within_1e4(start_checkpoint):
   plain = _run(True, tf.compat.v1.ConfigProto(), start_checkpoint)
-  default = _run(False, compat.session_config(), start_checkpoint)
+  default = _run(False, sessions.session_config(), start_checkpoint)
   assert len(set(plain[0])) == STEPS  # The model really trains.
   for name, plain_values, default_values in zip(('loss', 'logits', 'eval logits'), plain,
                                                 default):
@@ -106,7 +106,7 @@ def test_prepared_run_casts_feeds_runs_targets_and_matches_session_run():
     initializer = tf.compat.v1.global_variables_initializer()
   with tf.compat.v1.Session(graph=graph) as session:
     session.run(initializer)
-    prepared = compat.prepared_run(session, [x], [total], [count.op])
+    prepared = sessions.prepared_run(session, [x], [total], [count.op])
     values = prepared([1.0, 2.5])  # Python floats: float64, cast to the feed's float32.
     assert isinstance(values, list) and values[0] == session.run(total, {x: [1.0, 2.5]}) == 7.0
     prepared(np.ones(3, np.float32))
@@ -116,20 +116,20 @@ def test_prepared_run_casts_feeds_runs_targets_and_matches_session_run():
 def test_fast_graph_building_restores_tensor_equality():
   from tensorflow.python.framework import tensor  # pylint: disable=g-direct-tensorflow-import
   before = tensor.Tensor._USE_EQUALITY  # pylint: disable=protected-access
-  with compat.fast_graph_building():
+  with sessions.fast_graph_building():
     assert not tensor.Tensor._USE_EQUALITY  # pylint: disable=protected-access
   assert tensor.Tensor._USE_EQUALITY == before  # pylint: disable=protected-access
 
 
 _XLA_PROBE = """
 import numpy as np, tensorflow as tf
-from legacy_resnet import compat
+from legacy_resnet import sessions
 graph = tf.Graph()
 with graph.as_default():
   x = tf.compat.v1.placeholder(tf.float32, [16, 16])
   y = tf.reduce_sum(tf.nn.relu(tf.matmul(x, x) + 1.0))
 metadata = tf.compat.v1.RunMetadata()
-with tf.compat.v1.Session(graph=graph, config=compat.session_config(xla_jit=%s)) as session:
+with tf.compat.v1.Session(graph=graph, config=sessions.session_config(xla_jit=%s)) as session:
   value = session.run(y, {x: np.ones((16, 16), np.float32)}, run_metadata=metadata,
                       options=tf.compat.v1.RunOptions(trace_level=3))
 assert value == 16 * 16 * 17

@@ -40,7 +40,7 @@ def test_eval_reproduces_in_session_accuracy_and_loss(trained_dir, tmp_path):
   report_path = tmp_path / 'report.json'
   result = run_script('eval_graph.py', '--checkpoint_path', trained_dir, '--report', report_path)
   report = read_json(report_path)
-  in_session = read_json(os.path.join(trained_dir, checkpoints.METADATA_FILE))['last_eval']
+  in_session = read_json(os.path.join(trained_dir, checkpoints.METADATA_FILE))['test']
   assert report['accuracy'] == in_session['accuracy']
   assert report['loss'] == pytest.approx(in_session['loss'], rel=1e-5)
   assert report['global_step'] == 6 and report['num_examples'] == 30
@@ -84,7 +84,7 @@ def test_moving_average_weights_are_restored_for_evaluation(signs_dir, tmp_path)
   prefix = tf.train.latest_checkpoint(str(tmp_path))
   assert any(name.endswith('/ExponentialMovingAverage')
              for name in checkpoints.variable_shapes(prefix))
-  report = read_json(tmp_path / checkpoints.METADATA_FILE)['last_eval']
+  report = read_json(tmp_path / checkpoints.METADATA_FILE)['test']
   run_script('eval_graph.py', '--checkpoint_path', tmp_path, '--report', tmp_path / 'r.json')
   assert read_json(tmp_path / 'r.json')['loss'] == pytest.approx(report['loss'], rel=1e-5)
   raw = _raw_weights_loss(prefix, signs_dir)

@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""``train_graph.py`` that also appends the wall-clock time of its first finished step
+to a file: the benchmark's start-up measurement.
+
+Usage: first_step.py MARKER_FILE [train_graph.py flags...]
+"""
+
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv):
+  marker, train_flags = argv[0], argv[1:]
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # As train_graph.py, before TF loads.
+  sys.path.insert(0, ROOT)
+  from legacy_resnet import cli, train_cli  # pylint: disable=import-outside-toplevel
+  marked = []
+
+  def on_step(step, loss, accuracy):
+    del step, loss, accuracy
+    if not marked:
+      marked.append(time.time())
+      with open(marker, 'a', encoding='utf-8') as stream:
+        stream.write('%.6f\n' % marked[0])
+
+  return cli.run(lambda flags: train_cli.main(flags, on_step=on_step), train_flags)
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))

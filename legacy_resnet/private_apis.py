@@ -1,0 +1,57 @@
+"""Every private TensorFlow (and tf-keras) API the project touches, in one place.
+
+Public ``tf.*`` names are covered by TensorFlow's compatibility promise; these are
+not, and an upgrade may move or remove any of them. ``missing()`` names the ones this
+installation lacks; ``tests/test_private_apis.py`` fails with that list, so an upgrade
+that breaks one is caught by the tests rather than by a user. Code that starts using
+another private name adds it here (the test also scans the sources for such uses).
+"""
+
+import collections
+import importlib
+
+PrivateApi = collections.namedtuple('PrivateApi', ['module', 'attribute', 'used_for'])
+
+# attribute: a dotted path inside ``module`` (None: the module itself).
+PRIVATE_APIS = (
+    PrivateApi('tensorflow.python.framework.ops', None,
+               'compat: puts back ops.Tensor, which tf-slim checks isinstance against'),
+    PrivateApi('tensorflow.python.framework.tensor', 'Tensor._USE_EQUALITY',
+               'sessions.fast_graph_building: graph building without TF2 tensor '
+               'equality'),
+    PrivateApi('tensorflow.python.client.session', 'BaseSession._make_callable_from_options',
+               'sessions.prepared_run: the training step prepared without the '
+               'interpreter lock'),
+    PrivateApi('tensorflow.core.protobuf.config_pb2', 'CallableOptions',
+               'sessions.prepared_run: the prepared step\'s signature'),
+    PrivateApi('tensorflow.core.protobuf.rewriter_config_pb2', 'RewriterConfig.ONE',
+               'sessions.session_config: one round of graph optimizer passes'),
+    PrivateApi('tensorflow.python.client.pywrap_tf_session', 'TF_SetTfXlaCpuGlobalJit',
+               'sessions.session_config: --xla on the CPU'),
+    PrivateApi('tensorflow.python.util._pywrap_util_port', 'IsMklEnabled',
+               'onednn.enabled and the benchmark: whether TensorFlow runs its oneDNN '
+               'kernels'),
+    PrivateApi('tf_keras.src.legacy_tf_layers', None,
+               'compat: the module tf-slim\'s batch_norm imports under its old name'),
+)
+
+
+def resolve(api):
+  """The object ``api`` names; raises ImportError or AttributeError when it is gone."""
+  found = importlib.import_module(api.module)
+  for name in (api.attribute or '').split('.'):
+    if name:
+      found = getattr(found, name)
+  return found
+
+
+def missing():
+  """'module.attribute (used for ...): error' for each entry this installation lacks."""
+  gone = []
+  for api in PRIVATE_APIS:
+    try:
+      resolve(api)
+    except (ImportError, AttributeError) as error:
+      name = api.module + ('.' + api.attribute if api.attribute else '')
+      gone.append('%s (%s): %s' % (name, api.used_for, error))
+  return gone
