@@ -131,17 +131,21 @@ def stack_blocks_dense(net, blocks, output_stride=None, store_non_strided_activa
   return net
 
 
+class MultiGridError(ValueError):
+  """Multi-grid rates that do not fit the block."""
+
+
 def with_multi_grid(block, unit_rates):
   """``block`` with unit i's atrous rate multiplied by ``unit_rates[i]`` (DeepLab v3's
   multi-grid, e.g. (1, 2, 4) for a three-unit last block).
 
   Raises:
-    ValueError: when ``unit_rates`` does not have one positive rate per unit.
+    MultiGridError: when ``unit_rates`` does not have one positive rate per unit.
   """
   unit_rates = tuple(unit_rates)
   if len(unit_rates) != len(block.args) or not all(
       isinstance(r, int) and r >= 1 for r in unit_rates):
-    raise ValueError('multi_grid needs %d positive integer rates for %s, got %s'
+    raise MultiGridError('multi_grid needs %d positive integer rates for %s, got %s'
                      % (len(block.args), block.scope, list(unit_rates)))
   return block._replace(args=[dict(unit, unit_rate=unit_rate)
                               for unit, unit_rate in zip(block.args, unit_rates)])
@@ -204,18 +208,32 @@ def resnet(inputs, blocks, units, preactivation, num_classes=None, is_training=T
 # of every named ResNet.
 BLOCK_BASE_DEPTHS = (64, 128, 256, 512)
 BLOCK_STRIDES = (2, 2, 2, 1)
+# Named depth -> (unit kind, units per block), as in the ResNet papers.
+NAMED_LAYOUTS = {
+    18: ('basic', (2, 2, 2, 2)),
+    34: ('basic', (3, 4, 6, 3)),
+    50: ('bottleneck', (3, 4, 6, 3)),
+    101: ('bottleneck', (3, 4, 23, 3)),
+    152: ('bottleneck', (3, 8, 36, 3)),
+    200: ('bottleneck', (3, 24, 36, 3)),
+}
 
 
-def named_resnet(name, builder, block_fn, units_per_block):
-  """Defines ``name``(inputs, num_classes, ...): the four-block ResNet that ``builder``
-  (``resnet_v1.resnet_v1`` or ``resnet_v2.resnet_v2``) makes from
-  ``block_fn(scope, base_depth, num_units, stride)`` blocks.
+def named_resnet(builder, depth, block_fns):
+  """Defines ``<builder name>_<depth>``(inputs, num_classes, ...): the four-block
+  ResNet of ``NAMED_LAYOUTS[depth]`` that ``builder`` (``resnet_v1.resnet_v1`` or
+  ``resnet_v2.resnet_v2``) makes from blocks of
+  ``block_fns[unit kind](scope, base_depth, num_units, stride)``.
 
   The network's own arguments, beyond those of ``builder``:
     min_base_depth, depth_multiplier: each block's base depth is
       max(int(base_depth * depth_multiplier), min_base_depth) (the root stays 64).
     multi_grid: unit rates of the last block (one per unit), see ``with_multi_grid``.
   """
+
+  name = '%s_%d' % (builder.__name__, depth)
+  kind, units_per_block = NAMED_LAYOUTS[depth]
+  block_fn = block_fns[kind]
 
   def network(inputs, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, spatial_squeeze=True, store_non_strided_activations=False,

@@ -168,15 +168,11 @@ def resnet_v1_basic_block(scope, depth, num_units, stride):
   return resnet_utils.repeated_unit_block(scope, basic, {'depth': depth}, num_units, stride)
 
 
-resnet_v1_18 = resnet_utils.named_resnet('resnet_v1_18', resnet_v1, resnet_v1_basic_block,
-                                         (2, 2, 2, 2))
-resnet_v1_34 = resnet_utils.named_resnet('resnet_v1_34', resnet_v1, resnet_v1_basic_block,
-                                         (3, 4, 6, 3))
-resnet_v1_50 = resnet_utils.named_resnet('resnet_v1_50', resnet_v1, resnet_v1_block,
-                                         (3, 4, 6, 3))
-resnet_v1_101 = resnet_utils.named_resnet('resnet_v1_101', resnet_v1, resnet_v1_block,
-                                          (3, 4, 23, 3))
-resnet_v1_152 = resnet_utils.named_resnet('resnet_v1_152', resnet_v1, resnet_v1_block,
-                                          (3, 8, 36, 3))
-resnet_v1_200 = resnet_utils.named_resnet('resnet_v1_200', resnet_v1, resnet_v1_block,
-                                          (3, 24, 36, 3))
+_BLOCK_FNS = {'basic': resnet_v1_basic_block, 'bottleneck': resnet_v1_block}
+
+resnet_v1_18 = resnet_utils.named_resnet(resnet_v1, 18, _BLOCK_FNS)
+resnet_v1_34 = resnet_utils.named_resnet(resnet_v1, 34, _BLOCK_FNS)
+resnet_v1_50 = resnet_utils.named_resnet(resnet_v1, 50, _BLOCK_FNS)
+resnet_v1_101 = resnet_utils.named_resnet(resnet_v1, 101, _BLOCK_FNS)
+resnet_v1_152 = resnet_utils.named_resnet(resnet_v1, 152, _BLOCK_FNS)
+resnet_v1_200 = resnet_utils.named_resnet(resnet_v1, 200, _BLOCK_FNS)

@@ -130,15 +130,11 @@ def resnet_v2_basic_block(scope, depth, num_units, stride):
   return resnet_utils.repeated_unit_block(scope, basic, {'depth': depth}, num_units, stride)
 
 
-resnet_v2_18 = resnet_utils.named_resnet('resnet_v2_18', resnet_v2, resnet_v2_basic_block,
-                                         (2, 2, 2, 2))
-resnet_v2_34 = resnet_utils.named_resnet('resnet_v2_34', resnet_v2, resnet_v2_basic_block,
-                                         (3, 4, 6, 3))
-resnet_v2_50 = resnet_utils.named_resnet('resnet_v2_50', resnet_v2, resnet_v2_block,
-                                         (3, 4, 6, 3))
-resnet_v2_101 = resnet_utils.named_resnet('resnet_v2_101', resnet_v2, resnet_v2_block,
-                                          (3, 4, 23, 3))
-resnet_v2_152 = resnet_utils.named_resnet('resnet_v2_152', resnet_v2, resnet_v2_block,
-                                          (3, 8, 36, 3))
-resnet_v2_200 = resnet_utils.named_resnet('resnet_v2_200', resnet_v2, resnet_v2_block,
-                                          (3, 24, 36, 3))
+_BLOCK_FNS = {'basic': resnet_v2_basic_block, 'bottleneck': resnet_v2_block}
+
+resnet_v2_18 = resnet_utils.named_resnet(resnet_v2, 18, _BLOCK_FNS)
+resnet_v2_34 = resnet_utils.named_resnet(resnet_v2, 34, _BLOCK_FNS)
+resnet_v2_50 = resnet_utils.named_resnet(resnet_v2, 50, _BLOCK_FNS)
+resnet_v2_101 = resnet_utils.named_resnet(resnet_v2, 101, _BLOCK_FNS)
+resnet_v2_152 = resnet_utils.named_resnet(resnet_v2, 152, _BLOCK_FNS)
+resnet_v2_200 = resnet_utils.named_resnet(resnet_v2, 200, _BLOCK_FNS)

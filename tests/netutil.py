@@ -9,6 +9,7 @@ import tf_slim as slim
 
 from nets import resnet_utils
 from nets import resnet_v1
+from nets import resnet_v2
 
 # Depth (bottleneck: base depth, basic: depth), units and stride of each tiny block.
 TINY_BLOCKS = ((1, 3, 2), (2, 3, 2), (4, 3, 2), (8, 2, 1))
@@ -47,17 +48,27 @@ def placeholder(shape):
   return tf.compat.v1.placeholder(tf.float32, shape)
 
 
-def tiny_blocks(kind='bottleneck', spec=TINY_BLOCKS):
-  """Thin blocks of bottleneck (output depth 4 * base) or basic units."""
-  make = {'bottleneck': resnet_v1.resnet_v1_block,
-          'basic': resnet_v1.resnet_v1_basic_block}[kind]
+# Parametrizes a test over both ResNet families (the module is the argument).
+OVER_FAMILIES = pytest.mark.parametrize('family', [resnet_v1, resnet_v2],
+                                        ids=['resnet_v1', 'resnet_v2'])
+
+
+def tiny_blocks(kind='bottleneck', spec=TINY_BLOCKS, family=resnet_v1):
+  """Thin blocks of bottleneck (output depth 4 * base) or basic units of ``family``
+  (the module resnet_v1 or resnet_v2)."""
+  name = family.__name__.rsplit('.', 1)[-1]
+  make = {'bottleneck': getattr(family, name + '_block'),
+          'basic': getattr(family, name + '_basic_block')}[kind]
   return [make('block%d' % (index + 1), depth, units, stride)
           for index, (depth, units, stride) in enumerate(spec)]
 
 
-def tiny_resnet(inputs, num_classes=None, kind='bottleneck', scope='resnet', **kwargs):
-  """A full resnet_v1 (root block included unless told otherwise) on tiny blocks."""
-  return resnet_v1.resnet_v1(inputs, tiny_blocks(kind), num_classes, scope=scope, **kwargs)
+def tiny_resnet(inputs, num_classes=None, kind='bottleneck', scope='resnet', family=resnet_v1,
+                spec=TINY_BLOCKS, **kwargs):
+  """A full ResNet of ``family`` (root block included unless told otherwise) on tiny
+  blocks."""
+  builder = getattr(family, family.__name__.rsplit('.', 1)[-1])
+  return builder(inputs, tiny_blocks(kind, spec, family), num_classes, scope=scope, **kwargs)
 
 
 def inference_arg_scope():
