@@ -28,8 +28,9 @@ TOLERANCE = 1e-4
 # v1's ResNet-50 runs every setting except the atrous ones with global pooling.
 DEFAULT_SETTINGS = {
     'resnet_v1_101': {(False, True, None), (True, False, 16), (False, False, 8)},
-    'resnet_v2_50': {(True, True, None), (False, False, 8), (True, False, 16)},
-    'resnet_v2_101': {(False, True, None)},
+    # v2: train and inference, output_stride None, 8 and 16 over the two nets.
+    'resnet_v2_50': {(True, True, None), (False, False, 8)},
+    'resnet_v2_101': {(True, False, 16)},
 }
 FAMILIES = {'resnet_v1': (slim_resnet_v1, resnet_v1), 'resnet_v2': (slim_resnet_v2, resnet_v2)}
 
