@@ -148,16 +148,21 @@ def test_multi_grid_equals_last_block_built_with_those_rates(family, kind, outpu
 
 @NETS_18
 def test_named_nets_take_multi_grid_for_their_last_block(network):
-  with tf.Graph().as_default():
+  outputs = {}
+  with netutil.graph_session() as sess:
+    inputs = tf.constant(netutil.random_images(1, 33, 33))
     with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-      network(tf.zeros([1, 33, 33, 3]), global_pool=False, output_stride=16,
-              multi_grid=(1, 2))
-    dilations = {op.name: op.get_attr('dilations')[1]
-                 for op in tf.compat.v1.get_default_graph().get_operations()
-                 if op.type == 'Conv2D' and '/block4/' in op.name and '/conv' in op.name}
-  # Block 4 runs at rate 2 for output_stride 16; unit 2 doubles it.
-  assert len(dilations) == 4
-  assert all(rate == (2 if '/unit_1/' in name else 4) for name, rate in dilations.items())
+      for multi_grid in (None, (1, 1), (1, 2)):
+        outputs[multi_grid] = network(inputs, is_training=False, global_pool=False,
+                                      output_stride=16, multi_grid=multi_grid,
+                                      reuse=multi_grid is not None)[1]
+    netutil.initialize(sess)
+    blocks = sess.run({key: (points[network.__name__ + '/block3'],
+                             points[network.__name__ + '/block4'])
+                       for key, points in outputs.items()})
+  np.testing.assert_array_equal(blocks[(1, 1)][1], blocks[None][1])
+  np.testing.assert_array_equal(blocks[(1, 2)][0], blocks[None][0])
+  assert netutil.relative_error(blocks[(1, 2)][1], blocks[None][1]) > 1e-3
 
 
 @NETS_18
