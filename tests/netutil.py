@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
+from tf_slim.nets import resnet_utils as slim_resnet_utils
 
 from nets import resnet_utils
 from nets import resnet_v1
@@ -96,3 +97,19 @@ def assert_relatively_close(actual, expected, tolerance=1e-4):
   # An all-zero reference (every ReLU dead) would make any comparison pass.
   assert np.any(expected), 'the reference output is all zero'
   assert relative_error(actual, expected) <= tolerance
+
+
+def write_slim_checkpoint(prefix, network, num_classes):
+  """Saves the model variables of tf-slim's own ``network`` (e.g.
+  tf_slim.nets.resnet_v2.resnet_v2_50) with ``num_classes`` classes, randomly
+  initialized, as a model-zoo style checkpoint at ``prefix``; returns ``prefix``."""
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(7)
+    images = tf.compat.v1.placeholder(tf.float32, [None, 224, 224, 3])
+    with slim.arg_scope(slim_resnet_utils.resnet_arg_scope()):
+      network(images, num_classes, is_training=False)
+    saver = tf.compat.v1.train.Saver(slim.get_model_variables())
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      saver.save(session, prefix, write_meta_graph=False)
+  return prefix
