@@ -37,6 +37,9 @@ def parser():
                  help='write the last block\'s FCN-mode feature maps to HDF5')
   p.add_argument('--output_stride', type=int, default=16, choices=(8, 16, 32),
                  help='feature stride for --dense_features (default: %(default)s)')
+  p.add_argument('--multi_grid', type=cli.positive_int, nargs='+', metavar='RATE',
+                 help='atrous rate factors of the last block\'s units for --dense_features '
+                 '(DeepLab v3 multi-grid, e.g. 1 2 4; one per unit)')
   p.add_argument('--image_size', type=cli.positive_int, nargs=2, metavar=('H', 'W'),
                  help='resize --images to this size for --dense_features (default: '
                  'their own size, which must then be the same for all)')
@@ -88,7 +91,8 @@ def _write_dense_features(settings):
   prefix = checkpoints.resolve(settings.checkpoint_path)
   metadata = checkpoints.read_metadata(prefix)
   inputs, sources, labels = _dense_inputs(settings, metadata)
-  features = evaluation.dense_features(prefix, settings.output_stride, np.stack(inputs))
+  features = evaluation.dense_features(prefix, settings.output_stride, np.stack(inputs),
+                                       settings.multi_grid)
   with atomic_files.replacing(settings.dense_features, suffix='.h5') as temporary:
     with h5py.File(temporary, 'w') as out:
       out.create_dataset('features', data=features, compression='gzip')
@@ -97,7 +101,8 @@ def _write_dense_features(settings):
       if labels is not None:
         out.create_dataset('labels', data=labels)
       out.attrs.update(output_stride=settings.output_stride, checkpoint=prefix,
-                       model_name=metadata['model_name'])
+                       model_name=metadata['model_name'],
+                       multi_grid=list(settings.multi_grid or []))
   print('wrote %s features %s (output stride %d) to %s'
         % (len(features), list(features.shape[1:]), settings.output_stride,
            settings.dense_features))

@@ -11,8 +11,10 @@ from legacy_resnet import images as image_files
 from legacy_resnet import inference_graph
 from legacy_resnet import metrics
 from legacy_resnet import model_graph
+from legacy_resnet import preprocessing
 from legacy_resnet import sessions
 from legacy_resnet.errors import UsageError
+from nets import resnet_utils
 
 PREDICT_BATCH_SIZE = 64
 DENSE_BATCH_SIZE = 8
@@ -52,7 +54,7 @@ class RestoredClassifier:
     with self.graph.as_default():
       self.tensors = model_graph.build_classifier(
           self.metadata['model_name'], len(self.class_names), self.image_size,
-          **(network_args or {}))
+          preprocessing.InputPipeline.from_metadata(self.metadata), **(network_args or {}))
       restore_map = model_graph.variables_to_restore(self.metadata.get('moving_average_decay'))
       checkpoints.check_fits(self.prefix, restore_map)
       saver = tf.compat.v1.train.Saver(restore_map)
@@ -103,26 +105,31 @@ def top_predictions(classifier, paths, top_k):
   return results
 
 
-def dense_features(checkpoint_path, output_stride, images):
+def dense_features(checkpoint_path, output_stride, images, multi_grid=None):
   """The last block's feature maps in FCN mode (no global pooling, atrous convolution).
 
   Args:
-    checkpoint_path: checkpoint prefix or train dir of a resnet_v1 model.
+    checkpoint_path: checkpoint prefix or train dir of a resnet_v1 or resnet_v2 model.
     output_stride: 8 or 16 (any stride the network can produce).
-    images: float32 [N, H, W, 3] in [0, 1], any H and W.
+    images: float32 [N, H, W, 3] in [0, 1], any H and W (the run's preprocessing
+      transforms their pixel values, without cropping or resizing).
+    multi_grid: atrous rate factors of the last block's units, or None.
 
   Returns:
     float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels].
   """
   prefix = checkpoints.resolve(checkpoint_path)
   model_name = checkpoints.read_metadata(prefix)['model_name']
-  if not model_name.startswith('resnet_v1_'):
-    raise UsageError('--dense_features: %s has no output_stride; use a resnet_v1_* model'
-                     % model_name)
+  if not model_name.startswith(('resnet_v1_', 'resnet_v2_')):
+    raise UsageError('--dense_features: %s has no output_stride; use a resnet_v1_* or '
+                     'resnet_v2_* model' % model_name)
+  network_args = {'global_pool': False, 'output_stride': output_stride}
+  if multi_grid:
+    network_args['multi_grid'] = tuple(multi_grid)
   try:
-    classifier = RestoredClassifier(
-        prefix, image_size=(None, None),
-        network_args={'global_pool': False, 'output_stride': output_stride})
+    classifier = RestoredClassifier(prefix, image_size=(None, None), network_args=network_args)
+  except resnet_utils.MultiGridError as error:
+    raise UsageError('--multi_grid: %s' % error) from None
   except ValueError as error:
     raise UsageError('--output_stride %d: %s' % (output_stride, error)) from None
   try:

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from legacy_resnet import optimization
+from legacy_resnet import preprocessing
 from legacy_resnet import replication
 from legacy_resnet import sessions
 from legacy_resnet.errors import UsageError
@@ -30,16 +31,19 @@ TrainingTensors = collections.namedtuple(
      'train_op', 'summary_op', 'variables_to_train', 'initializer'])
 
 
-def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None):
-  """The factory's network function, or a UsageError naming ``--model_name``."""
+def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None,
+               pipeline=preprocessing.DEFAULT_PIPELINE):
+  """The factory's network function behind ``pipeline`` (a
+  ``preprocessing.InputPipeline``), or a UsageError naming ``--model_name``."""
   arg_scope_args = {}
   if batch_norm_decay is not None:
     arg_scope_args['batch_norm_decay'] = batch_norm_decay
   try:
-    return nets_factory.get_network_fn(model_name, num_classes, weight_decay=weight_decay,
-                                       **arg_scope_args)
+    network = nets_factory.get_network_fn(model_name, num_classes + pipeline.labels_offset,
+                                          weight_decay=weight_decay, **arg_scope_args)
   except ValueError as error:
     raise UsageError('--model_name: %s' % error) from None
+  return pipeline.wrap(network)
 
 
 def input_placeholders(image_size):
@@ -92,15 +96,17 @@ def _fast_building(build):
 
 
 @_fast_building
-def build_classifier(model_name, num_classes, image_size, **network_args):
+def build_classifier(model_name, num_classes, image_size,
+                     pipeline=preprocessing.DEFAULT_PIPELINE, **network_args):
   """Placeholders and the network in evaluation mode (batch norm on its moving
   statistics) in the current graph, for evaluation, prediction and export.
 
-  ``network_args`` go to the network (e.g. ``global_pool=False, output_stride=16``).
+  ``pipeline`` is the run's ``preprocessing.InputPipeline``; ``network_args`` go to
+  the network (e.g. ``global_pool=False, output_stride=16``).
   """
   images, labels = input_placeholders(image_size)
-  logits, end_points = network_fn(model_name, num_classes)(images, is_training=False,
-                                                            **network_args)
+  logits, end_points = network_fn(model_name, num_classes, pipeline=pipeline)(
+      images, is_training=False, **network_args)
   return ClassifierTensors(images, labels, False, logits, end_points, logits,
                            end_points.get('predictions'))
 
@@ -173,7 +179,8 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   with tf.compat.v1.device(replication.variables_device(clones)):
     global_step = tf.compat.v1.train.get_or_create_global_step()
   network = network_fn(settings.model_name, num_classes, settings.weight_decay,
-                       settings.batch_norm_decay)
+                       settings.batch_norm_decay,
+                       preprocessing.InputPipeline.from_settings(settings))
   images, labels = input_placeholders(image_size)
   is_training = True
   if batch_norm_switch:

@@ -9,6 +9,7 @@ from legacy_resnet import cluster
 from legacy_resnet import datasets
 from legacy_resnet import distributed
 from legacy_resnet import optimization
+from legacy_resnet import preprocessing
 from legacy_resnet import training
 from legacy_resnet.errors import UsageError
 from nets import nets_factory
@@ -34,6 +35,22 @@ def parser():
   data.add_argument('--model_name', default='resnet_v1_50',
                     choices=sorted(nets_factory.networks_map), metavar='MODEL_NAME',
                     help='%s (default: %%(default)s)' % ', '.join(sorted(nets_factory.networks_map)))
+
+  prep = p.add_argument_group(
+      'preprocessing (recorded with the run; eval_graph.py applies it too)')
+  prep.add_argument('--preprocessing_name', default='signs',
+                    choices=preprocessing.PREPROCESSING_NAMES,
+                    help='signs: pixels in [0, 1]; vgg: [0, 255] minus the ImageNet means '
+                    '(slim resnet_v1 checkpoints); inception: central crop, [-1, 1] (slim '
+                    'resnet_v2 checkpoints) (default: %(default)s)')
+  prep.add_argument('--train_image_size', type=cli.positive_int,
+                    help='network input side when training, e.g. 224 for a zoo checkpoint '
+                    '(default: the images\' own size)')
+  prep.add_argument('--eval_image_size', type=cli.positive_int,
+                    help='network input side when evaluating (default: --train_image_size)')
+  prep.add_argument('--labels_offset', type=cli.non_negative_int, default=0,
+                    help='logits before the first class, dropped: 1 for slim\'s 1001-class '
+                    'checkpoints (background first) (default: %(default)s)')
 
   run = p.add_argument_group('length')
   run.add_argument('--batch_size', type=cli.positive_int, default=32,

@@ -16,6 +16,7 @@ from legacy_resnet import checkpoints
 from legacy_resnet import evaluation
 from legacy_resnet import metrics
 from legacy_resnet import model_graph
+from legacy_resnet import preprocessing
 from legacy_resnet import replication
 from legacy_resnet import sessions
 from legacy_resnet.errors import Stopped
@@ -47,7 +48,7 @@ def run_metadata(settings, data):
   """What a run records in its train dir (``checkpoints.write_metadata``) for
   ``eval_graph.py`` and for resuming: the model, classes, image size, moving-average
   decay and the data it trained on (a ``datasets.TrainingData``)."""
-  return {
+  metadata = {
       'model_name': settings.model_name,
       'class_names': data.class_names,
       'image_size': data.image_size,
@@ -56,6 +57,8 @@ def run_metadata(settings, data):
       'validation_split': settings.validation_split,
       'seed': settings.seed,
   }
+  metadata.update(preprocessing.InputPipeline.from_settings(settings).metadata_entries())
+  return metadata
 
 
 def _carry_over_results(train_dir, resume_from, metadata):
@@ -64,10 +67,11 @@ def _carry_over_results(train_dir, resume_from, metadata):
   if resume_from is None:
     return
   previous = checkpoints.read_metadata(resume_from)
-  for key in ('model_name', 'class_names', 'image_size', 'moving_average_decay'):
-    if previous.get(key) != metadata[key]:
+  for key in ('model_name', 'class_names', 'image_size', 'moving_average_decay',
+              preprocessing.InputPipeline.METADATA_KEY):
+    if previous.get(key) != metadata.get(key):
       raise UsageError('--train_dir %s holds a run with %s=%r, not %r; use another '
-                       '--train_dir' % (train_dir, key, previous.get(key), metadata[key]))
+                       '--train_dir' % (train_dir, key, previous.get(key), metadata.get(key)))
   if 'validation_split' in previous:  # Runs from before validation splits have none.
     for key in ('validation_split', 'seed'):
       if previous.get(key) != metadata[key]:

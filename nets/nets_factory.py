@@ -8,6 +8,7 @@ import tf_slim as slim
 from nets import resnet50_signs
 from nets import resnet_utils
 from nets import resnet_v1
+from nets import resnet_v2
 
 networks_map = {
     'resnet_v1_18': resnet_v1.resnet_v1_18,
@@ -16,11 +17,17 @@ networks_map = {
     'resnet_v1_101': resnet_v1.resnet_v1_101,
     'resnet_v1_152': resnet_v1.resnet_v1_152,
     'resnet_v1_200': resnet_v1.resnet_v1_200,
+    'resnet_v2_18': resnet_v2.resnet_v2_18,
+    'resnet_v2_34': resnet_v2.resnet_v2_34,
+    'resnet_v2_50': resnet_v2.resnet_v2_50,
+    'resnet_v2_101': resnet_v2.resnet_v2_101,
+    'resnet_v2_152': resnet_v2.resnet_v2_152,
+    'resnet_v2_200': resnet_v2.resnet_v2_200,
     'resnet50_signs': resnet50_signs.resnet50_signs,
 }
 
 arg_scopes_map = {name: resnet_utils.resnet_arg_scope
-                  for name in networks_map if name.startswith('resnet_v1_')}
+                  for name in networks_map if name.startswith(('resnet_v1_', 'resnet_v2_'))}
 arg_scopes_map['resnet50_signs'] = resnet50_signs.resnet50_signs_arg_scope
 
 
@@ -29,7 +36,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False, **arg
 
   Args:
     name: a key of ``networks_map``.
-    num_classes: number of classes (resnet_v1_*: None gives the pooled features).
+    num_classes: number of classes (resnet_v*: None gives the pooled features).
     weight_decay: L2 penalty on the weights (0: no regularization loss).
     is_training: batch-norm mode used when a call does not pass its own.
     **arg_scope_args: further arguments of the network's arg scope

@@ -23,18 +23,30 @@ from nets import resnet_utils
 resnet_arg_scope = resnet_utils.resnet_arg_scope
 
 
-def _shortcut(inputs, depth, stride):
+def _shortcut(inputs, depth, stride, activation_fn=None):
   """Identity (subsampled) when the depth is unchanged, else a 1x1 projection."""
   depth_in = slim.utils.last_dimension(inputs.get_shape(), min_rank=4)
   if depth == depth_in:
     return resnet_utils.subsample(inputs, stride, 'shortcut')
-  return slim.conv2d(inputs, depth, [1, 1], stride=stride, activation_fn=None,
+  return slim.conv2d(inputs, depth, [1, 1], stride=stride, activation_fn=activation_fn,
                      scope='shortcut')
 
 
+def _residual_unit(inputs, depth, stride, residual_fn, use_bounded_activations):
+  """relu(shortcut + residual_fn(inputs)); bounded: relu6 of the projection, the
+  residual clipped to [-6, 6] and relu6 of the sum, so every tensor stays in a
+  range that 8-bit quantization can represent."""
+  shortcut = _shortcut(inputs, depth, stride,
+                       activation_fn=tf.nn.relu6 if use_bounded_activations else None)
+  residual = residual_fn(inputs)
+  if use_bounded_activations:
+    return tf.nn.relu6(shortcut + tf.clip_by_value(residual, -6.0, 6.0))
+  return tf.nn.relu(shortcut + residual)
+
+
 @slim.add_arg_scope
-def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
-               outputs_collections=None, scope=None):
+def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1, unit_rate=1,
+               use_bounded_activations=False, outputs_collections=None, scope=None):
   """Bottleneck unit (1x1 reduce, 3x3, 1x1 expand) with batch norm after each conv.
 
   Args:
@@ -43,6 +55,9 @@ def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
     depth_bottleneck: channels of the two inner convolutions.
     stride: subsampling of this unit, applied by the 3x3 convolution.
     rate: atrous rate of the 3x3 convolution.
+    unit_rate: multi-grid factor on ``rate``.
+    use_bounded_activations: ReLU6 and a clipped residual (for quantization; use
+      with ``resnet_arg_scope(activation_fn=tf.nn.relu6)``).
     outputs_collections: collection that receives the unit output.
     scope: variable scope (default 'bottleneck_v1').
 
@@ -50,18 +65,20 @@ def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
     [batch, ceil(height / stride), ceil(width / stride), depth].
   """
   with tf.compat.v1.variable_scope(scope, 'bottleneck_v1', [inputs]) as unit_scope:
-    shortcut = _shortcut(inputs, depth, stride)
-    residual = slim.conv2d(inputs, depth_bottleneck, [1, 1], stride=1, scope='conv1')
-    residual = resnet_utils.conv2d_same(residual, depth_bottleneck, 3, stride,
-                                        rate=rate, scope='conv2')
-    residual = slim.conv2d(residual, depth, [1, 1], stride=1, activation_fn=None,
-                           scope='conv3')
-    output = tf.nn.relu(shortcut + residual)
+
+    def residual_fn(net):
+      net = slim.conv2d(net, depth_bottleneck, [1, 1], stride=1, scope='conv1')
+      net = resnet_utils.conv2d_same(net, depth_bottleneck, 3, stride,
+                                     rate=rate * unit_rate, scope='conv2')
+      return slim.conv2d(net, depth, [1, 1], stride=1, activation_fn=None, scope='conv3')
+
+    output = _residual_unit(inputs, depth, stride, residual_fn, use_bounded_activations)
     return slim.utils.collect_named_outputs(outputs_collections, unit_scope.name, output)
 
 
 @slim.add_arg_scope
-def basic(inputs, depth, stride, rate=1, outputs_collections=None, scope=None):
+def basic(inputs, depth, stride, rate=1, unit_rate=1, use_bounded_activations=False,
+          outputs_collections=None, scope=None):
   """Basic unit of the shallow ResNets: two 3x3 convolutions with batch norm.
 
   The stride sits on the second convolution, like the 3x3 of ``bottleneck``, so that
@@ -72,6 +89,8 @@ def basic(inputs, depth, stride, rate=1, outputs_collections=None, scope=None):
     depth: output channels (of both convolutions).
     stride: subsampling of this unit.
     rate: atrous rate of both convolutions.
+    unit_rate: multi-grid factor on ``rate``.
+    use_bounded_activations: as for ``bottleneck``.
     outputs_collections: collection that receives the unit output.
     scope: variable scope (default 'basic_v1').
 
@@ -79,18 +98,20 @@ def basic(inputs, depth, stride, rate=1, outputs_collections=None, scope=None):
     [batch, ceil(height / stride), ceil(width / stride), depth].
   """
   with tf.compat.v1.variable_scope(scope, 'basic_v1', [inputs]) as unit_scope:
-    shortcut = _shortcut(inputs, depth, stride)
-    residual = resnet_utils.conv2d_same(inputs, depth, 3, 1, rate=rate, scope='conv1')
-    with slim.arg_scope([slim.conv2d], activation_fn=None):
-      residual = resnet_utils.conv2d_same(residual, depth, 3, stride, rate=rate,
-                                          scope='conv2')
-    output = tf.nn.relu(shortcut + residual)
+
+    def residual_fn(net):
+      net = resnet_utils.conv2d_same(net, depth, 3, 1, rate=rate * unit_rate, scope='conv1')
+      with slim.arg_scope([slim.conv2d], activation_fn=None):
+        return resnet_utils.conv2d_same(net, depth, 3, stride, rate=rate * unit_rate,
+                                        scope='conv2')
+
+    output = _residual_unit(inputs, depth, stride, residual_fn, use_bounded_activations)
     return slim.utils.collect_named_outputs(outputs_collections, unit_scope.name, output)
 
 
 def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, include_root_block=True, spatial_squeeze=True,
-              reuse=None, scope=None):
+              store_non_strided_activations=False, reuse=None, scope=None):
   """Builds a ResNet v1 from ``blocks``.
 
   For classification use global_pool=True; at 224x224 the last block is 7x7. For
@@ -109,6 +130,8 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
     include_root_block: start with a 7x7/2 convolution and a 3x3/2 max pool.
     spatial_squeeze: return logits as [batch, num_classes] rather than
       [batch, 1, 1, num_classes] (only with global_pool and num_classes).
+    store_non_strided_activations: block end points at the resolution before the
+      block's last stride (see ``resnet_utils.stack_blocks_dense``).
     reuse: reuse the variables of ``scope``.
     scope: variable scope.
 
@@ -122,33 +145,10 @@ def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=Tr
   Raises:
     ValueError: for an output_stride that the blocks cannot produce.
   """
-  with tf.compat.v1.variable_scope(scope, 'resnet_v1', [inputs], reuse=reuse) as net_scope:
-    end_points_collection = net_scope.original_name_scope + '_end_points'
-    with slim.arg_scope([slim.conv2d, bottleneck, basic, resnet_utils.stack_blocks_dense],
-                        outputs_collections=end_points_collection):
-      with slim.arg_scope([slim.batch_norm], is_training=is_training):
-        net = inputs
-        if include_root_block:
-          if output_stride is not None:
-            if output_stride % 4 != 0:
-              raise ValueError('The output_stride needs to be a multiple of 4.')
-            output_stride //= 4
-          net = resnet_utils.conv2d_same(net, 64, 7, stride=2, scope='conv1')
-          net = slim.max_pool2d(net, [3, 3], stride=2, scope='pool1')
-        net = resnet_utils.stack_blocks_dense(net, blocks, output_stride)
-        end_points = slim.utils.convert_collection_to_dict(end_points_collection)
-        if global_pool:
-          net = tf.reduce_mean(net, [1, 2], name='pool5', keepdims=True)
-          end_points['global_pool'] = net
-        if num_classes is not None:
-          net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None,
-                            normalizer_fn=None, scope='logits')
-          end_points[net_scope.name + '/logits'] = net
-          if spatial_squeeze and global_pool:
-            net = tf.squeeze(net, [1, 2], name='SpatialSqueeze')
-            end_points[net_scope.name + '/spatial_squeeze'] = net
-          end_points['predictions'] = slim.softmax(net, scope='predictions')
-        return net, end_points
+  return resnet_utils.resnet(
+      inputs, blocks, (bottleneck, basic), False, num_classes, is_training, global_pool,
+      output_stride, include_root_block, spatial_squeeze, store_non_strided_activations,
+      reuse, scope, default_scope='resnet_v1')
 
 
 resnet_v1.default_image_size = 224
@@ -157,49 +157,22 @@ resnet_v1.default_image_size = 224
 def resnet_v1_block(scope, base_depth, num_units, stride):
   """A block of ``num_units`` bottleneck units of output depth 4 * base_depth; the
   last unit has ``stride``, the others 1."""
-  unit = {'depth': base_depth * 4, 'depth_bottleneck': base_depth, 'stride': 1}
-  return resnet_utils.Block(
-      scope, bottleneck, [unit] * (num_units - 1) + [dict(unit, stride=stride)])
+  return resnet_utils.repeated_unit_block(
+      scope, bottleneck, {'depth': base_depth * 4, 'depth_bottleneck': base_depth}, num_units,
+      stride)
 
 
 def resnet_v1_basic_block(scope, depth, num_units, stride):
   """A block of ``num_units`` basic units of depth ``depth``; the last unit has
   ``stride``, the others 1."""
-  unit = {'depth': depth, 'stride': 1}
-  return resnet_utils.Block(scope, basic, [unit] * (num_units - 1) + [dict(unit, stride=stride)])
+  return resnet_utils.repeated_unit_block(scope, basic, {'depth': depth}, num_units, stride)
 
 
-def _bottleneck_blocks(units_per_block):
-  return [resnet_v1_block('block%d' % (index + 1), base_depth, units, stride)
-          for index, (base_depth, units, stride)
-          in enumerate(zip((64, 128, 256, 512), units_per_block, (2, 2, 2, 1)))]
+_BLOCK_FNS = {'basic': resnet_v1_basic_block, 'bottleneck': resnet_v1_block}
 
-
-def _basic_blocks(units_per_block):
-  return [resnet_v1_basic_block('block%d' % (index + 1), depth, units, stride)
-          for index, (depth, units, stride)
-          in enumerate(zip((64, 128, 256, 512), units_per_block, (2, 2, 2, 1)))]
-
-
-def _named_resnet(name, blocks_fn, units_per_block):
-  """Defines resnet_v1_<depth>(inputs, num_classes, ...) with its default scope."""
-
-  def network(inputs, num_classes=None, is_training=True, global_pool=True,
-              output_stride=None, spatial_squeeze=True, reuse=None, scope=name):
-    return resnet_v1(inputs, blocks_fn(units_per_block), num_classes, is_training,
-                     global_pool, output_stride, include_root_block=True,
-                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
-
-  network.__name__ = name
-  network.__doc__ = ('%s: ResNet v1 with %s units per block. See resnet_v1() for the '
-                     'arguments and return values.' % (name, list(units_per_block)))
-  network.default_image_size = resnet_v1.default_image_size
-  return network
-
-
-resnet_v1_18 = _named_resnet('resnet_v1_18', _basic_blocks, (2, 2, 2, 2))
-resnet_v1_34 = _named_resnet('resnet_v1_34', _basic_blocks, (3, 4, 6, 3))
-resnet_v1_50 = _named_resnet('resnet_v1_50', _bottleneck_blocks, (3, 4, 6, 3))
-resnet_v1_101 = _named_resnet('resnet_v1_101', _bottleneck_blocks, (3, 4, 23, 3))
-resnet_v1_152 = _named_resnet('resnet_v1_152', _bottleneck_blocks, (3, 8, 36, 3))
-resnet_v1_200 = _named_resnet('resnet_v1_200', _bottleneck_blocks, (3, 24, 36, 3))
+resnet_v1_18 = resnet_utils.named_resnet(resnet_v1, 18, _BLOCK_FNS)
+resnet_v1_34 = resnet_utils.named_resnet(resnet_v1, 34, _BLOCK_FNS)
+resnet_v1_50 = resnet_utils.named_resnet(resnet_v1, 50, _BLOCK_FNS)
+resnet_v1_101 = resnet_utils.named_resnet(resnet_v1, 101, _BLOCK_FNS)
+resnet_v1_152 = resnet_utils.named_resnet(resnet_v1, 152, _BLOCK_FNS)
+resnet_v1_200 = resnet_utils.named_resnet(resnet_v1, 200, _BLOCK_FNS)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
+from tf_slim.nets import resnet_utils as slim_resnet_utils
 
 from nets import resnet_utils
 from nets import resnet_v1
+from nets import resnet_v2
 
 # Depth (bottleneck: base depth, basic: depth), units and stride of each tiny block.
 TINY_BLOCKS = ((1, 3, 2), (2, 3, 2), (4, 3, 2), (8, 2, 1))
@@ -47,17 +49,27 @@ def placeholder(shape):
   return tf.compat.v1.placeholder(tf.float32, shape)
 
 
-def tiny_blocks(kind='bottleneck', spec=TINY_BLOCKS):
-  """Thin blocks of bottleneck (output depth 4 * base) or basic units."""
-  make = {'bottleneck': resnet_v1.resnet_v1_block,
-          'basic': resnet_v1.resnet_v1_basic_block}[kind]
+# Parametrizes a test over both ResNet families (the module is the argument).
+OVER_FAMILIES = pytest.mark.parametrize('family', [resnet_v1, resnet_v2],
+                                        ids=['resnet_v1', 'resnet_v2'])
+
+
+def tiny_blocks(kind='bottleneck', spec=TINY_BLOCKS, family=resnet_v1):
+  """Thin blocks of bottleneck (output depth 4 * base) or basic units of ``family``
+  (the module resnet_v1 or resnet_v2)."""
+  name = family.__name__.rsplit('.', 1)[-1]
+  make = {'bottleneck': getattr(family, name + '_block'),
+          'basic': getattr(family, name + '_basic_block')}[kind]
   return [make('block%d' % (index + 1), depth, units, stride)
           for index, (depth, units, stride) in enumerate(spec)]
 
 
-def tiny_resnet(inputs, num_classes=None, kind='bottleneck', scope='resnet', **kwargs):
-  """A full resnet_v1 (root block included unless told otherwise) on tiny blocks."""
-  return resnet_v1.resnet_v1(inputs, tiny_blocks(kind), num_classes, scope=scope, **kwargs)
+def tiny_resnet(inputs, num_classes=None, kind='bottleneck', scope='resnet', family=resnet_v1,
+                spec=TINY_BLOCKS, **kwargs):
+  """A full ResNet of ``family`` (root block included unless told otherwise) on tiny
+  blocks."""
+  builder = getattr(family, family.__name__.rsplit('.', 1)[-1])
+  return builder(inputs, tiny_blocks(kind, spec, family), num_classes, scope=scope, **kwargs)
 
 
 def inference_arg_scope():
@@ -85,3 +97,19 @@ def assert_relatively_close(actual, expected, tolerance=1e-4):
   # An all-zero reference (every ReLU dead) would make any comparison pass.
   assert np.any(expected), 'the reference output is all zero'
   assert relative_error(actual, expected) <= tolerance
+
+
+def write_slim_checkpoint(prefix, network, num_classes):
+  """Saves the model variables of tf-slim's own ``network`` (e.g.
+  tf_slim.nets.resnet_v2.resnet_v2_50) with ``num_classes`` classes, randomly
+  initialized, as a model-zoo style checkpoint at ``prefix``; returns ``prefix``."""
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(7)
+    images = tf.compat.v1.placeholder(tf.float32, [None, 224, 224, 3])
+    with slim.arg_scope(slim_resnet_utils.resnet_arg_scope()):
+      network(images, num_classes, is_training=False)
+    saver = tf.compat.v1.train.Saver(slim.get_model_variables())
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      saver.save(session, prefix, write_meta_graph=False)
+  return prefix

@@ -4,9 +4,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-import tf_slim as slim
 from tf_slim.nets import resnet_v1 as slim_resnet_v1
 
+import netutil
 from conftest import run_script
 from legacy_resnet import checkpoints
 from legacy_resnet import inspect_checkpoint
@@ -16,16 +16,7 @@ from legacy_resnet import inspect_checkpoint
 def zoo_checkpoint(tmp_path_factory):
   """A resnet_v1_50 checkpoint written by tf-slim itself, 1000 classes, random weights."""
   prefix = str(tmp_path_factory.mktemp('zoo') / 'resnet_v1_50.ckpt')
-  with tf.Graph().as_default():
-    tf.compat.v1.set_random_seed(7)
-    images = tf.compat.v1.placeholder(tf.float32, [None, 224, 224, 3])
-    with slim.arg_scope(slim_resnet_v1.resnet_utils.resnet_arg_scope()):
-      slim_resnet_v1.resnet_v1_50(images, 1000, is_training=False)
-    saver = tf.compat.v1.train.Saver(slim.get_model_variables())
-    with tf.compat.v1.Session() as session:
-      session.run(tf.compat.v1.global_variables_initializer())
-      saver.save(session, prefix, write_meta_graph=False)
-  return prefix
+  return netutil.write_slim_checkpoint(prefix, slim_resnet_v1.resnet_v1_50, 1000)
 
 
 def test_fine_tune_restores_zoo_weights_and_freezes_scopes(zoo_checkpoint, signs_dir, tmp_path):

@@ -11,6 +11,7 @@ import netutil
 from nets import nets_factory
 from nets import resnet50_signs
 from nets import resnet_v1
+from nets import resnet_v2
 
 pytestmark = netutil.QUIET
 
@@ -21,12 +22,19 @@ EXPECTED_NETWORKS = {
     'resnet_v1_101': (resnet_v1.resnet_v1_101, 224),
     'resnet_v1_152': (resnet_v1.resnet_v1_152, 224),
     'resnet_v1_200': (resnet_v1.resnet_v1_200, 224),
+    'resnet_v2_18': (resnet_v2.resnet_v2_18, 224),
+    'resnet_v2_34': (resnet_v2.resnet_v2_34, 224),
+    'resnet_v2_50': (resnet_v2.resnet_v2_50, 224),
+    'resnet_v2_101': (resnet_v2.resnet_v2_101, 224),
+    'resnet_v2_152': (resnet_v2.resnet_v2_152, 224),
+    'resnet_v2_200': (resnet_v2.resnet_v2_200, 224),
     'resnet50_signs': (resnet50_signs.resnet50_signs, 64),
 }
 # One network of each family, for the checks that build and run graphs.
-FAMILIES = ('resnet_v1_18', 'resnet50_signs')
-# Building ResNet-152/200 graphs takes 8-12 s each on a shared 2-core machine.
-DEEP = ('resnet_v1_152', 'resnet_v1_200')
+FAMILIES = ('resnet_v1_18', 'resnet_v2_18', 'resnet50_signs')
+# Building ResNet-152/200 graphs takes 8-12 s each on a shared 2-core machine
+# (resnet_v2_101 is built by the exactness tests already).
+DEEP = ('resnet_v1_152', 'resnet_v1_200', 'resnet_v2_101', 'resnet_v2_152', 'resnet_v2_200')
 UPDATE_OPS = tf.compat.v1.GraphKeys.UPDATE_OPS
 
 

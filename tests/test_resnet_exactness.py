@@ -1,5 +1,5 @@
-"""nets.resnet_v1 against tf_slim.nets.resnet_v1: same variables and, given the same
-weights, the same logits and end points."""
+"""nets.resnet_v1/resnet_v2 against tf_slim.nets.resnet_v1/resnet_v2: same variables
+and, given the same weights, the same logits and end points."""
 
 import itertools
 
@@ -9,10 +9,12 @@ import tensorflow as tf
 import tf_slim as slim
 from tf_slim.nets import resnet_utils as slim_resnet_utils
 from tf_slim.nets import resnet_v1 as slim_resnet_v1
+from tf_slim.nets import resnet_v2 as slim_resnet_v2
 
 import netutil
 from nets import resnet_utils
 from nets import resnet_v1
+from nets import resnet_v2
 
 pytestmark = netutil.QUIET
 
@@ -21,30 +23,35 @@ OURS = 'ours/'
 TOLERANCE = 1e-4
 
 # Graph building dominates the cost (6-20 s per ResNet-50 pair, 15-25 s per
-# ResNet-101 pair on 2 busy cores). By default ResNet-50 runs every setting except
-# the atrous ones with global pooling, ResNet-101 the three settings below, given as
-# (is_training, global_pool, output_stride); the rest, 152 and 200 need -m slow.
-DEFAULT_101 = {(False, True, None), (True, False, 16), (False, False, 8)}
+# ResNet-101 pair on 2 busy cores). By default the settings below run, given as
+# (is_training, global_pool, output_stride) per net; the rest, 152 and 200 need -m slow.
+# v1's ResNet-50 runs every setting except the atrous ones with global pooling.
+DEFAULT_SETTINGS = {
+    'resnet_v1_101': {(False, True, None), (True, False, 16), (False, False, 8)},
+    # v2: train and inference, output_stride None, 8 and 16 over the two nets.
+    'resnet_v2_50': {(True, True, None), (False, False, 8)},
+    'resnet_v2_101': {(True, False, 16)},
+}
+FAMILIES = {'resnet_v1': (slim_resnet_v1, resnet_v1), 'resnet_v2': (slim_resnet_v2, resnet_v2)}
 
 
-def _runs_by_default(depth, is_training, global_pool, output_stride):
-  if depth == 50:
+def _runs_by_default(name, is_training, global_pool, output_stride):
+  if name == 'resnet_v1_50':
     return not (global_pool and output_stride)
-  if depth == 101:
-    return (is_training, global_pool, output_stride) in DEFAULT_101
-  return False
+  return (is_training, global_pool, output_stride) in DEFAULT_SETTINGS.get(name, ())
 
 
 def _settings():
-  for setting in itertools.product((50, 101, 152, 200), (True, False), (True, False),
-                                   (None, 8, 16)):
-    depth, is_training, global_pool, output_stride = setting
-    name = 'resnet_v1_%d-%s-%s-stride_%s' % (
-        depth, 'train' if is_training else 'infer', 'pool' if global_pool else 'fcn',
+  for setting in itertools.product(sorted(FAMILIES), (50, 101, 152, 200), (True, False),
+                                   (True, False), (None, 8, 16)):
+    family, depth, is_training, global_pool, output_stride = setting
+    name = '%s_%d' % (family, depth)
+    setting = (name, is_training, global_pool, output_stride)
+    test_id = '%s-%s-%s-stride_%s' % (
+        name, 'train' if is_training else 'infer', 'pool' if global_pool else 'fcn',
         output_stride)
     slow = not _runs_by_default(*setting)
-    yield pytest.param(('resnet_v1_%d' % depth,) + setting[1:], id=name,
-                       marks=[pytest.mark.slow] if slow else [])
+    yield pytest.param(setting, id=test_id, marks=[pytest.mark.slow] if slow else [])
 
 
 def _random_value(name, shape, rng):
@@ -100,11 +107,12 @@ class _NetPair:
       self.images = netutil.placeholder([None, None, None, 3])
       kwargs = dict(num_classes=NUM_CLASSES, is_training=is_training,
                     global_pool=global_pool, output_stride=output_stride)
+      slim_family, our_family = FAMILIES[name.rsplit('_', 1)[0]]
       with slim.arg_scope(slim_resnet_utils.resnet_arg_scope()):
-        reference_logits, self.reference_points = getattr(slim_resnet_v1, name)(
+        reference_logits, self.reference_points = getattr(slim_family, name)(
             self.images, **kwargs)
       with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-        our_logits, self.our_points = getattr(resnet_v1, name)(
+        our_logits, self.our_points = getattr(our_family, name)(
             self.images, scope=OURS + name, **kwargs)
       self.reference_variables = _variables_under(name + '/')
       self.our_variables = _variables_under(OURS + name + '/')

@@ -8,6 +8,7 @@ import tf_slim as slim
 import netutil
 from nets import resnet_utils
 from nets import resnet_v1
+from nets import resnet_v2
 
 pytestmark = netutil.QUIET
 
@@ -97,8 +98,9 @@ def _stack_blocks_at_nominal_stride(net, blocks):
 
 @pytest.mark.parametrize('kind', ['bottleneck', 'basic'])
 @pytest.mark.parametrize('output_stride', [1, 2, 4, 8, None])
-def test_atrous_blocks_match_nominal_blocks_subsampled(kind, output_stride):
-  blocks = netutil.tiny_blocks(kind)
+@netutil.OVER_FAMILIES
+def test_atrous_blocks_match_nominal_blocks_subsampled(family, kind, output_stride):
+  blocks = netutil.tiny_blocks(kind, family=family)
   factor = netutil.TINY_NOMINAL_STRIDE // (output_stride or netutil.TINY_NOMINAL_STRIDE)
   with netutil.graph_session() as sess:
     # Odd width and even height exercise both padding cases.
@@ -114,14 +116,15 @@ def test_atrous_blocks_match_nominal_blocks_subsampled(kind, output_stride):
 
 
 @pytest.mark.parametrize('output_stride', [4, 8, 16])
-def test_atrous_resnet_v1_18_matches_nominal_resnet_v1_18_subsampled(output_stride):
+@pytest.mark.parametrize('network', [resnet_v1.resnet_v1_18, resnet_v2.resnet_v2_18],
+                         ids=['resnet_v1_18', 'resnet_v2_18'])
+def test_atrous_resnet_18_matches_nominal_resnet_18_subsampled(network, output_stride):
   with netutil.graph_session() as sess:
     inputs = tf.constant(netutil.random_images(1, 33, 33))
     with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-      dense, _ = resnet_v1.resnet_v1_18(inputs, is_training=False, global_pool=False,
-                                        output_stride=output_stride)
-      nominal, _ = resnet_v1.resnet_v1_18(inputs, is_training=False, global_pool=False,
-                                          reuse=True)
+      dense, _ = network(inputs, is_training=False, global_pool=False,
+                         output_stride=output_stride)
+      nominal, _ = network(inputs, is_training=False, global_pool=False, reuse=True)
     netutil.initialize(sess)
     dense, nominal = sess.run([resnet_utils.subsample(dense, 32 // output_stride), nominal])
   assert nominal.shape == (1, 2, 2, 512)
