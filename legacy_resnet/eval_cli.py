@@ -47,8 +47,9 @@ def parser():
                  help='feature stride for --dense_features and --heatmaps '
                  '(default: %(default)s)')
   p.add_argument('--image_size', type=cli.positive_int, nargs=2, metavar=('H', 'W'),
-                 help='resize --images to this size for --dense_features (default: '
-                 'their own size, which must then be the same for all)')
+                 help='resize --images to this size for --dense_features and --heatmaps '
+                 '(default: their own size, which for --dense_features must be the same '
+                 'for all)')
   p.add_argument('--plots', metavar='DIR',
                  help='write confusion_matrix.png and mistakes.png of the evaluation to '
                  'this folder (default: beside --report, when given)')
@@ -85,14 +86,16 @@ def _output_folder(path, flag):
 
 def _plots_folder(settings):
   """Where --plots go: --plots, else --report's folder when matplotlib is there."""
+  evaluating = not (settings.images or settings.dense_features or settings.heatmaps or
+                    settings.export_dir)
   if settings.plots:
-    if settings.images or settings.dense_features or settings.heatmaps:
+    if not evaluating:
       raise UsageError('--plots draws an evaluation; it does not go with --images, '
-                       '--dense_features or --heatmaps')
+                       '--dense_features, --heatmaps or --export_dir')
     if not plots.available():
       raise UsageError('--plots: matplotlib is not installed (%s)' % plots.INSTALL_HINT)
     return _output_folder(settings.plots, '--plots')
-  if settings.report and not (settings.images or settings.dense_features or settings.heatmaps):
+  if settings.report and evaluating:
     if plots.available():
       return os.path.dirname(os.path.abspath(settings.report))
     sys.stderr.write('note: no plots beside --report: matplotlib is not installed (%s)\n'
@@ -195,6 +198,8 @@ def main(argv):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
   if settings.heatmaps:
+    if settings.dense_features or settings.export_dir:
+      raise UsageError('--heatmaps does not go with --dense_features or --export_dir')
     if not plots.available():
       raise UsageError('--heatmaps: matplotlib is not installed (%s)' % plots.INSTALL_HINT)
     _output_folder(settings.heatmaps, '--heatmaps')
