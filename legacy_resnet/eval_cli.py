@@ -2,6 +2,8 @@
 and dense (FCN-mode) features, all from a restored checkpoint."""
 
 import os
+import sys
+import tempfile
 
 import h5py
 import numpy as np
@@ -12,9 +14,15 @@ from legacy_resnet import cli
 from legacy_resnet import datasets
 from legacy_resnet import evaluation
 from legacy_resnet import export
+from legacy_resnet import heatmaps
 from legacy_resnet import images
 from legacy_resnet import metrics
+from legacy_resnet import plots
 from legacy_resnet.errors import UsageError
+
+CONFUSION_MATRIX_FILE = 'confusion_matrix.png'
+MISTAKES_FILE = 'mistakes.png'
+HEATMAP_FILE = 'heatmap_%04d.png'
 
 
 def parser():
@@ -36,13 +44,23 @@ def parser():
   p.add_argument('--dense_features', metavar='OUT.h5',
                  help='write the last block\'s FCN-mode feature maps to HDF5')
   p.add_argument('--output_stride', type=int, default=16, choices=(8, 16, 32),
-                 help='feature stride for --dense_features (default: %(default)s)')
+                 help='feature stride for --dense_features and --heatmaps '
+                 '(default: %(default)s)')
   p.add_argument('--multi_grid', type=cli.positive_int, nargs='+', metavar='RATE',
                  help='atrous rate factors of the last block\'s units for --dense_features '
                  '(DeepLab v3 multi-grid, e.g. 1 2 4; one per unit)')
   p.add_argument('--image_size', type=cli.positive_int, nargs=2, metavar=('H', 'W'),
-                 help='resize --images to this size for --dense_features (default: '
-                 'their own size, which must then be the same for all)')
+                 help='resize --images to this size for --dense_features and --heatmaps '
+                 '(default: their own size, which for --dense_features must be the same '
+                 'for all)')
+  p.add_argument('--plots', metavar='DIR',
+                 help='write confusion_matrix.png and mistakes.png of the evaluation to '
+                 'this folder (default: beside --report, when given)')
+  p.add_argument('--heatmaps', metavar='DIR',
+                 help='run the classifier fully convolutionally on --images (any sizes) or '
+                 'the held-out set and write, to this folder, one PNG per image with the '
+                 'predicted class\'s score map laid over it and all maps in %s '
+                 '(stride: --output_stride)' % heatmaps.HDF5_FILE)
   p.add_argument('--export_dir', metavar='DIR',
                  help='write a SavedModel (serving signature: images in [0, 1] -> '
                  'probabilities, classes) and a frozen inference graph to this new folder')
@@ -56,14 +74,60 @@ def _check_output(path, flag):
     raise UsageError('%s %s: folder %s does not exist' % (flag, path, folder))
 
 
-def _evaluate(settings, classifier):
+def _output_folder(path, flag):
+  """Creates folder ``path`` of ``flag`` when missing and checks that files can be
+  written there, before any work is done."""
+  try:
+    os.makedirs(path, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+      pass
+  except OSError as error:
+    raise UsageError('%s %s: cannot write files there (%s)'
+                     % (flag, path, error.strerror)) from None
+  return path
+
+
+def _plots_folder(settings):
+  """Where --plots go: --plots, else --report's folder when matplotlib is there."""
+  evaluating = not (settings.images or settings.dense_features or settings.heatmaps or
+                    settings.export_dir)
+  if settings.plots:
+    if not evaluating:
+      raise UsageError('--plots draws an evaluation; it does not go with --images, '
+                       '--dense_features, --heatmaps or --export_dir')
+    if not plots.available():
+      raise UsageError('--plots: matplotlib is not installed (%s)' % plots.INSTALL_HINT)
+    return _output_folder(settings.plots, '--plots')
+  if settings.report and evaluating:
+    if plots.available():
+      return os.path.dirname(os.path.abspath(settings.report))
+    sys.stderr.write('note: no plots beside --report: matplotlib is not installed (%s)\n'
+                     % plots.INSTALL_HINT)
+  return None
+
+
+def _draw_evaluation(folder, split, probabilities, report):
+  confusion_path = os.path.join(folder, CONFUSION_MATRIX_FILE)
+  plots.confusion_matrix(confusion_path, report['confusion_matrix'], split.class_names,
+                         'accuracy %.4f on %d images' % (report['accuracy'],
+                                                         report['num_examples']))
+  mistakes_path = os.path.join(folder, MISTAKES_FILE)
+  tiles = plots.mistakes(mistakes_path, split.images, split.labels, probabilities,
+                         split.class_names)
+  print('wrote %s and %s (%d mistakes shown)' % (confusion_path, mistakes_path, tiles))
+
+
+def _evaluate(settings, classifier, plots_folder):
   split = datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
                                     classifier.metadata['dataset'])
-  report = evaluation.evaluate(classifier, split)
+  probabilities = evaluation.held_out_probabilities(classifier, split)
+  report = evaluation.evaluate(classifier, split, probabilities)
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
   print(metrics.format_report(report))
   if settings.report:
     atomic_files.write_json(settings.report, report)
+  if plots_folder:
+    _draw_evaluation(plots_folder, split, probabilities, report)
 
 
 def _predict(settings, classifier):
@@ -71,13 +135,14 @@ def _predict(settings, classifier):
     print('%s: %s' % (path, ', '.join('%s %.3f' % pair for pair in ranked)))
 
 
-def _dense_inputs(settings, metadata):
-  """(images [N, H, W, 3], sources, labels or None) for --dense_features."""
+def _dense_inputs(settings, metadata, same_size=True):
+  """(images [H, W, 3] each, sources, labels or None) for --dense_features (all of one
+  size) or --heatmaps (``same_size`` False: any sizes)."""
   if settings.images:
     size = tuple(settings.image_size) if settings.image_size else None
     loaded = [images.read_image(path, size) for path in settings.images]
     shapes = {image.shape for image in loaded}
-    if len(shapes) > 1:
+    if same_size and len(shapes) > 1:
       raise UsageError('--images have different sizes %s; pass --image_size H W'
                        % sorted(shape[:2] for shape in shapes))
     return loaded, list(settings.images), None
@@ -108,11 +173,42 @@ def _write_dense_features(settings):
            settings.dense_features))
 
 
+def _write_heatmaps(settings):
+  prefix = checkpoints.resolve(settings.checkpoint_path)
+  metadata = checkpoints.read_metadata(prefix)
+  inputs, sources, labels = _dense_inputs(settings, metadata, same_size=False)
+  stride = settings.output_stride
+  maps, class_names = heatmaps.class_score_maps(prefix, stride, inputs)
+  predictions = heatmaps.predictions_and_peaks(maps, stride)
+  for index, (image, score_map) in enumerate(zip(inputs, maps)):
+    predicted, probability, peak = (values[index] for values in predictions)
+    title = '%s\npredicted %s %.2f' % (os.path.basename(sources[index]),
+                                       class_names[predicted], probability)
+    if labels is not None:
+      title += ', true %s' % class_names[labels[index]]
+    plots.heatmap(os.path.join(settings.heatmaps, HEATMAP_FILE % index), image,
+                  score_map[..., predicted], stride, title, peak)
+  path = os.path.join(settings.heatmaps, heatmaps.HDF5_FILE)
+  heatmaps.write_hdf5(path, maps, sources, predictions, stride,
+                      {'class_names': class_names, 'checkpoint': prefix,
+                       'model_name': metadata['model_name']}, labels)
+  print('wrote %d heatmaps (%s) and %s (output stride %d)'
+        % (len(maps), os.path.join(settings.heatmaps, HEATMAP_FILE.replace('%04d', '*')),
+           path, stride))
+
+
 def main(argv):
   settings = parser().parse_args(argv)
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
+  if settings.heatmaps:
+    if settings.dense_features or settings.export_dir:
+      raise UsageError('--heatmaps does not go with --dense_features or --export_dir')
+    if not plots.available():
+      raise UsageError('--heatmaps: matplotlib is not installed (%s)' % plots.INSTALL_HINT)
+    _output_folder(settings.heatmaps, '--heatmaps')
+  plots_folder = _plots_folder(settings)
   if settings.export_dir:
     export.export(settings.checkpoint_path, settings.export_dir)
     print('exported %s to %s (SavedModel and %s)'
@@ -121,11 +217,14 @@ def main(argv):
   if settings.dense_features:
     _write_dense_features(settings)
     return
+  if settings.heatmaps:
+    _write_heatmaps(settings)
+    return
   classifier = evaluation.RestoredClassifier(settings.checkpoint_path)
   try:
     if settings.images:
       _predict(settings, classifier)
     else:
-      _evaluate(settings, classifier)
+      _evaluate(settings, classifier, plots_folder)
   finally:
     classifier.close()

@@ -79,9 +79,9 @@ class RestoredClassifier:
     self.session.close()
 
 
-def evaluate(classifier, split):
-  """The classification report of ``classifier`` on a labelled split, with the
-  checkpoint and its global step."""
+def held_out_probabilities(classifier, split):
+  """float32 [N, num_classes] of ``classifier`` on a labelled split of its classes and
+  image size."""
   if list(split.class_names) != list(classifier.class_names):
     raise UsageError('%s: classes %s differ from the checkpoint\'s %s'
                      % (split.source, list(split.class_names), classifier.class_names))
@@ -89,8 +89,16 @@ def evaluate(classifier, split):
     raise UsageError('%s: images are %dx%d, the model was trained on %dx%d'
                      % ((split.source,) + tuple(split.images.shape[1:3]) +
                         classifier.image_size))
-  report = metrics.classification_report(split.labels, classifier.probabilities(split.images),
-                                         classifier.class_names)
+  return classifier.probabilities(split.images)
+
+
+def evaluate(classifier, split, probabilities=None):
+  """The classification report of ``classifier`` on a labelled split, with the
+  checkpoint and its global step; ``probabilities`` are ``held_out_probabilities``
+  when already computed."""
+  if probabilities is None:
+    probabilities = held_out_probabilities(classifier, split)
+  report = metrics.classification_report(split.labels, probabilities, classifier.class_names)
   report.update(checkpoint=classifier.prefix, global_step=classifier.global_step)
   return report
 

@@ -29,6 +29,7 @@ TRAIN_STREAM, TEST_STREAM = 0, 1
 # (key prefix, random stream, file name) of the two sets.
 _SETS = (('train', TRAIN_STREAM, signs_data.TRAIN_FILE),
          ('test', TEST_STREAM, signs_data.TEST_FILE))
+_STREAMS = {name: stream for name, stream, _ in _SETS}
 # Images drawn together: numpy works on whole batches, memory stays around 10 MB.
 _BATCH = 64
 
@@ -179,8 +180,19 @@ def _lighting(rng, batch, size):
           ).astype(np.float32)
 
 
+def _hand_boxes(segments, radii, size):
+  """float32 [B, 4]: (x0, y0, x1, y1) in pixels around palm and fingers (the wrist,
+  which runs out of the image, left out), clipped to the image."""
+  hand = np.arange(segments.shape[1]) != _WRIST_INDEX
+  reach = radii[:, hand, None, None]
+  low = (segments[:, hand] - reach).min(axis=(1, 2))
+  high = (segments[:, hand] + reach).max(axis=(1, 2))
+  return np.clip(np.concatenate([low, high], axis=1), 0.0, size).astype(np.float32)
+
+
 def _draw_batch(rng, counts, size):
-  """uint8 [B, size, size, 3]: hands raising ``counts`` [B] fingers."""
+  """(uint8 images [B, size, size, 3] of hands raising ``counts`` [B] fingers,
+  float32 hand boxes [B, 4] as in ``_hand_boxes``)."""
   batch = len(counts)
   segments, radii = _place_in_image(rng, *_hand_in_own_frame(rng, counts), size)
   distances = _signed_distances(segments, radii, size)
@@ -195,11 +207,14 @@ def _draw_batch(rng, counts, size):
   image = (background + (hand - background) * coverage) * _lighting(rng, batch, size)[..., None]
   noise_level = rng.uniform(0.005, 0.035, (batch, 1, 1, 1)).astype(np.float32)
   image += rng.standard_normal(image.shape, dtype=np.float32) * noise_level
-  return np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+  return (np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8),
+          _hand_boxes(segments, radii, size))
 
 
-def draw_images(count, seed, stream, image_size=IMAGE_SIZE):
-  """(uint8 images [count, S, S, 3], int64 labels [count]) with S = image_size.
+def draw_images(count, seed, stream, image_size=IMAGE_SIZE, with_boxes=False):
+  """(uint8 images [count, S, S, 3], int64 labels [count]) with S = image_size, and
+  with ``with_boxes`` the float32 hand boxes [count, 4] too: (x0, y0, x1, y1) in
+  pixels around palm and fingers (the wrist, which runs out of the image, left out).
 
   Classes are balanced (counts differ by at most one) and shuffled. ``stream``
   (TRAIN_STREAM or TEST_STREAM) gives each set its own random numbers, so no test
@@ -208,9 +223,11 @@ def draw_images(count, seed, stream, image_size=IMAGE_SIZE):
   rng = np.random.default_rng([seed, stream])
   labels = rng.permutation(np.arange(count) % NUM_CLASSES).astype(np.int64)
   images = np.empty((count, image_size, image_size, 3), np.uint8)
+  boxes = np.empty((count, 4), np.float32)
   for start in range(0, count, _BATCH):
-    images[start:start + _BATCH] = _draw_batch(rng, labels[start:start + _BATCH], image_size)
-  return images, labels
+    images[start:start + _BATCH], boxes[start:start + _BATCH] = _draw_batch(
+        rng, labels[start:start + _BATCH], image_size)
+  return (images, labels, boxes) if with_boxes else (images, labels)
 
 
 def class_names():
@@ -221,10 +238,15 @@ def class_names():
 def generate_split(name, count, seed=0, image_size=IMAGE_SIZE):
   """The Split ``name`` ('train' or 'test') of ``count`` synthetic signs; each split
   has its own random numbers, so either can be drawn alone."""
-  stream = {set_name: set_stream for set_name, set_stream, _ in _SETS}[name]
-  images, labels = draw_images(count, seed, stream, image_size)
+  images, labels = draw_images(count, seed, _STREAMS[name], image_size)
   source = 'synthetic signs (%s, seed %d)' % (name, seed)
   return signs_data.make_split(images, CLASS_VALUES, labels, source)
+
+
+def hand_boxes(name, count, seed=0, image_size=IMAGE_SIZE):
+  """float32 [count, 4]: the hand boxes (see ``draw_images``) of the images of
+  ``generate_split(name, count, seed, image_size)``, in the same order."""
+  return draw_images(count, seed, _STREAMS[name], image_size, with_boxes=True)[2]
 
 
 def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SIZE):

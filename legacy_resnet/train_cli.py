@@ -11,6 +11,7 @@ from legacy_resnet import distributed
 from legacy_resnet import optimization
 from legacy_resnet import preprocessing
 from legacy_resnet import training
+from legacy_resnet import training_curves
 from legacy_resnet.errors import UsageError
 from nets import nets_factory
 
@@ -194,12 +195,16 @@ def main(argv, on_step=None):
   except OSError as error:
     raise UsageError('--train_dir %s: %s' % (settings.train_dir, error.strerror)) from None
   metadata = training.run_metadata(settings, data)
-  if task:
-    report = distributed.run_worker(settings, task, data, metadata)
-    if report is None:
-      return
-  else:
-    report = training.train(settings, data, metadata, on_step)
+  chief = not task or cluster.is_chief(task)
+  replicas = distributed.replicas_per_step(settings, task) if task else 1
+  steps_per_epoch = training.run_length(settings, data.num_train, replicas)[0]
+  with training_curves.written_at_end(settings.train_dir, steps_per_epoch, chief):
+    if task:
+      report = distributed.run_worker(settings, task, data, metadata)
+      if report is None:
+        return
+    else:
+      report = training.train(settings, data, metadata, on_step)
   if report is None:
     print('%s has already reached the final step; nothing to do' % settings.train_dir)
   else:
