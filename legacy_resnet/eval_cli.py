@@ -13,6 +13,7 @@ from legacy_resnet import datasets
 from legacy_resnet import evaluation
 from legacy_resnet import export
 from legacy_resnet import images
+from legacy_resnet import limits
 from legacy_resnet import metrics
 from legacy_resnet.errors import UsageError
 
@@ -53,9 +54,8 @@ def _check_output(path, flag):
     raise UsageError('%s %s: folder %s does not exist' % (flag, path, folder))
 
 
-def _evaluate(settings, classifier):
-  split = datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
-                                    classifier.metadata['dataset'])
+def _evaluate(settings, classifier, split):
+  split = split or datasets.evaluation_split(None, None, classifier.metadata['dataset'])
   report = evaluation.evaluate(classifier, split)
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
   print(metrics.format_report(report))
@@ -116,11 +116,17 @@ def main(argv):
   if settings.dense_features:
     _write_dense_features(settings)
     return
+  # Files named on the command line are checked before the checkpoint is restored.
+  split = None
+  if settings.dataset_dir or settings.dataset_file:
+    split = datasets.evaluation_split(settings.dataset_dir, settings.dataset_file, None)
+  for path in settings.images or ():
+    limits.read_image_file(path)
   classifier = evaluation.RestoredClassifier(settings.checkpoint_path)
   try:
     if settings.images:
       _predict(settings, classifier)
     else:
-      _evaluate(settings, classifier)
+      _evaluate(settings, classifier, split)
   finally:
     classifier.close()
