@@ -4,7 +4,6 @@ fits a graph, and warm-starting a graph from another model's checkpoint."""
 import collections
 import contextlib
 import glob
-import json
 import logging
 import os
 import re
@@ -14,6 +13,8 @@ import tensorflow as tf
 import tf_slim as slim
 
 from legacy_resnet import atomic_files
+from legacy_resnet import limits
+from legacy_resnet import metadata_checks
 from legacy_resnet.errors import UsageError
 from legacy_resnet.errors import first_cause
 
@@ -36,6 +37,10 @@ def unreadable_because(prefix):
   """
   try:
     reader = tf.train.load_checkpoint(prefix)
+    oversized = limits.checkpoint_oversized_because(
+        prefix, reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map())
+    if oversized:
+      return oversized
     for name in reader.get_variable_to_shape_map():
       reader.get_tensor(name)
   # The reader's bindings raise OpError for a bad index, IndexError for short data.
@@ -191,7 +196,7 @@ def global_step(prefix):
   reader = tf.train.load_checkpoint(prefix)
   if not reader.has_tensor('global_step'):
     return None
-  return int(reader.get_tensor('global_step'))
+  return metadata_checks.checked_global_step(prefix, reader.get_tensor('global_step'))
 
 
 def write_metadata(train_dir, metadata):
@@ -206,11 +211,7 @@ def read_metadata(prefix):
   for candidate in (folder, os.path.dirname(folder)):
     path = os.path.join(candidate, METADATA_FILE)
     if os.path.exists(path):
-      try:
-        with open(path, encoding='utf-8') as stream:
-          return json.load(stream)
-      except (OSError, ValueError) as error:
-        raise UsageError('%s: unreadable metadata: %s' % (path, error)) from None
+      return metadata_checks.load_metadata(path)
   raise UsageError('%s: no %s beside the checkpoint; was it written by train_graph.py?'
                    % (prefix, METADATA_FILE))
 

@@ -9,6 +9,7 @@ started. Every defect is a UsageError naming the flag or the variable.
 import collections
 import json
 import re
+import socket
 
 from legacy_resnet.errors import UsageError
 
@@ -21,6 +22,45 @@ CLUSTER_FLAGS = ('ps_hosts', 'worker_hosts', 'job_name', 'task_index')
 Task = collections.namedtuple('Task', ['ps_hosts', 'worker_hosts', 'job_name', 'task_index'])
 
 _HOST_PORT = re.compile(r'^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})$')
+
+
+# TensorFlow's gRPC server (grpc_server_lib.cc) listens on "0.0.0.0:<port>" whatever host
+# the cluster names, and neither ServerDef nor an environment variable changes that.
+LOOPBACK_INTERFACE = 'lo'
+SECURITY_DOC = 'docs/security.md'
+
+
+def own_address(task):
+  """The host:port this task serves, as the cluster names it."""
+  return (task.ps_hosts if task.job_name == PS else task.worker_hosts)[task.task_index]
+
+
+def _port(task):
+  return int(own_address(task).rsplit(':', 1)[1])
+
+
+def loopback_only():
+  """Whether this process's network namespace has no interface but loopback (as in
+  the private namespace launch_local runs its cluster in)."""
+  return [name for _, name in socket.if_nameindex()] == [LOOPBACK_INTERFACE]
+
+
+def listening_on(task):
+  """Where this task's server really listens, for its start-up line."""
+  if loopback_only():
+    return 'port %d of a private network namespace with loopback only' % _port(task)
+  return 'port %d of every network interface' % _port(task)
+
+
+def exposure_warning(task):
+  """The one-line warning that this task's port is reachable beyond the host the
+  cluster names, or None when its network namespace has loopback only."""
+  if loopback_only():
+    return None
+  return ('warning: port %d is open on every network interface, not only on %s: '
+          'TensorFlow\'s server runs any graph an unauthenticated client sends, file reads '
+          'and writes included; use it only on a trusted network or behind a firewall '
+          '(%s)' % (_port(task), own_address(task).rsplit(':', 1)[0], SECURITY_DOC))
 
 
 def is_chief(task):

@@ -21,6 +21,7 @@ returns).
 """
 
 import contextlib
+import sys
 import threading
 import time
 
@@ -79,16 +80,21 @@ def session_config(settings, task):
 
 
 def start_server(task, config):
-  """This process's in-process gRPC server."""
+  """This process's in-process gRPC server; says on stderr when its port is open
+  beyond the host the cluster names."""
   try:
-    return tf.distribute.Server(tf.train.ClusterSpec(cluster.cluster_dict(task)),
-                                job_name=task.job_name, task_index=task.task_index,
-                                config=config)
+    server = tf.distribute.Server(tf.train.ClusterSpec(cluster.cluster_dict(task)),
+                                  job_name=task.job_name, task_index=task.task_index,
+                                  config=config)
   except (tf.errors.OpError, ValueError) as error:
-    address = (task.ps_hosts if task.job_name == cluster.PS else task.worker_hosts)[
-        task.task_index]
     raise UsageError('--%s_hosts: cannot serve %s as %s %d: %s' % (
-        task.job_name, address, task.job_name, task.task_index, error)) from None
+        task.job_name, cluster.own_address(task), task.job_name, task.task_index,
+        error)) from None
+  warning = cluster.exposure_warning(task)
+  if warning:
+    sys.stderr.write(warning + '\n')
+    sys.stderr.flush()
+  return server
 
 
 def done_queue(ps_index):
@@ -113,8 +119,9 @@ def run_ps(settings, task):
   config = session_config(settings, task)
   server = start_server(task, config)
   num_workers = len(task.worker_hosts)
-  _log('ps %d serving on %s; waiting for %d worker(s) to finish'
-       % (task.task_index, task.ps_hosts[task.task_index], num_workers))
+  _log('ps %d (%s) listening on %s; waiting for %d worker(s) to finish'
+       % (task.task_index, task.ps_hosts[task.task_index], cluster.listening_on(task),
+          num_workers))
   graph = tf.Graph()
   with graph.as_default():
     dequeue = done_queue(task.task_index).dequeue()

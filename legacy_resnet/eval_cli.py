@@ -16,6 +16,7 @@ from legacy_resnet import evaluation
 from legacy_resnet import export
 from legacy_resnet import heatmaps
 from legacy_resnet import images
+from legacy_resnet import limits
 from legacy_resnet import metrics
 from legacy_resnet import plots
 from legacy_resnet.errors import UsageError
@@ -117,9 +118,8 @@ def _draw_evaluation(folder, split, probabilities, report):
   print('wrote %s and %s (%d mistakes shown)' % (confusion_path, mistakes_path, tiles))
 
 
-def _evaluate(settings, classifier, plots_folder):
-  split = datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
-                                    classifier.metadata['dataset'])
+def _evaluate(settings, classifier, split, plots_folder):
+  split = split or datasets.evaluation_split(None, None, classifier.metadata['dataset'])
   probabilities = evaluation.held_out_probabilities(classifier, split)
   report = evaluation.evaluate(classifier, split, probabilities)
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
@@ -217,6 +217,12 @@ def main(argv):
   if settings.dense_features:
     _write_dense_features(settings)
     return
+  # Files named on the command line are checked before the checkpoint is restored.
+  split = None
+  if settings.dataset_dir or settings.dataset_file:
+    split = datasets.evaluation_split(settings.dataset_dir, settings.dataset_file, None)
+  for path in settings.images or ():
+    limits.read_image_file(path)
   if settings.heatmaps:
     _write_heatmaps(settings)
     return
@@ -225,6 +231,6 @@ def main(argv):
     if settings.images:
       _predict(settings, classifier)
     else:
-      _evaluate(settings, classifier, plots_folder)
+      _evaluate(settings, classifier, split, plots_folder)
   finally:
     classifier.close()

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from legacy_resnet import limits
 from legacy_resnet.errors import UsageError
 from legacy_resnet.errors import first_cause
 
@@ -15,15 +16,10 @@ def read_image(path, size=None):
     size: (height, width) to resize to (bilinear), or None to keep its own size.
 
   Raises:
-    UsageError: for a missing, empty or undecodable file.
+    UsageError: for a missing, empty or undecodable file, or one over the size
+      limits of ``limits.read_image_file``.
   """
-  try:
-    with open(path, 'rb') as stream:
-      data = stream.read()
-  except OSError as error:
-    raise UsageError('--images %s: %s' % (path, error.strerror)) from None
-  if not data:
-    raise UsageError('--images %s: file is empty' % path)
+  data = limits.read_image_file(path)
   try:
     with tf.device('/device:CPU:0'):
       image = tf.io.decode_image(data, channels=3, expand_animations=False)

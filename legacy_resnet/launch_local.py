@@ -7,24 +7,38 @@ processes on free 127.0.0.1 ports, with the train flags after ``--`` plus each o
 ``--ps_hosts``, ``--worker_hosts``, ``--job_name`` and ``--task_index``. Their output
 is streamed with a ``[worker:0]`` prefix. When one of them fails (or ``--timeout``
 passes, or Ctrl-C), the others are stopped and the launcher exits non-zero.
+
+TensorFlow's servers listen on every network interface, so the launcher first moves
+itself, and with it the whole cluster, into a private network namespace that has only
+a loopback interface (``unshare --net``, through a user namespace when not root).
+Where the system refuses that, it says so in a ``warning:`` line and runs the cluster
+in the machine's own network.
 """
 
+import fcntl
 import os
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 
 from legacy_resnet import cli
+from legacy_resnet import cluster
 
 LOOPBACK = '127.0.0.1'
-TRAIN_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            'train_graph.py')
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN_SCRIPT = os.path.join(REPO_ROOT, 'train_graph.py')
 EXIT_FAILED = 1
 STOP_GRACE_SECS = 10.0
 CLUSTER_FLAGS = ('--ps_hosts', '--worker_hosts', '--job_name', '--task_index')
+# ioctl requests and the flag of <linux/sockios.h> and <net/if.h>; struct ifreq is
+# the interface name (16 bytes) and a union of at most 24 bytes, here the flags.
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+_IFREQ_FLAGS = struct.Struct('16sH22x')
 
 
 def parser():
@@ -161,6 +175,56 @@ def _run(num_ps, num_workers, train_flags, timeout, out):
   return 0
 
 
+def unshare_argv(unshare=None):
+  """The ``unshare`` command line that runs a command in a new network namespace
+  (and, when not root, the user namespace that allows it), or None with the reason
+  this system cannot: (argv prefix or None, reason or None)."""
+  unshare = unshare or shutil.which('unshare')
+  if not unshare:
+    return None, 'no unshare command'
+  prefix = [unshare, '--net'] + ([] if os.geteuid() == 0 else ['--map-root-user'])
+  probe = subprocess.run(prefix + ['true'], capture_output=True, text=True)
+  if probe.returncode != 0:
+    return None, (probe.stderr.strip().splitlines() or ['unshare failed'])[-1]
+  return prefix, None
+
+
+def bring_up_loopback():
+  """Sets the loopback interface of this network namespace up (a new one starts
+  with it down)."""
+  with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    request = _IFREQ_FLAGS.pack(cluster.LOOPBACK_INTERFACE.encode(), 0)
+    flags = _IFREQ_FLAGS.unpack(fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+    if not flags & IFF_UP:
+      fcntl.ioctl(sock, SIOCSIFFLAGS,
+                  _IFREQ_FLAGS.pack(cluster.LOOPBACK_INTERFACE.encode(), flags | IFF_UP))
+
+
+def enter_private_network(argv):
+  """Makes sure the cluster runs where only this machine can reach it: in a network
+  namespace with loopback only, re-running the launcher (same pid) through
+  ``unshare`` when it is not in one yet. Returns only when the launcher is in such
+  a namespace, or after a ``warning:`` line when the system does not allow one."""
+  if cluster.loopback_only():
+    bring_up_loopback()
+    print('launch_local: the cluster runs in a private network namespace with loopback '
+          'only; other machines cannot reach it', flush=True)
+    return
+  prefix, reason = unshare_argv()
+  if prefix:
+    environment = dict(os.environ)
+    environment['PYTHONPATH'] = os.pathsep.join(
+        [REPO_ROOT] + [path for path in [environment.get('PYTHONPATH')] if path])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(prefix[0], prefix + [sys.executable, '-m', 'legacy_resnet.launch_local'] +
+              list(argv), environment)
+  sys.stderr.write('warning: cannot run the cluster in a private network namespace (%s): '
+                   'its ports are open on every network interface to unauthenticated '
+                   'clients (%s)\n' % (reason, cluster.SECURITY_DOC))
+  sys.stderr.flush()
+
+
 def main(argv):
   """``argv``: launcher flags, then ``--`` and the train flags."""
   split = argv.index('--') if '--' in argv else len(argv)
@@ -170,6 +234,7 @@ def main(argv):
   if given:
     sys.stderr.write('error: %s: the launcher sets the cluster flags itself\n' % given[0])
     return cli.EXIT_USAGE
+  enter_private_network(argv)
   return run(settings.ps, settings.workers, train_flags, settings.timeout)
 
 

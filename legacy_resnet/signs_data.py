@@ -8,6 +8,7 @@ import os
 import h5py
 import numpy as np
 
+from legacy_resnet import limits
 from legacy_resnet.errors import UsageError
 from legacy_resnet.errors import first_cause
 
@@ -57,8 +58,9 @@ def _read(path, handle, key):
     node = handle[key]
     if not isinstance(node, h5py.Dataset):
       raise UsageError('%s: key %s is a group, not a dataset' % (path, key))
+    limits.check_dataset(path, key, node)
     return np.asarray(node[()])
-  except (KeyError, OSError, TypeError, ValueError) as error:
+  except (KeyError, OSError, RuntimeError, TypeError, ValueError) as error:
     raise UsageError('%s: key %s unreadable (%s)' % (path, key, first_cause(error))) from None
 
 
@@ -151,7 +153,8 @@ def load_split(path, prefix=None):
   try:
     with h5py.File(path, 'r') as handle:
       pixels, labels, classes, y_key = _read_arrays(path, handle, prefix)
-  except OSError as error:
+  # A damaged file's structure fails in h5py as any of these, even on `key in file`.
+  except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
     raise UsageError('%s: not a readable HDF5 file (%s)' % (path, first_cause(error))) from None
   _check_classes(path, classes)
   _check_labels(path, y_key, labels, classes)
