@@ -14,6 +14,7 @@ from legacy_resnet import evaluation
 from legacy_resnet import export
 from legacy_resnet import images
 from legacy_resnet import metrics
+from legacy_resnet import runtimes
 from legacy_resnet.errors import UsageError
 
 
@@ -42,7 +43,13 @@ def parser():
                  'their own size, which must then be the same for all)')
   p.add_argument('--export_dir', metavar='DIR',
                  help='write a SavedModel (serving signature: images in [0, 1] -> '
-                 'probabilities, classes) and a frozen inference graph to this new folder')
+                 'probabilities, classes), a frozen inference graph and, when tf2onnx is '
+                 'installed, model.onnx to this new folder')
+  p.add_argument('--runtime', choices=runtimes.RUNTIMES, default=runtimes.DEFAULT_RUNTIME,
+                 help='what runs the network for evaluation and --images: TensorFlow, or '
+                 'the checkpoint\'s ONNX model (converted once, kept as <checkpoint>.onnx) '
+                 'in ONNX Runtime or OpenVINO, installed with pip install -r '
+                 'requirements-serve.txt (default: %(default)s)')
   p.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
   return p
 
@@ -108,15 +115,18 @@ def main(argv):
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
+  if settings.runtime != 'tensorflow' and (settings.export_dir or settings.dense_features):
+    raise UsageError('--runtime %s runs evaluation and --images only; --export_dir and '
+                     '--dense_features use TensorFlow' % settings.runtime)
   if settings.export_dir:
-    export.export(settings.checkpoint_path, settings.export_dir)
-    print('exported %s to %s (SavedModel and %s)'
-          % (settings.checkpoint_path, settings.export_dir, export.FROZEN_GRAPH_FILE))
+    written = export.export(settings.checkpoint_path, settings.export_dir)
+    print('exported %s to %s (SavedModel, %s)'
+          % (settings.checkpoint_path, settings.export_dir, ', '.join(written)))
     return
   if settings.dense_features:
     _write_dense_features(settings)
     return
-  classifier = evaluation.RestoredClassifier(settings.checkpoint_path)
+  classifier = runtimes.restored_classifier(settings.checkpoint_path, settings.runtime)
   try:
     if settings.images:
       _predict(settings, classifier)

@@ -18,11 +18,16 @@ PREDICT_BATCH_SIZE = 64
 DENSE_BATCH_SIZE = 8
 
 
+def in_batches(run, images, batch_size=PREDICT_BATCH_SIZE):
+  """``run(batch)`` over ``images`` [N, ...] in batches; returns the stacked results."""
+  return np.concatenate([run(images[start:start + batch_size])
+                         for start in range(0, len(images), batch_size)])
+
+
 def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATCH_SIZE):
   """Runs ``output`` over ``images`` [N, ...] in batches; returns the stacked results."""
-  parts = [session.run(output, {images_placeholder: images[start:start + batch_size]})
-           for start in range(0, len(images), batch_size)]
-  return np.concatenate(parts)
+  return in_batches(lambda batch: session.run(output, {images_placeholder: batch}), images,
+                    batch_size)
 
 
 def _last_block(end_points):
