@@ -30,7 +30,7 @@ def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATC
                     batch_size)
 
 
-def _last_block(end_points):
+def last_block(end_points):
   """The end point of the network's deepest block ('<scope>/block4' for resnet_v1)."""
   blocks = {int(match.group(1)): name for name in end_points
             for match in [re.search(r'/block(\d+)$', name)] if match}
@@ -131,7 +131,7 @@ def dense_features(checkpoint_path, output_stride, images):
   except ValueError as error:
     raise UsageError('--output_stride %d: %s' % (output_stride, error)) from None
   try:
-    features = _last_block(classifier.tensors.end_points)
+    features = last_block(classifier.tensors.end_points)
     return predict(classifier.session, features, classifier.tensors.images, images,
                    DENSE_BATCH_SIZE)
   finally:
