@@ -14,9 +14,11 @@ import pytest
 
 from conftest import read_json
 from conftest import run_script
+from legacy_resnet import checkpoints
 from legacy_resnet import evaluation
 from legacy_resnet import export
 from legacy_resnet import inference_graph
+from legacy_resnet import runtimes
 from legacy_resnet import serving_packages
 from legacy_resnet import signs_data
 import netutil
@@ -47,7 +49,6 @@ def _held_out(signs_dir):
 
 def _onnx_runs(model):
   """{runtime: run(images) -> probabilities} for a serialized ONNX model."""
-  from legacy_resnet import runtimes  # pylint: disable=g-import-not-at-top
   return {'onnxruntime': runtimes.OnnxRuntimeModel(model, 2),
           'openvino': runtimes.OpenVinoModel(model, 2)}
 
@@ -107,8 +108,9 @@ def test_dense_features_onnx_take_any_image_size(exported):
 @pytest.mark.parametrize('runtime', ['onnxruntime', 'openvino'])
 def test_eval_graph_runtime_gives_tensorflow_results(exported, signs_dir, runtime, tmp_path):
   train_dir, _ = exported
-  if 'resnet_v1_18' not in train_dir:
-    pytest.skip('the command line is the same for every model; resnet_v1_18 shows it')
+  prefix = checkpoints.resolve(train_dir)
+  if checkpoints.read_metadata(prefix)['model_name'] != MODELS[0]:
+    pytest.skip('the command line is the same for every model; the first shows it')
   image = tmp_path / 'sign.png'
   _write_png(image, _held_out(signs_dir)[0])
   classifier = evaluation.RestoredClassifier(train_dir)
@@ -120,7 +122,7 @@ def test_eval_graph_runtime_gives_tensorflow_results(exported, signs_dir, runtim
     classifier.close()
   run_script('eval_graph.py', '--checkpoint_path', train_dir, '--runtime', runtime,
              '--dataset_dir', signs_dir, '--report', tmp_path / 'report.json')
-  assert os.path.exists(os.path.join(train_dir, 'model.ckpt-1.onnx'))  # Kept for next time.
+  assert os.path.exists(prefix + runtimes.ONNX_SUFFIX)  # Kept for the next run.
   report = read_json(tmp_path / 'report.json')
   assert report.pop('loss') == pytest.approx(expected.pop('loss'), rel=1e-4)
   assert report == expected
