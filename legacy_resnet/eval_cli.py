@@ -19,6 +19,7 @@ from legacy_resnet import images
 from legacy_resnet import limits
 from legacy_resnet import metrics
 from legacy_resnet import plots
+from legacy_resnet import runtimes
 from legacy_resnet.errors import UsageError
 
 CONFUSION_MATRIX_FILE = 'confusion_matrix.png'
@@ -64,7 +65,13 @@ def parser():
                  '(stride: --output_stride)' % heatmaps.HDF5_FILE)
   p.add_argument('--export_dir', metavar='DIR',
                  help='write a SavedModel (serving signature: images in [0, 1] -> '
-                 'probabilities, classes) and a frozen inference graph to this new folder')
+                 'probabilities, classes), a frozen inference graph and, when tf2onnx is '
+                 'installed, model.onnx to this new folder')
+  p.add_argument('--runtime', choices=runtimes.RUNTIMES, default=runtimes.DEFAULT_RUNTIME,
+                 help='what runs the network for evaluation and --images: TensorFlow, or '
+                 'the checkpoint\'s ONNX model (converted once, kept as <checkpoint>.onnx) '
+                 'in ONNX Runtime or OpenVINO, installed with pip install -r '
+                 'requirements-serve.txt (default: %(default)s)')
   p.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
   return p
 
@@ -202,6 +209,10 @@ def main(argv):
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
+  if settings.runtime != 'tensorflow' and (settings.export_dir or settings.dense_features
+                                           or settings.heatmaps):
+    raise UsageError('--runtime %s runs evaluation and --images only; --export_dir, '
+                     '--dense_features and --heatmaps use TensorFlow' % settings.runtime)
   if settings.heatmaps:
     if settings.dense_features or settings.export_dir:
       raise UsageError('--heatmaps does not go with --dense_features or --export_dir')
@@ -210,9 +221,9 @@ def main(argv):
     _output_folder(settings.heatmaps, '--heatmaps')
   plots_folder = _plots_folder(settings)
   if settings.export_dir:
-    export.export(settings.checkpoint_path, settings.export_dir)
-    print('exported %s to %s (SavedModel and %s)'
-          % (settings.checkpoint_path, settings.export_dir, export.FROZEN_GRAPH_FILE))
+    written = export.export(settings.checkpoint_path, settings.export_dir)
+    print('exported %s to %s (SavedModel, %s)'
+          % (settings.checkpoint_path, settings.export_dir, ', '.join(written)))
     return
   if settings.dense_features:
     _write_dense_features(settings)
@@ -226,7 +237,7 @@ def main(argv):
   if settings.heatmaps:
     _write_heatmaps(settings)
     return
-  classifier = evaluation.RestoredClassifier(settings.checkpoint_path)
+  classifier = runtimes.restored_classifier(settings.checkpoint_path, settings.runtime)
   try:
     if settings.images:
       _predict(settings, classifier)

@@ -20,14 +20,19 @@ PREDICT_BATCH_SIZE = 64
 DENSE_BATCH_SIZE = 8
 
 
+def in_batches(run, images, batch_size=PREDICT_BATCH_SIZE):
+  """``run(batch)`` over ``images`` [N, ...] in batches; returns the stacked results."""
+  return np.concatenate([run(images[start:start + batch_size])
+                         for start in range(0, len(images), batch_size)])
+
+
 def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATCH_SIZE):
   """Runs ``output`` over ``images`` [N, ...] in batches; returns the stacked results."""
-  parts = [session.run(output, {images_placeholder: images[start:start + batch_size]})
-           for start in range(0, len(images), batch_size)]
-  return np.concatenate(parts)
+  return in_batches(lambda batch: session.run(output, {images_placeholder: batch}), images,
+                    batch_size)
 
 
-def _last_block(end_points):
+def last_block(end_points):
   """The end point of the network's deepest block ('<scope>/block4' for resnet_v1)."""
   blocks = {int(match.group(1)): name for name in end_points
             for match in [re.search(r'/block(\d+)$', name)] if match}
@@ -141,7 +146,7 @@ def dense_features(checkpoint_path, output_stride, images, multi_grid=None):
   except ValueError as error:
     raise UsageError('--output_stride %d: %s' % (output_stride, error)) from None
   try:
-    features = _last_block(classifier.tensors.end_points)
+    features = last_block(classifier.tensors.end_points)
     return predict(classifier.session, features, classifier.tensors.images, images,
                    DENSE_BATCH_SIZE)
   finally:
