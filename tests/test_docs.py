@@ -43,7 +43,8 @@ DIRECTIVE = re.compile(r'^<!--\s*doctest:\s*(\w+)\s*(.*?)\s*-->\s*$')
 EXPECTED_PRINT = re.compile(r'^\s*print\(.*\)\s+#\s*(.+)$')
 RUNNABLE = {'sh': 'sh', 'bash': 'sh', 'python': 'python'}
 SHELL_PRELUDE = 'set -euo pipefail\npython() { "$PYTHON" "$@"; }\npython3() { "$PYTHON" "$@"; }\n'
-NOT_COPIED = shutil.ignore_patterns('.git', '.venv', '.venv-oldest', 'runs', '__pycache__')
+NOT_COPIED = shutil.ignore_patterns('.git', '.venv', '.venv-oldest', 'runs', 'build', '*.egg-info',
+                                    '__pycache__')
 TIMEOUT = 900
 
 
