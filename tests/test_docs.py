@@ -19,6 +19,7 @@ The convention the documentation follows:
   ``<!-- doctest: ci -->``  not run here: every ``&&``-separated command of the block must
       be a line of ``.ci/run`` (``--quiet`` aside), so the README's test command is what CI runs.
   ``<!-- doctest: skip REASON -->``  not run (installs, several machines); REASON required.
+      ``skip the same command runs in PAGE`` is checked: PAGE must hold the same code.
 
 Tiers: README.md's blocks that are not slow run in the default tier, from a clean copy
 (its first command trains ``runs/train``). The slow tier runs README.md's slow blocks and
@@ -139,11 +140,22 @@ def _normalized(command):
   return ' '.join(word for word in command.split() if word != '--quiet')
 
 
+SAME_AS = 'the same command runs in '
+
+
+def check_same_as(block):
+  for name, argument in block.directives:
+    if name == 'skip' and argument.startswith(SAME_AS):
+      with open(os.path.join(ROOT, argument[len(SAME_AS):]), encoding='utf-8') as stream:
+        assert block.code in stream.read(), '%s: not the same as in %s' % (block.where, argument)
+
+
 def run_file(path, folder, slow):
   """Runs the blocks of ``path`` that belong to this tier; returns how many ran."""
   ran = 0
   for block in read_blocks(path):
     _check_directives(block)
+    check_same_as(block)
     if block.language not in RUNNABLE or block.has('skip'):
       continue
     if block.has('ci'):
