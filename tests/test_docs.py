@@ -150,8 +150,8 @@ def check_same_as(block):
         assert block.code in stream.read(), '%s: not the same as in %s' % (block.where, argument)
 
 
-def run_file(path, folder, slow):
-  """Runs the blocks of ``path`` that belong to this tier; returns how many ran."""
+def run_file(path, folder, slow=None):
+  """Runs the blocks of ``path`` of one tier (slow or not; None: all); returns how many ran."""
   ran = 0
   for block in read_blocks(path):
     _check_directives(block)
@@ -160,7 +160,7 @@ def run_file(path, folder, slow):
       continue
     if block.has('ci'):
       check_ci_block(block)
-    elif block.has('slow') == slow:
+    elif slow is None or block.has('slow') == slow:
       run_block(block, folder)
       ran += 1
   return ran
@@ -205,9 +205,7 @@ DOC_PAGES = sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 @pytest.mark.slow
 @pytest.mark.parametrize('page', DOC_PAGES, ids=os.path.basename)
 def test_doc_page_blocks_run(page, tmp_path, trained_runs):
-  folder = _seeded_copy(tmp_path / 'repo', trained_runs)
-  run_file(page, folder, slow=False)
-  run_file(page, folder, slow=True)
+  run_file(page, _seeded_copy(tmp_path / 'repo', trained_runs))
 
 
 def test_directives_are_parsed_and_checked(tmp_path):
