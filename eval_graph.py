@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""Evaluate, predict or extract dense features from a checkpoint (see --help and README.md)."""
+"""Evaluate, predict or extract dense features from a checkpoint (see --help and README.md).
+
+Installed as the ``legacy-resnet-eval`` command. The environment is set here, before
+``legacy_resnet`` imports TensorFlow, because TensorFlow reads it only then."""
 
 import os
 import sys
 
-if __name__ == '__main__':
-  if '--verbose' in sys.argv:
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else argv
+  if '--verbose' in argv:
     os.environ['LEGACY_RESNET_VERBOSE'] = '1'
   else:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # read once, when TF is imported
   from legacy_resnet import cli, eval_cli
-  sys.exit(cli.run(eval_cli.main, sys.argv[1:]))
+  return cli.run(eval_cli.main, argv)
+
+
+if __name__ == '__main__':
+  sys.exit(main())

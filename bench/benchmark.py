@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """How fast this project trains and runs its ResNets on this machine, against its peers.
 
-    python bench/benchmark.py            # full run (resnet_v1_50, 64x64, batch 32)
-    python bench/benchmark.py --quick    # a short one
+    python -m bench.benchmark            # full run (resnet_v1_50, 64x64, batch 32)
+    python -m bench.benchmark --quick    # a short one
 
 Every contender (``bench/contenders.py``: ours, tf-slim's straight port, Keras 3,
 PyTorch) lives in its own process, is built and warmed up once, and is then timed in
@@ -29,16 +29,15 @@ import time
 
 import numpy as np
 
-import contenders
+from bench import contenders
+from legacy_resnet import atomic_files
+from legacy_resnet import cli
+from legacy_resnet import onednn
+from legacy_resnet.errors import UsageError
+from nets import nets_factory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-from legacy_resnet import atomic_files  # noqa: E402  (needs ROOT on the path)
-from legacy_resnet import cli  # noqa: E402
-from legacy_resnet import onednn  # noqa: E402
-from legacy_resnet.errors import UsageError  # noqa: E402
-from nets import nets_factory  # noqa: E402
 
 PEER_NAMES = {'ours': 'ours (legacy_resnet)', 'slim': "tf-slim's resnet_v1_50, plain session",
               'keras': 'Keras 3 ResNet50 fit/predict', 'torch': 'PyTorch ResNet-50',
@@ -134,7 +133,7 @@ class Worker:
     # which is removed at the end.
     config = dict(config, scratch_dir=scratch)
     self.process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, 'contenders.py'), kind, json.dumps(config)],
+        [sys.executable, '-m', 'bench.contenders', kind, json.dumps(config)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
         cwd=ROOT, env=env)
     self.ready = None
@@ -236,11 +235,11 @@ def matmul_gflops(sizes=(2048, 3072, 4096), repeats=3):
 
 def startup_seconds(args, scratch, environment):
   """(seconds from launching ``train_graph.py --max_number_of_steps 1`` (as
-  ``first_step.py``) to its first finished step, peak resident MiB of that training
+  ``bench.first_step``) to its first finished step, peak resident MiB of that training
   process), with ``environment`` added to this process's."""
   train_dir = tempfile.mkdtemp(prefix='startup-', dir=scratch)
   marker = os.path.join(train_dir, 'first_step')
-  command = [sys.executable, os.path.join(ROOT, 'bench', 'first_step.py'), marker,
+  command = [sys.executable, '-m', 'bench.first_step', marker,
              '--train_dir', train_dir,
              '--model_name', args.model_name, '--batch_size', str(args.batch_size),
              '--max_number_of_steps', '1']
@@ -303,7 +302,7 @@ def summarize(args, machine, workers, results, startups, ceilings, memory):
         'latency': medians['latency'][peer] / medians['latency']['ours']}
   return {
       'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-      'command': 'python bench/benchmark.py ' + ' '.join(sys.argv[1:]),
+      'command': 'python -m bench.benchmark ' + ' '.join(sys.argv[1:]),
       'machine': machine,
       'runtime': {worker.name: worker.ready['runtime'] for worker in workers},
       'config': {'model_name': args.model_name, 'image_size': args.image_size,

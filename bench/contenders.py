@@ -1,6 +1,6 @@
 """One benchmark contender per process, driven by ``bench/benchmark.py``.
 
-``python bench/contenders.py NAME CONFIG_JSON`` builds contender NAME (``ours``,
+``python -m bench.contenders NAME CONFIG_JSON`` builds contender NAME (``ours``,
 ``slim``, ``keras``, ``torch``), warms it up (warm-up is never timed), prints one JSON
 line ``{"ready": {...}}`` and then answers commands read from stdin, one per line:
 
@@ -22,7 +22,6 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_CLASSES = 6
 
 
@@ -66,7 +65,6 @@ class Ours:
   """
 
   def __init__(self, config):
-    sys.path.insert(0, ROOT)
     from legacy_resnet import checkpoints, datasets, evaluation, sessions, synthetic_signs
     from legacy_resnet import train_cli, training
     size, batch = config['image_size'], config['batch_size']
@@ -133,7 +131,6 @@ class SlimPort:
   built separately with ``is_training=False`` (as slim's eval script does)."""
 
   def __init__(self, config):
-    sys.path.insert(0, ROOT)
     import legacy_resnet  # noqa: F401  (tf-slim's batch_norm needs the compat fix on TF 2.21)
     import tensorflow as tf
     size, batch = config['image_size'], config['batch_size']
@@ -215,8 +212,7 @@ class TorchPeer:
 
   def __init__(self, config):
     import torch
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import torch_resnet
+    from bench import torch_resnet
     size, batch = config['image_size'], config['batch_size']
     self.torch = torch
     self.model = torch_resnet.ResNet50(NUM_CLASSES).to(memory_format=torch.channels_last)

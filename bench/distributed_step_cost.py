@@ -2,7 +2,7 @@
 """How the cost of a training step grows with the number of workers of a
 parameter-server cluster on this machine (1 ps, loopback).
 
-    python bench/distributed_step_cost.py --workers 1 2 4 --modes sync async
+    python -m bench.distributed_step_cost --workers 1 2 4 --modes sync async
 
 For each mode and worker count it runs ``python -m legacy_resnet.launch_local`` on the
 synthetic set (written once to a temporary folder), reads each worker's closing line
@@ -69,7 +69,6 @@ def run_cluster(settings, dataset_dir, train_dir, num_workers, mode):
 
 def main(argv):
   settings = parse_args(argv)
-  sys.path.insert(0, ROOT)
   from legacy_resnet import synthetic_signs  # pylint: disable=import-outside-toplevel
   rows = []
   with tempfile.TemporaryDirectory() as folder:

@@ -2,20 +2,17 @@
 """``train_graph.py`` that also appends the wall-clock time of its first finished step
 to a file: the benchmark's start-up measurement.
 
-Usage: first_step.py MARKER_FILE [train_graph.py flags...]
+Usage, from the repository root: python -m bench.first_step MARKER_FILE [train_graph.py flags...]
 """
 
 import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def main(argv):
   marker, train_flags = argv[0], argv[1:]
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # As train_graph.py, before TF loads.
-  sys.path.insert(0, ROOT)
   from legacy_resnet import cli, train_cli  # pylint: disable=import-outside-toplevel
   marked = []
 

@@ -3,7 +3,7 @@
 restored evaluation graph, its frozen copy with the batch norms kept, and the frozen
 copy with the batch norms folded into the convolutions (what ``eval_graph.py`` runs).
 
-    python bench/inference_graphs.py --checkpoint_path TRAIN_DIR_OR_PREFIX [--rounds 30]
+    python -m bench.inference_graphs --checkpoint_path TRAIN_DIR_OR_PREFIX [--rounds 30]
 
 Prints the median milliseconds per batch of 32 random images and per single image, and
 the ratios of the folded graph to the other two (above 1: folded is faster).
@@ -13,7 +13,6 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _median_milliseconds(runs, images, rounds):
@@ -35,7 +34,7 @@ def _median_milliseconds(runs, images, rounds):
 def _measure(argv):
   from legacy_resnet import cli, evaluation, inference_graph  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  parser = cli.ArgumentParser(prog='bench/inference_graphs.py', description=__doc__)
+  parser = cli.ArgumentParser(prog='python -m bench.inference_graphs', description=__doc__)
   parser.add_argument('--checkpoint_path', required=True, help='train dir or checkpoint prefix')
   parser.add_argument('--rounds', type=cli.positive_int, default=30)
   settings = parser.parse_args(argv)
@@ -69,7 +68,6 @@ def _measure(argv):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  sys.path.insert(0, ROOT)
   from legacy_resnet import cli  # pylint: disable=g-import-not-at-top
   return cli.run(_measure, argv)
 

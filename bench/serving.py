@@ -114,7 +114,6 @@ def _measure(argv):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  sys.path.insert(0, ROOT)
   from legacy_resnet import cli  # pylint: disable=g-import-not-at-top
   return cli.run(_measure, argv)
 

@@ -2,7 +2,7 @@
 """Where the start-up of ``train_graph.py`` goes: runs its entry point in this process
 for one step, printing to stderr when each phase ended and how long it took.
 
-    python bench/startup_phases.py [train_graph.py flags]
+    python -m bench.startup_phases [train_graph.py flags]
 
 Defaults: --max_number_of_steps 1 and a temporary --train_dir, removed at the end.
 The synthetic set's drawing runs in a background thread, so its line overlaps the
@@ -16,7 +16,6 @@ import tempfile
 import time
 
 LAUNCHED = time.time()
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _stamp(phase, seconds):
@@ -40,7 +39,6 @@ def _timed(owner, name):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  sys.path.insert(0, ROOT)
   from legacy_resnet import checkpoints, cli, model_graph, synthetic_signs, train_cli
   from legacy_resnet import training
   _stamp('imports', time.time() - LAUNCHED)

@@ -1,5 +1,5 @@
-"""legacy-resnet runtime: importing it makes tf-slim work on TensorFlow 2.16+, with
-TensorFlow's oneDNN CPU kernels on whatever the CPU."""
+"""legacy-resnet runtime: importing it makes tf-slim work on TensorFlow 2.16.2 to 2.21,
+with TensorFlow's oneDNN CPU kernels on whatever the CPU."""
 
 from legacy_resnet import onednn
 

@@ -1,4 +1,5 @@
-"""Makes TF1-style code (tf.compat.v1 graphs and tf-slim 1.1.0) work on TensorFlow 2.16+.
+"""Makes TF1-style code (tf.compat.v1 graphs and tf-slim 1.1.0) work on TensorFlow 2.16.2
+to 2.21 (the oldest and newest versions .ci/run tests).
 
 What it fixes, and nothing else:
 

@@ -1,16 +1,62 @@
-"""Shared fixtures: a tiny SIGNS-format dataset on disk and a runner for the two
-command-line scripts as real subprocesses."""
+"""Shared fixtures (a tiny SIGNS-format dataset on disk) and the ``smoke`` tier.
 
-import json
-import os
-import subprocess
-import sys
+Helpers that test modules import live in ``netutil.py`` (networks) and
+``scriptutil.py`` (the scripts as subprocesses), not here.
+
+``-m smoke`` runs the cases named in SMOKE below: the compatibility layer, the exactness of
+one network against tf-slim's, and a short train + evaluate + resume. ``.ci/run`` runs them
+on the oldest TensorFlow the project claims. Naming them here, rather than decorating
+them in their modules, keeps the tier in one place; a name whose test function no
+longer exists is an error, so the tier cannot shrink silently (and `-m smoke`
+checks that it collected every one)."""
 
 import pytest
 
 from legacy_resnet import synthetic_signs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXACT_50 = 'resnet_v1_50-infer-pool-stride_None'
+SMOKE = {
+    'tests/test_speed.py': (
+        'test_fast_graph_building_restores_tensor_equality',
+        'test_prepared_run_casts_feeds_runs_targets_and_matches_session_run',
+        'test_gradients_wait_on_one_group_of_all_batch_norm_updates',
+    ),
+    'tests/test_batch_norm_updates.py': (
+        'test_in_place_updates_move_moving_statistics_without_update_ops',
+    ),
+    'tests/test_resnet_exactness.py': (
+        'test_variable_names_and_shapes_match_tf_slim[%s]' % EXACT_50,
+        'test_every_tf_slim_end_point_is_among_ours[%s]' % EXACT_50,
+        'test_logits_and_end_points_match_tf_slim[%s-64]' % EXACT_50,
+    ),
+    'tests/test_train_eval.py': (
+        'test_training_writes_checkpoints_metadata_and_summaries',
+        'test_eval_reproduces_in_session_accuracy_and_loss',
+        'test_rerun_resumes_from_latest_checkpoint',
+    ),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+  marked = 0
+  for item in items:
+    module, name = item.nodeid.split('::')[0], item.nodeid.split('::')[-1]
+    if name in SMOKE.get(module, ()):
+      item.add_marker(pytest.mark.smoke)
+      marked += 1
+  wanted = sum(len(names) for names in SMOKE.values())
+  modules = {item.nodeid.split('::')[0] for item in items}
+  if config.option.markexpr == 'smoke' and set(SMOKE) <= modules and marked != wanted:
+    raise pytest.UsageError('conftest.SMOKE names %d tests, %d were collected' % (wanted, marked))
+  checked = {}
+  for item in items:
+    module = item.nodeid.split('::')[0]
+    if module in SMOKE and module not in checked:
+      checked[module] = [name for name in SMOKE[module]
+                         if not hasattr(item.module, name.split('[')[0])]
+  missing = ['%s::%s' % (module, name) for module, names in checked.items() for name in names]
+  if missing:
+    raise pytest.UsageError('conftest.SMOKE names tests that do not exist: ' + ', '.join(missing))
 
 
 @pytest.fixture(scope='session')
@@ -19,19 +65,3 @@ def signs_dir(tmp_path_factory):
   folder = tmp_path_factory.mktemp('signs')
   synthetic_signs.write_signs_files(str(folder), num_train=60, num_test=30, seed=1)
   return str(folder)
-
-
-def run_script(script, *args, check=True):
-  """Runs train_graph.py or eval_graph.py; returns the CompletedProcess."""
-  result = subprocess.run([sys.executable, os.path.join(ROOT, script)] + [str(a) for a in args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=600)
-  if check and result.returncode != 0:
-    raise AssertionError('%s %s exited %d\nstdout:\n%s\nstderr:\n%s'
-                         % (script, ' '.join(map(str, args)), result.returncode,
-                            result.stdout, result.stderr))
-  return result
-
-
-def read_json(path):
-  with open(path, encoding='utf-8') as stream:
-    return json.load(stream)

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import run_script
+from scriptutil import run_script
 from legacy_resnet import cli
 from legacy_resnet import eval_cli
 from legacy_resnet import train_cli

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from bench import benchmark
+from scriptutil import ROOT
 
 
 @pytest.mark.slow  # About 2 minutes on the 2-core machine (three TensorFlow processes).
@@ -18,7 +19,7 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
   output = tmp_path / 'results'
   scratch = tmp_path / 'tmp'
   scratch.mkdir()
-  command = [sys.executable, os.path.join(ROOT, 'bench', 'benchmark.py'), '--quick',
+  command = [sys.executable, '-m', 'bench.benchmark', '--quick',
              '--model_name', 'resnet_v1_18', '--image_size', '32', '--batch_size', '8',
              '--rounds', '2', '--steps', '2', '--warmup', '1', '--contenders', 'ours',
              '--startup_runs', '1', '--startup_dataset_dir', signs_dir,
@@ -60,14 +61,7 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
   assert markdown in result.stdout
 
 
-@pytest.fixture(name='benchmark')
-def benchmark_module(monkeypatch):
-  monkeypatch.syspath_prepend(os.path.join(ROOT, 'bench'))
-  import benchmark  # pylint: disable=import-outside-toplevel
-  return benchmark
-
-
-def test_peers_run_as_users_get_them_and_with_onednn_where_it_is_off(benchmark):
+def test_peers_run_as_users_get_them_and_with_onednn_where_it_is_off():
   names = ['ours', 'slim', 'keras', 'torch']
   off = {'tensorflow_default_onednn': False, 'emulated_avx2': True}
   environments = benchmark.contender_environments(names, off)
@@ -87,7 +81,7 @@ def test_peers_run_as_users_get_them_and_with_onednn_where_it_is_off(benchmark):
   assert environments['ours'] == ('ours', {})
 
 
-def test_the_machine_line_names_cpu_extensions_and_the_default(benchmark):
+def test_the_machine_line_names_cpu_extensions_and_the_default():
   machine = {'processor': 'AMD EPYC 7B13', 'cpus': 2, 'extensions': ['avx2', 'fma'],
              'tensorflow_default_onednn': False, 'emulated_avx2': False}
   assert benchmark.machine_line(machine) == (
@@ -106,7 +100,7 @@ def test_the_machine_line_names_cpu_extensions_and_the_default(benchmark):
     (['--model_name', 'resnet_v9'], "error: argument --model_name: invalid choice: 'resnet_v9'"),
 ])
 def test_bad_benchmark_flags_are_one_error_line(argv, message, tmp_path):
-  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'benchmark.py'),
+  result = subprocess.run([sys.executable, '-m', 'bench.benchmark',
                            '--output_dir', str(tmp_path / 'results')] + argv,
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert result.returncode == 2
@@ -117,7 +111,7 @@ def test_bad_benchmark_flags_are_one_error_line(argv, message, tmp_path):
 def test_an_unwritable_output_dir_fails_before_the_run(tmp_path):
   blocker = tmp_path / 'file'
   blocker.write_text('not a folder')
-  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'benchmark.py'),
+  result = subprocess.run([sys.executable, '-m', 'bench.benchmark',
                            '--output_dir', str(blocker / 'results')],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert result.returncode == 2
@@ -129,7 +123,7 @@ def test_an_unwritable_output_dir_fails_before_the_run(tmp_path):
 def startup_phases_run(signs_dir, tmp_path_factory):
   """(CompletedProcess, train dir) of bench/startup_phases.py on one resnet_v1_18 step."""
   train_dir = tmp_path_factory.mktemp('phases') / 'run'
-  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'startup_phases.py'),
+  result = subprocess.run([sys.executable, '-m', 'bench.startup_phases',
                            '--dataset_dir', signs_dir, '--model_name', 'resnet_v1_18',
                            '--batch_size', '10', '--train_dir', str(train_dir)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
@@ -148,7 +142,7 @@ def test_startup_phases_times_each_phase_of_one_training_step(startup_phases_run
 
 
 def test_startup_phases_removes_the_train_dir_it_made(signs_dir, tmp_path):
-  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'startup_phases.py'),
+  result = subprocess.run([sys.executable, '-m', 'bench.startup_phases',
                            '--dataset_dir', signs_dir, '--model_name', 'resnet_v1_18',
                            '--batch_size', '10'],
                           capture_output=True, text=True, cwd=ROOT, timeout=600,
@@ -160,7 +154,7 @@ def test_startup_phases_removes_the_train_dir_it_made(signs_dir, tmp_path):
 
 def test_inference_graphs_times_the_three_graphs_of_a_checkpoint(startup_phases_run):
   _, train_dir = startup_phases_run
-  result = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'inference_graphs.py'),
+  result = subprocess.run([sys.executable, '-m', 'bench.inference_graphs',
                            '--checkpoint_path', str(train_dir), '--rounds', '2'],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
   assert result.returncode == 0, result.stderr

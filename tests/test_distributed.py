@@ -14,7 +14,7 @@ import time
 import pytest
 
 import netutil
-from conftest import ROOT, read_json, run_script
+from scriptutil import ROOT, read_json, run_script
 from legacy_resnet import checkpoints
 from legacy_resnet import cli
 from legacy_resnet import cluster

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import run_script
+from scriptutil import run_script
 from legacy_resnet import evaluation
 from legacy_resnet import export
 from legacy_resnet import signs_data

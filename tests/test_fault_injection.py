@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import netutil
-from conftest import ROOT, read_json, run_script
+from scriptutil import ROOT, read_json, run_script
 from legacy_resnet import checkpoints
 from legacy_resnet import datasets
 from legacy_resnet import train_cli

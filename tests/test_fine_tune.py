@@ -7,7 +7,7 @@ import tensorflow as tf
 from tf_slim.nets import resnet_v1 as slim_resnet_v1
 
 import netutil
-from conftest import run_script
+from scriptutil import run_script
 from legacy_resnet import checkpoints
 from legacy_resnet import inspect_checkpoint
 

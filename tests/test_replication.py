@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import netutil
-from conftest import run_script, read_json
+from scriptutil import run_script, read_json
 from legacy_resnet import model_graph
 from legacy_resnet import replication
 from legacy_resnet import sessions

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import netutil
-from conftest import ROOT
+from scriptutil import ROOT
 from legacy_resnet import model_graph
 from legacy_resnet import sessions
 from legacy_resnet import train_cli

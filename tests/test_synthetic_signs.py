@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from scriptutil import ROOT
 from legacy_resnet import signs_data
 from legacy_resnet import synthetic_signs
 
