@@ -2,7 +2,7 @@
 
 Public ``tf.*`` names are covered by TensorFlow's compatibility promise; these are
 not, and an upgrade may move or remove any of them. ``missing()`` names the ones this
-installation lacks; ``tests/test_private_apis.py`` fails with that list, so an upgrade
+installation lacks; ``tests/test_private_tf_apis.py`` fails with that list, so an upgrade
 that breaks one is caught by the tests rather than by a user. Code that starts using
 another private name adds it here (the test also scans the sources for such uses).
 """

@@ -7,6 +7,8 @@ so a flag added later cannot be ignored silently. Registering a flag is one line
 
     'train_graph.py --my_flag': 'test_file.py::test_that_shows_it',
 
+(``HERE + 'test_name'`` for a test in this file)
+
 and the named test must exist and mention the flag.
 """
 
@@ -36,82 +38,82 @@ from legacy_resnet import training
 
 pytestmark = netutil.QUIET
 
+HERE = 'test_flag_coverage.py::'  # Tests in this file.
+
 FLAG_CHECKS = {
-    'train_graph.py --dataset_dir': 'test_flags.py::test_a_short_run_writes_what_its_flags_say',
-    'train_graph.py --train_dir': 'test_flags.py::test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --dataset_dir': HERE + 'test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --train_dir': HERE + 'test_a_short_run_writes_what_its_flags_say',
     'train_graph.py --validation_split':
-        'test_flags.py::test_validation_split_chooses_best_before_the_test_file_is_opened',
-    'train_graph.py --model_name': 'test_flags.py::test_a_short_run_writes_what_its_flags_say',
-    'train_graph.py --batch_size': 'test_flags.py::test_batches_follow_the_seed_and_batch_size',
-    'train_graph.py --num_epochs': 'test_flags.py::test_a_short_run_writes_what_its_flags_say',
+        HERE + 'test_validation_split_chooses_best_before_the_test_file_is_opened',
+    'train_graph.py --model_name': HERE + 'test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --batch_size': HERE + 'test_batches_follow_the_seed_and_batch_size',
+    'train_graph.py --num_epochs': HERE + 'test_a_short_run_writes_what_its_flags_say',
     'train_graph.py --max_number_of_steps':
         'test_train_eval.py::test_rerun_resumes_from_latest_checkpoint',
-    'train_graph.py --optimizer': 'test_flags.py::test_optimizer_hyper_parameters',
-    'train_graph.py --learning_rate': 'test_flags.py::test_learning_rate_schedule',
-    'train_graph.py --learning_rate_decay_type': 'test_flags.py::test_learning_rate_schedule',
-    'train_graph.py --warmup_epochs': 'test_flags.py::test_learning_rate_schedule',
-    'train_graph.py --learning_rate_decay_factor': 'test_flags.py::test_learning_rate_schedule',
-    'train_graph.py --num_epochs_per_decay': 'test_flags.py::test_learning_rate_schedule',
-    'train_graph.py --end_learning_rate': 'test_flags.py::test_learning_rate_schedule',
-    'train_graph.py --momentum': 'test_flags.py::test_optimizer_hyper_parameters',
-    'train_graph.py --adam_beta1': 'test_flags.py::test_a_short_run_writes_what_its_flags_say',
-    'train_graph.py --adam_beta2': 'test_flags.py::test_a_short_run_writes_what_its_flags_say',
-    'train_graph.py --opt_epsilon': 'test_flags.py::test_optimizer_hyper_parameters',
-    'train_graph.py --rmsprop_decay': 'test_flags.py::test_optimizer_hyper_parameters',
-    'train_graph.py --rmsprop_momentum': 'test_flags.py::test_optimizer_hyper_parameters',
-    'train_graph.py --weight_decay': 'test_flags.py::test_regularization_and_batch_norm_flags',
-    'train_graph.py --batch_norm_decay':
-        'test_flags.py::test_regularization_and_batch_norm_flags',
+    'train_graph.py --optimizer': HERE + 'test_optimizer_hyper_parameters',
+    'train_graph.py --learning_rate': HERE + 'test_learning_rate_schedule',
+    'train_graph.py --learning_rate_decay_type': HERE + 'test_learning_rate_schedule',
+    'train_graph.py --warmup_epochs': HERE + 'test_learning_rate_schedule',
+    'train_graph.py --learning_rate_decay_factor': HERE + 'test_learning_rate_schedule',
+    'train_graph.py --num_epochs_per_decay': HERE + 'test_learning_rate_schedule',
+    'train_graph.py --end_learning_rate': HERE + 'test_learning_rate_schedule',
+    'train_graph.py --momentum': HERE + 'test_optimizer_hyper_parameters',
+    'train_graph.py --adam_beta1': HERE + 'test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --adam_beta2': HERE + 'test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --opt_epsilon': HERE + 'test_optimizer_hyper_parameters',
+    'train_graph.py --rmsprop_decay': HERE + 'test_optimizer_hyper_parameters',
+    'train_graph.py --rmsprop_momentum': HERE + 'test_optimizer_hyper_parameters',
+    'train_graph.py --weight_decay': HERE + 'test_regularization_and_batch_norm_flags',
+    'train_graph.py --batch_norm_decay': HERE + 'test_regularization_and_batch_norm_flags',
     'train_graph.py --moving_average_decay':
         'test_train_eval.py::test_moving_average_weights_are_restored_for_evaluation',
-    'train_graph.py --label_smoothing': 'test_flags.py::test_label_smoothing',
-    'train_graph.py --zero_init_residual': 'test_flags.py::test_zero_init_residual',
-    'train_graph.py --random_shift': 'test_flags.py::test_augmentation_flags',
-    'train_graph.py --horizontal_flip': 'test_flags.py::test_augmentation_flags',
-    'train_graph.py --random_brightness': 'test_flags.py::test_augmentation_flags',
-    'train_graph.py --random_contrast': 'test_flags.py::test_augmentation_flags',
-    'train_graph.py --seed': 'test_flags.py::test_batches_follow_the_seed_and_batch_size',
-    'train_graph.py --save_every_n_steps':
-        'test_flags.py::test_a_short_run_writes_what_its_flags_say',
-    'train_graph.py --save_interval_secs': 'test_flags.py::test_save_interval_secs',
-    'train_graph.py --max_to_keep': 'test_flags.py::test_a_short_run_writes_what_its_flags_say',
-    'train_graph.py --checkpoint_path': 'test_flags.py::test_warm_start_flags',
+    'train_graph.py --label_smoothing': HERE + 'test_label_smoothing',
+    'train_graph.py --zero_init_residual': HERE + 'test_zero_init_residual',
+    'train_graph.py --random_shift': HERE + 'test_augmentation_flags',
+    'train_graph.py --horizontal_flip': HERE + 'test_augmentation_flags',
+    'train_graph.py --random_brightness': HERE + 'test_augmentation_flags',
+    'train_graph.py --random_contrast': HERE + 'test_augmentation_flags',
+    'train_graph.py --seed': HERE + 'test_batches_follow_the_seed_and_batch_size',
+    'train_graph.py --save_every_n_steps': HERE + 'test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --save_interval_secs': HERE + 'test_save_interval_secs',
+    'train_graph.py --max_to_keep': HERE + 'test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --checkpoint_path': HERE + 'test_warm_start_flags',
     'train_graph.py --checkpoint_exclude_scopes':
         'test_fine_tune.py::test_fine_tune_restores_zoo_weights_and_freezes_scopes',
-    'train_graph.py --ignore_missing_vars': 'test_flags.py::test_warm_start_flags',
+    'train_graph.py --ignore_missing_vars': HERE + 'test_warm_start_flags',
     'train_graph.py --trainable_scopes':
         'test_fine_tune.py::test_fine_tune_restores_zoo_weights_and_freezes_scopes',
-    'train_graph.py --log_every_n_steps':
-        'test_flags.py::test_a_short_run_writes_what_its_flags_say',
-    'train_graph.py --num_intra_threads': 'test_flags.py::test_session_config_flags',
-    'train_graph.py --num_inter_threads': 'test_flags.py::test_session_config_flags',
+    'train_graph.py --log_every_n_steps': HERE + 'test_a_short_run_writes_what_its_flags_say',
+    'train_graph.py --num_intra_threads': HERE + 'test_session_config_flags',
+    'train_graph.py --num_inter_threads': HERE + 'test_session_config_flags',
     'train_graph.py --num_clones':
         'test_replication.py::test_train_graph_with_two_cpu_clones_writes_a_checkpoint_eval_restores',
     'train_graph.py --clone_on_cpu':
         'test_replication.py::test_train_graph_with_two_cpu_clones_writes_a_checkpoint_eval_restores',
-    'train_graph.py --xla': 'test_flags.py::test_session_config_flags',
-    'train_graph.py --verbose': 'test_flags.py::test_verbose_shows_tensorflow_warnings',
-    'train_graph.py --ps_hosts': 'test_flags.py::test_cluster_flags',
-    'train_graph.py --worker_hosts': 'test_flags.py::test_cluster_flags',
-    'train_graph.py --job_name': 'test_flags.py::test_cluster_flags',
-    'train_graph.py --task_index': 'test_flags.py::test_cluster_flags',
-    'train_graph.py --sync_replicas': 'test_flags.py::test_cluster_flags',
-    'train_graph.py --replicas_to_aggregate': 'test_flags.py::test_cluster_flags',
+    'train_graph.py --xla': HERE + 'test_session_config_flags',
+    'train_graph.py --verbose': HERE + 'test_verbose_shows_tensorflow_warnings',
+    'train_graph.py --ps_hosts': HERE + 'test_cluster_flags',
+    'train_graph.py --worker_hosts': HERE + 'test_cluster_flags',
+    'train_graph.py --job_name': HERE + 'test_cluster_flags',
+    'train_graph.py --task_index': HERE + 'test_cluster_flags',
+    'train_graph.py --sync_replicas': HERE + 'test_cluster_flags',
+    'train_graph.py --replicas_to_aggregate': HERE + 'test_cluster_flags',
     'train_graph.py --ps_timeout_secs':
         'test_distributed.py::test_a_ps_whose_workers_never_come_gives_up_after_its_time_limit',
     'eval_graph.py --checkpoint_path':
         'test_train_eval.py::test_eval_reproduces_in_session_accuracy_and_loss',
-    'eval_graph.py --dataset_dir': 'test_flags.py::test_eval_dataset_dir_and_image_size',
+    'eval_graph.py --dataset_dir': HERE + 'test_eval_dataset_dir_and_image_size',
     'eval_graph.py --dataset_file':
         'test_train_eval.py::test_eval_of_a_dataset_file_with_train_keys',
     'eval_graph.py --images': 'test_train_eval.py::test_predictions_for_image_files',
     'eval_graph.py --top_k': 'test_train_eval.py::test_predictions_for_image_files',
-    'eval_graph.py --report': 'test_train_eval.py::test_eval_reproduces_in_session_accuracy_and_loss',
+    'eval_graph.py --report':
+        'test_train_eval.py::test_eval_reproduces_in_session_accuracy_and_loss',
     'eval_graph.py --dense_features': 'test_train_eval.py::test_dense_features_on_the_dataset',
     'eval_graph.py --output_stride': 'test_train_eval.py::test_dense_features_on_the_dataset',
-    'eval_graph.py --image_size': 'test_flags.py::test_eval_dataset_dir_and_image_size',
+    'eval_graph.py --image_size': HERE + 'test_eval_dataset_dir_and_image_size',
     'eval_graph.py --export_dir': 'test_export.py::test_exported_models_match_eval_graph',
-    'eval_graph.py --verbose': 'test_flags.py::test_verbose_shows_tensorflow_warnings',
+    'eval_graph.py --verbose': HERE + 'test_verbose_shows_tensorflow_warnings',
 }
 
 PARSERS = {'train_graph.py': train_cli.parser, 'eval_graph.py': eval_cli.parser}
@@ -119,9 +121,12 @@ PARSERS = {'train_graph.py': train_cli.parser, 'eval_graph.py': eval_cli.parser}
 
 def parser_flags():
   """'script --flag' for every flag of both parsers (a --no-x form belongs to --x)."""
-  return {'%s %s' % (script, action.option_strings[0])
-          for script, parser in PARSERS.items() for action in parser()._actions  # pylint: disable=protected-access
-          if action.option_strings[0].startswith('--') and action.option_strings[0] != '--help'}
+  flags = set()
+  for script, parser in PARSERS.items():
+    for action in parser()._actions:  # pylint: disable=protected-access
+      if action.option_strings and action.option_strings[0] != '-h':
+        flags.add('%s %s' % (script, action.option_strings[0]))
+  return flags
 
 
 def _test_source(reference):
@@ -143,7 +148,7 @@ def test_every_flag_has_a_check():
   unchecked = sorted(parser_flags() - set(FLAG_CHECKS))
   assert not unchecked, (
       'flags without a check that they do what they say: %s; add a test and a line '
-      "'<script> --<flag>': '<test file>::<test>' to FLAG_CHECKS in tests/test_flags.py"
+      "'<script> --<flag>': '<test file>::<test>' to FLAG_CHECKS in tests/test_flag_coverage.py"
       % ', '.join(unchecked))
   gone = sorted(set(FLAG_CHECKS) - parser_flags())
   assert not gone, 'FLAG_CHECKS names flags the parsers no longer have: %s' % ', '.join(gone)
