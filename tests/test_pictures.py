@@ -146,9 +146,9 @@ def test_per_epoch_means_and_held_out_points():
 
 
 def test_read_scalars_of_event_files(tmp_path):
-  _write_events(tmp_path, [('loss_1', 10, 1.0), ('loss_1', 20, 0.5), ('eval/loss', 20, 0.7)])
+  _write_events(tmp_path, [('loss_1', 10, 1.0), ('loss_1', 20, 0.5), ('eval/loss', 20, 0.75)])
   assert training_curves.read_scalars(str(tmp_path)) == {'loss': {10: 1.0, 20: 0.5},
-                                                         'eval/loss': {20: 0.7}}
+                                                         'eval/loss': {20: 0.75}}
 
 
 def _write_events(train_dir, tag_values):
