@@ -1,8 +1,8 @@
 """Hostile files cost one error line, not the machine: a generated corpus (see
 hostile_corpus) run through train_graph.py, eval_graph.py --dataset_dir/--dataset_file/
 --images/--checkpoint_path and inspect_checkpoint. Every case ends in exactly one
-``error:`` line and exit status 2 with no traceback (a bit-flipped file that is still
-valid may instead be accepted), and memory stays bounded.
+``error:`` line and exit status 2 with no traceback (a bit-flipped or truncated file
+that is still valid may instead be accepted), and memory stays bounded.
 
 Most cases run in this process through the programs' main functions (cli.run, as
 the scripts do); a handful run as real subprocesses, side by side.
@@ -31,9 +31,11 @@ from legacy_resnet import train_cli
 pytestmark = netutil.QUIET
 
 SEED = 19
-# Peak resident memory allowed: growth of this process over the whole corpus, and
-# any subprocess (TensorFlow alone takes several hundred MiB).
-MAX_GROWTH_KIB = 512 * 1024
+# Peak resident memory allowed: growth of this process over the whole corpus (which
+# includes restoring the model for each still-valid file), and any subprocess
+# (TensorFlow alone takes several hundred MiB). Without the limits the corpus asks
+# for over 100 GiB at once.
+MAX_GROWTH_KIB = 3 * 1024 * 1024
 MAX_SUBPROCESS_KIB = 2 * 1024 * 1024
 SUBPROCESS_SECS = 300
 
@@ -59,7 +61,8 @@ def peak_rss_kib(who=resource.RUSAGE_SELF):
 
 class Outcomes:
   """What each program did with each case; ``problems`` lists the cases that broke
-  the rule (anything but one error line and exit 2; exit 0 only for a flipped file)."""
+  the rule (anything but one error line and exit 2; exit 0 only for a flipped or
+  truncated file that still decodes, such as a GIF cut after its first frame)."""
 
   def __init__(self):
     self.cases = collections.Counter()
@@ -69,7 +72,7 @@ class Outcomes:
   def record(self, program, kind, path, status, stderr):
     self.cases[program] += 1
     lines = stderr.splitlines()
-    if status == 0 and kind.startswith('flipped') and not any(
+    if status == 0 and kind.startswith(('flipped', 'truncated')) and not any(
         line.startswith(('error:', 'Traceback')) for line in lines):
       self.accepted[program] += 1
       return
