@@ -157,3 +157,13 @@ def test_a_missing_runtime_is_one_error_line(runtime, tmp_path):
   assert result.stderr.strip().splitlines() == [
       'error: --runtime %s needs %s, which is not installed; install it with: %s'
       % (runtime, runtime, serving_packages.INSTALL_COMMAND)]
+
+
+@pytest.mark.parametrize('flag', ['--export_dir', '--dense_features'])
+def test_other_runtimes_leave_export_and_dense_features_to_tensorflow(flag, tmp_path):
+  result = run_script('eval_graph.py', '--checkpoint_path', tmp_path, '--runtime',
+                      'onnxruntime', flag, tmp_path / 'out', check=False)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      'error: --runtime onnxruntime runs evaluation and --images only; --export_dir and '
+      '--dense_features use TensorFlow']
