@@ -46,10 +46,12 @@ def checkpoint_onnx_model(prefix):
 
 
 class OnnxRuntimeModel:
-  """An ONNX model in an ONNX Runtime CPU session: ``threads`` inside an operator,
-  operators in sequence (a ResNet is a chain; a second pool only competes for cores)."""
+  """An ONNX model in an ONNX Runtime CPU session, called with the batch of its input
+  ``input_name`` and returning its output ``output_name``: ``threads`` inside an
+  operator, operators in sequence (a ResNet is a chain; a second pool only competes for
+  cores)."""
 
-  def __init__(self, model, threads):
+  def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
     ort = serving_packages.require('onnxruntime', '--runtime onnxruntime')
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -57,27 +59,29 @@ class OnnxRuntimeModel:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
     self.session = ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
+    self.input_name, self.output_name = input_name, output_name
 
   def __call__(self, images):
-    return self.session.run([_PROBABILITIES], {_INPUT: images})[0]
+    return self.session.run([self.output_name], {self.input_name: images})[0]
 
 
 class OpenVinoModel:
-  """An ONNX model compiled by OpenVINO for the CPU: ``threads`` threads, the latency
+  """An ONNX model compiled by OpenVINO for the CPU, called like OnnxRuntimeModel:
+  ``threads`` threads, the latency
   hint (one request at a time, all cores on it) and float32 precision (on CPUs with
   AMX or AVX-512 bfloat16 OpenVINO would otherwise compute in bfloat16, about 1e-2
   off)."""
 
-  def __init__(self, model, threads):
+  def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
     ov = serving_packages.require('openvino', '--runtime openvino')
     core = ov.Core()
     self.compiled = core.compile_model(core.read_model(model), 'CPU', {
         'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY',
         'INFERENCE_PRECISION_HINT': 'f32'})
-    self.output = self.compiled.output(_PROBABILITIES)
+    self.input_name, self.output = input_name, self.compiled.output(output_name)
 
   def __call__(self, images):
-    return self.compiled({_INPUT: images})[self.output]
+    return self.compiled({self.input_name: images})[self.output]
 
 
 _MODELS = {'onnxruntime': OnnxRuntimeModel, 'openvino': OpenVinoModel}
@@ -88,13 +92,13 @@ class ServedClassifier:
   ``probabilities`` of ``evaluation.RestoredClassifier``."""
 
   def __init__(self, checkpoint_path, runtime, threads=None):
+    make = _MODELS[runtime]
+    serving_packages.require(runtime, '--runtime ' + runtime)  # Before any conversion.
     self.prefix = checkpoints.resolve(checkpoint_path)
     self.metadata = checkpoints.read_metadata(self.prefix)
     self.class_names = self.metadata['class_names']
     self.image_size = tuple(self.metadata['image_size'])
     self.global_step = checkpoints.global_step(self.prefix)
-    make = _MODELS[runtime]
-    serving_packages.require(runtime, '--runtime ' + runtime)  # Before a conversion.
     self.run = make(checkpoint_onnx_model(self.prefix), threads or os.cpu_count())
 
   def probabilities(self, images):

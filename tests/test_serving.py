@@ -47,10 +47,11 @@ def _held_out(signs_dir):
   return signs_data.load_split(os.path.join(signs_dir, 'test_signs.h5')).images
 
 
-def _onnx_runs(model):
-  """{runtime: run(images) -> probabilities} for a serialized ONNX model."""
-  return {'onnxruntime': runtimes.OnnxRuntimeModel(model, 2),
-          'openvino': runtimes.OpenVinoModel(model, 2)}
+def _onnx_runs(model, *names):
+  """{runtime: run(images) -> output} for a serialized ONNX model (``names``: input and
+  output tensor, default the serving model's images and probabilities)."""
+  return {'onnxruntime': runtimes.OnnxRuntimeModel(model, 2, *names),
+          'openvino': runtimes.OpenVinoModel(model, 2, *names)}
 
 
 @SERVING
@@ -89,7 +90,7 @@ def test_dense_features_onnx_take_any_image_size(exported):
     frozen.session.close()
     model = export.onnx_model(graph_def, [classifier.tensors.images.name],
                               [features.name]).SerializeToString()
-    runs = _onnx_runs(model)
+    runs = _onnx_runs(model, classifier.tensors.images.name, features.name)
     for height, width in ((48, 64), (72, 40)):
       images = netutil.random_images(2, height, width, seed=height)
       images = (images - images.min()) / (images.max() - images.min())
@@ -156,3 +157,13 @@ def test_a_missing_runtime_is_one_error_line(runtime, tmp_path):
   assert result.stderr.strip().splitlines() == [
       'error: --runtime %s needs %s, which is not installed; install it with: %s'
       % (runtime, runtime, serving_packages.INSTALL_COMMAND)]
+
+
+@pytest.mark.parametrize('flag', ['--export_dir', '--dense_features'])
+def test_other_runtimes_leave_export_and_dense_features_to_tensorflow(flag, tmp_path):
+  result = run_script('eval_graph.py', '--checkpoint_path', tmp_path, '--runtime',
+                      'onnxruntime', flag, tmp_path / 'out', check=False)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      'error: --runtime onnxruntime runs evaluation and --images only; --export_dir and '
+      '--dense_features use TensorFlow']
