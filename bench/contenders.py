@@ -276,7 +276,8 @@ def runtime_info():
     import tensorflow as tf
     from tensorflow.python.util import _pywrap_util_port
     info['tensorflow_onednn'] = bool(_pywrap_util_port.IsMklEnabled())
-    info['tensorflow_threads'] = {
+    # The process-wide pools; a session's own config (ours: ours_settings) overrides them.
+    info['tensorflow_process_threads'] = {
         'intra_op': tf.config.threading.get_intra_op_parallelism_threads(),
         'inter_op': tf.config.threading.get_inter_op_parallelism_threads()}
   if 'torch' in sys.modules:

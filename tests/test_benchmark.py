@@ -53,7 +53,7 @@ def test_quick_benchmark_writes_json_and_markdown(signs_dir, tmp_path):
     runtime = summary['runtime'][name]
     assert runtime['environment']['ONEDNN_MAX_CPU_ISA'] == 'AVX2'
     assert runtime['tensorflow_onednn'] is (name != 'ours_tf_default')
-    assert set(runtime['tensorflow_threads']) == {'intra_op', 'inter_op'}
+    assert set(runtime['tensorflow_process_threads']) == {'intra_op', 'inter_op'}
   markdown = (output / 'latest.md').read_text(encoding='utf-8')
   assert '| training, images/s |' in markdown and 'ours / inter1' in markdown
   assert '**AVX2-only CPU emulated**' in markdown
