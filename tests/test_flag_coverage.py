@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 
 import netutil
-from conftest import ROOT, read_json
+from scriptutil import ROOT, read_json
 from legacy_resnet import batching
 from legacy_resnet import checkpoints
 from legacy_resnet import cluster

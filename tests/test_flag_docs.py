@@ -2,7 +2,7 @@
 
 import os
 
-from conftest import ROOT
+from scriptutil import ROOT
 from legacy_resnet import flag_docs
 
 

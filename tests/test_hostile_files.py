@@ -21,7 +21,7 @@ import pytest
 
 import hostile_corpus
 import netutil
-from conftest import ROOT
+from scriptutil import ROOT
 from legacy_resnet import checkpoints
 from legacy_resnet import cli
 from legacy_resnet import eval_cli

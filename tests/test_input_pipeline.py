@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import netutil
-from conftest import read_json, run_script
+from scriptutil import read_json, run_script
 from legacy_resnet import checkpoints
 from legacy_resnet import model_graph
 from legacy_resnet import preprocessing

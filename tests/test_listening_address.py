@@ -12,7 +12,7 @@ import sys
 import time
 
 
-from conftest import ROOT
+from scriptutil import ROOT
 from legacy_resnet import cluster
 from legacy_resnet import launch_local
 

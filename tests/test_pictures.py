@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import read_json, run_script
+from scriptutil import read_json, run_script
 from legacy_resnet import heatmaps
 from legacy_resnet import plots
 from legacy_resnet import synthetic_signs

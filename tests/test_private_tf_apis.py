@@ -7,7 +7,7 @@ import re
 
 import tensorflow as tf
 
-from conftest import ROOT
+from scriptutil import ROOT
 from legacy_resnet import private_apis
 
 # `from tensorflow.python.x import y`, `tensorflow.core...` and `obj._private(` uses.

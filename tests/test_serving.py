@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import read_json
-from conftest import run_script
+from scriptutil import read_json
+from scriptutil import run_script
 from legacy_resnet import checkpoints
 from legacy_resnet import evaluation
 from legacy_resnet import export

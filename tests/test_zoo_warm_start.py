@@ -12,7 +12,7 @@ import tensorflow as tf
 from tf_slim.nets import resnet_v2 as slim_resnet_v2
 
 import netutil
-from conftest import read_json, run_script
+from scriptutil import read_json, run_script
 from legacy_resnet import checkpoints
 from legacy_resnet import evaluation
 from legacy_resnet import signs_data
