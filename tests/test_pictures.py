@@ -191,15 +191,21 @@ def test_predictions_and_peaks():
   assert heatmaps.inside(np.repeat(peaks, 2, axis=0), boxes).tolist() == [True, False]
 
 
-def test_every_fcn_network_gives_a_class_map_of_any_size():
-  fcn_names = [name for name in sorted(nets_factory.networks_map)
-               if name != 'resnet50_signs']
+FAST_FCN_NETWORKS = ('resnet_v1_18', 'resnet_v1_50')  # a basic-block and a bottleneck net
+
+
+@pytest.mark.parametrize('name', [
+    name if name in FAST_FCN_NETWORKS else pytest.param(name, marks=pytest.mark.slow)
+    for name in sorted(nets_factory.networks_map) if name != 'resnet50_signs'])
+def test_every_fcn_network_gives_a_class_map_of_any_size(name):
   with tf.Graph().as_default():
     images = tf.compat.v1.placeholder(tf.float32, [1, 80, 48, 3])
-    for name in fcn_names:
-      logits, _ = nets_factory.get_network_fn(name, 6)(
-          images, **heatmaps.fcn_network_args(name, 16))
-      assert logits.shape.as_list() == [1, 5, 3, 6], name
+    logits, _ = nets_factory.get_network_fn(name, 6)(images,
+                                                     **heatmaps.fcn_network_args(name, 16))
+  assert logits.shape.as_list() == [1, 5, 3, 6]
+
+
+def test_resnet50_signs_has_no_fcn_mode():
   with pytest.raises(UsageError, match='resnet50_signs has no fully convolutional mode'):
     heatmaps.fcn_network_args('resnet50_signs', 16)
 
