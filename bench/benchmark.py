@@ -378,7 +378,8 @@ def markdown(summary):
   ]
   return ('%s, %s. `%s`\n\n%s at %dx%d, batch %d; medians of %d interleaved '
           'rounds of %d steps after %d warm-up steps.\n\n' % (
-              summary['date'], machine_line(summary['machine']), summary['command'], summary['config']['model_name'],
+              summary['date'], machine_line(summary['machine']), summary['command'],
+              summary['config']['model_name'],
               summary['config']['image_size'], summary['config']['image_size'],
               summary['config']['batch_size'], summary['config']['rounds'],
               summary['config']['steps'], summary['config']['warmup'])

@@ -72,7 +72,7 @@ def _row(title, values, unit_value, higher_is_better):
 
 
 def _measure(argv):
-  from legacy_resnet import cli, evaluation, runtimes  # pylint: disable=g-import-not-at-top
+  from legacy_resnet import cli, runtimes  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import benchmark  # pylint: disable=g-import-not-at-top

@@ -39,6 +39,8 @@ from legacy_resnet import training
 pytestmark = netutil.QUIET
 
 HERE = 'test_flag_coverage.py::'  # Tests in this file.
+PIPELINE_FLAGS = (
+    'test_input_pipeline.py::test_flags_make_the_pipeline_and_eval_size_defaults_to_train_size')
 
 FLAG_CHECKS = {
     'train_graph.py --dataset_dir': HERE + 'test_a_short_run_writes_what_its_flags_say',
@@ -114,6 +116,15 @@ FLAG_CHECKS = {
     'eval_graph.py --image_size': HERE + 'test_eval_dataset_dir_and_image_size',
     'eval_graph.py --export_dir': 'test_export.py::test_exported_models_match_eval_graph',
     'eval_graph.py --verbose': HERE + 'test_verbose_shows_tensorflow_warnings',
+    'train_graph.py --preprocessing_name': PIPELINE_FLAGS,
+    'train_graph.py --train_image_size': PIPELINE_FLAGS,
+    'train_graph.py --eval_image_size': PIPELINE_FLAGS,
+    'train_graph.py --labels_offset': PIPELINE_FLAGS,
+    'eval_graph.py --multi_grid': 'test_input_pipeline.py::test_dense_features_with_multi_grid',
+    'eval_graph.py --plots': 'test_pictures.py::test_plots_flag_makes_its_folder',
+    'eval_graph.py --heatmaps': 'test_pictures.py::test_heatmap_peaks_lie_in_the_hand_boxes',
+    'eval_graph.py --runtime':
+        'test_serving.py::test_eval_graph_runtime_gives_tensorflow_results',
 }
 
 PARSERS = {'train_graph.py': train_cli.parser, 'eval_graph.py': eval_cli.parser}
