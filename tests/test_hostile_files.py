@@ -149,9 +149,9 @@ def test_hostile_files_cost_one_error_line(scale, tiny_run, tmp_path, capsys):
   prefix = checkpoints.resolve(train_dir)
   rng = np.random.default_rng(SEED + scale)
   h5 = hostile_corpus.h5_cases(str(tmp_path / 'h5'), rng, 'train', 50 * scale, 30 * scale)
-  h5_test = hostile_corpus.h5_cases(str(tmp_path / 'h5_test'), rng, 'test', 10 * scale,
+  h5_test = hostile_corpus.h5_cases(str(tmp_path / 'h5_test'), rng, 'test', 4 * scale,
                                     10 * scale)
-  pictures = hostile_corpus.image_cases(str(tmp_path / 'images'), rng, 8 * scale, 40 * scale)
+  pictures = hostile_corpus.image_cases(str(tmp_path / 'images'), rng, 4 * scale, 40 * scale)
   outcomes = Outcomes()
 
   # A handful as real subprocesses, started first, running beside the in-process cases.
