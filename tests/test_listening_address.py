@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 
 from scriptutil import ROOT
 from legacy_resnet import cluster
