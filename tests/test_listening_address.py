@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-
 from scriptutil import ROOT
 from legacy_resnet import cluster
 from legacy_resnet import launch_local
