@@ -19,9 +19,12 @@ from legacy_resnet.errors import UsageError
 CURVES_FILE = 'curves.png'
 # TensorFlow names a summary 'loss_1' when an op is already called 'loss'.
 _UNIQUE_SUFFIX = re.compile(r'_\d+$')
-# Event tag -> curve label.
-_SERIES = {'loss': 'training loss', 'eval/loss': 'held-out loss',
-           'accuracy': 'training accuracy', 'eval/accuracy': 'held-out accuracy'}
+# Event tag -> curve label. Runs from before the validation split logged their per-epoch
+# evaluation (on the test file) as eval/.
+_SERIES = {'loss': 'training loss', 'accuracy': 'training accuracy',
+           'validation/loss': 'validation loss', 'validation/accuracy': 'validation accuracy',
+           'test/loss': 'test loss', 'test/accuracy': 'test accuracy',
+           'eval/loss': 'held-out loss', 'eval/accuracy': 'held-out accuracy'}
 
 
 def read_scalars(train_dir):
@@ -42,19 +45,19 @@ def read_scalars(train_dir):
   return scalars
 
 
-def per_epoch(scalars, steps_per_epoch, last_eval=None):
+def per_epoch(scalars, steps_per_epoch, results=()):
   """(epochs float [E], {label: float [E]}): each epoch's mean training loss and
-  accuracy and its held-out results (NaN where none), for epochs 1..E.
+  accuracy and its validation and test results (NaN where none), for epochs 1..E.
 
-  ``last_eval`` ({'accuracy', 'loss', 'global_step'}, from the metadata) adds the
-  final held-out result when the events lack it (a cluster's chief evaluates only
-  at the end).
+  ``results`` (the metadata's records: {'accuracy', 'loss', 'global_step'} and the
+  'split' they come from, 'eval' when they name none) add evaluations the events lack
+  (a cluster's chief records its final report in the metadata only).
   """
   scalars = {tag: dict(values) for tag, values in scalars.items()}
-  if last_eval:
+  for result in results:
     for key in ('accuracy', 'loss'):
-      scalars.setdefault('eval/' + key, {}).setdefault(last_eval['global_step'],
-                                                        last_eval[key])
+      scalars.setdefault('%s/%s' % (result.get('split', 'eval'), key), {}).setdefault(
+          result['global_step'], result[key])
   steps = [step for values in scalars.values() for step in values]
   if not steps:
     return np.zeros(0), {}
@@ -82,11 +85,11 @@ def write(train_dir, steps_per_epoch):
     print('note: no %s: matplotlib is not installed (%s)' % (CURVES_FILE, plots.INSTALL_HINT))
     return None
   try:
-    last_eval = checkpoints.read_metadata(
-        os.path.join(train_dir, checkpoints.METADATA_FILE)).get('last_eval')
+    metadata = checkpoints.read_metadata(os.path.join(train_dir, checkpoints.METADATA_FILE))
   except UsageError:
-    last_eval = None
-  epochs, series = per_epoch(read_scalars(train_dir), steps_per_epoch, last_eval)
+    metadata = {}
+  results = [metadata[key] for key in ('last_eval', 'test') if metadata.get(key)]
+  epochs, series = per_epoch(read_scalars(train_dir), steps_per_epoch, results)
   if not len(epochs):
     return None
   path = os.path.join(train_dir, CURVES_FILE)

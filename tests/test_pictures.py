@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from scriptutil import read_json, run_script
+from legacy_resnet import batching
 from legacy_resnet import heatmaps
 from legacy_resnet import plots
 from legacy_resnet import synthetic_signs
@@ -137,7 +138,7 @@ def test_per_epoch_means_and_held_out_points():
   scalars = {'loss': {5: 2.0, 10: 1.0, 15: 0.5, 20: 0.25}, 'accuracy': {10: 0.5, 20: 1.0},
              'eval/accuracy': {10: 0.4}}
   epochs, series = training_curves.per_epoch(
-      scalars, steps_per_epoch=10, last_eval={'accuracy': 0.9, 'loss': 0.3, 'global_step': 20})
+      scalars, steps_per_epoch=10, results=[{'accuracy': 0.9, 'loss': 0.3, 'global_step': 20}])
   assert epochs.tolist() == [1, 2]
   assert series['training loss'].tolist() == [1.5, 0.375]
   assert series['training accuracy'].tolist() == [0.5, 1.0]
@@ -239,11 +240,15 @@ def test_training_writes_curves(trained):
   pixels = read_png(os.path.join(trained[0], training_curves.CURVES_FILE))
   assert_not_blank(pixels)
   assert count_frames(pixels, BLACK, pixels.shape[0] // 3) == 2
-  epochs, series = training_curves.per_epoch(training_curves.read_scalars(trained[0]), 600 // 32)
+  steps_per_epoch = batching.steps_per_epoch(NUM_TRAIN - NUM_TRAIN // 10, 32)  # 10% validation
+  epochs, series = training_curves.per_epoch(training_curves.read_scalars(trained[0]),
+                                             steps_per_epoch)
   assert epochs.tolist() == [1, 2, 3, 4]
-  assert sorted(series) == ['held-out accuracy', 'held-out loss', 'training accuracy',
-                            'training loss']
-  assert not np.isnan(series['held-out accuracy']).any()
+  assert sorted(series) == ['test accuracy', 'test loss', 'training accuracy', 'training loss',
+                            'validation accuracy', 'validation loss']
+  assert not np.isnan(series['validation accuracy']).any()  # After every epoch,
+  assert np.isnan(series['test accuracy'][:3]).all()  # the test file only at the end.
+  assert not np.isnan(series['test accuracy'][3])
 
 
 def test_evaluation_plots_beside_the_report(trained, tmp_path):
