@@ -1,24 +1,21 @@
 """How often the peak of the predicted class's FCN-mode map lies in the hand's box, on
 the synthetic held-out set of a run trained on the embedded synthetic set.
 
-  python bench/heatmap_in_box.py runs/default/heatmaps/heatmaps.h5
+  python -m bench.heatmap_in_box runs/default/heatmaps/heatmaps.h5
 
 reads the file written by ``eval_graph.py --checkpoint_path runs/default --heatmaps
 runs/default/heatmaps`` and prints the fraction, and as a baseline the fraction for
 the boxes of other images (each image's peak against the next image's box).
 """
 
-import os
 import sys
 
 import h5py
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from legacy_resnet import checkpoints  # pylint: disable=wrong-import-position
-from legacy_resnet import heatmaps  # pylint: disable=wrong-import-position
-from legacy_resnet import synthetic_signs  # pylint: disable=wrong-import-position
+from legacy_resnet import checkpoints
+from legacy_resnet import heatmaps
+from legacy_resnet import synthetic_signs
 
 
 def main(path):
