@@ -85,7 +85,7 @@ def test_missing_and_non_hdf5_files(tmp_path, capsys):
     (['--optimizer', 'lbfgs'], '--optimizer'),
     (['--learning_rate_decay_type', 'zigzag'], '--learning_rate_decay_type'),
     (['--num_epochs', 'many'], '--num_epochs'),
-    (['--batch_size', '64'], '--batch_size 64 is larger than the 12 training images'),
+    (['--batch_size', '64'], '--batch_size 64 is larger than the 6 training images'),
     (['--trainable_scopes', 'nowhere'], '--trainable_scopes'),
     (['--checkpoint_path', '/nonexistent/model.ckpt'], '--checkpoint_path'),
     (['--seed', '-1'], "--seed: '-1' is negative"),

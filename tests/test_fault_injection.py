@@ -259,7 +259,7 @@ def test_a_damaged_checkpoint_named_explicitly_is_an_error(two_checkpoints, tmp_
   shutil.copytree(two_checkpoints, train_dir)
   _corrupt(str(train_dir / 'model.ckpt-2'), 'flipped bit in data')
   result = run_script('eval_graph.py', '--checkpoint_path', train_dir / 'model.ckpt-2',
-                      '--images', os.path.join(ROOT, 'README.md'), check=False)
+                      '--images', os.path.join(ROOT, 'docs', 'heatmap.png'), check=False)
   assert result.returncode == 2
   assert result.stderr.startswith('error: --checkpoint_path %s: damaged checkpoint ('
                                   % (train_dir / 'model.ckpt-2'))

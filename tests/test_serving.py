@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from scriptutil import ROOT
 from scriptutil import read_json
 from scriptutil import run_script
 from legacy_resnet import checkpoints
@@ -148,7 +149,6 @@ runpy.run_path('eval_graph.py', run_name='__main__')
 @pytest.mark.parametrize('runtime', ['onnxruntime', 'openvino'])
 def test_a_missing_runtime_is_one_error_line(runtime, tmp_path):
   import subprocess  # pylint: disable=g-import-not-at-top
-  from conftest import ROOT  # pylint: disable=g-import-not-at-top
   (tmp_path / 'checkpoint').write_text('model_checkpoint_path: "model.ckpt-1"\n')
   result = subprocess.run(
       [sys.executable, '-c', MISSING_RUNTIME, runtime, '--checkpoint_path', str(tmp_path),
@@ -159,11 +159,11 @@ def test_a_missing_runtime_is_one_error_line(runtime, tmp_path):
       % (runtime, runtime, serving_packages.INSTALL_COMMAND)]
 
 
-@pytest.mark.parametrize('flag', ['--export_dir', '--dense_features'])
+@pytest.mark.parametrize('flag', ['--export_dir', '--dense_features', '--heatmaps'])
 def test_other_runtimes_leave_export_and_dense_features_to_tensorflow(flag, tmp_path):
   result = run_script('eval_graph.py', '--checkpoint_path', tmp_path, '--runtime',
                       'onnxruntime', flag, tmp_path / 'out', check=False)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines() == [
-      'error: --runtime onnxruntime runs evaluation and --images only; --export_dir and '
-      '--dense_features use TensorFlow']
+      'error: --runtime onnxruntime runs evaluation and --images only; --export_dir, '
+      '--dense_features and --heatmaps use TensorFlow']
