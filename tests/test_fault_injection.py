@@ -121,7 +121,7 @@ def _kill_and_resume(signs_dir, tmp_path, num_kills, seed):
 
 
 def test_sigkill_at_random_moments_loses_no_completed_checkpoint(signs_dir, tmp_path):
-  _kill_and_resume(signs_dir, tmp_path, num_kills=6, seed=7)
+  _kill_and_resume(signs_dir, tmp_path, num_kills=4, seed=7)
 
 
 @pytest.mark.slow

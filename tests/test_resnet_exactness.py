@@ -27,10 +27,11 @@ TOLERANCE = 1e-4
 # (is_training, global_pool, output_stride) per net; the rest, 152 and 200 need -m slow.
 # v1's ResNet-50 runs every setting except the atrous ones with global pooling.
 DEFAULT_SETTINGS = {
-    'resnet_v1_101': {(False, True, None), (True, False, 16), (False, False, 8)},
+    # ResNet-101 differs from 50 only in block3's unit count: one setting per family.
+    'resnet_v1_101': {(False, True, None)},
     # v2: train and inference, output_stride None, 8 and 16 over the two nets.
-    'resnet_v2_50': {(True, True, None), (False, False, 8)},
-    'resnet_v2_101': {(True, False, 16)},
+    'resnet_v2_50': {(True, True, None), (False, False, 8), (True, False, 16)},
+    'resnet_v2_101': {(False, True, None)},
 }
 FAMILIES = {'resnet_v1': (slim_resnet_v1, resnet_v1), 'resnet_v2': (slim_resnet_v2, resnet_v2)}
 
