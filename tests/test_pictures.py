@@ -5,7 +5,6 @@ of panels (black frames) or tiles (red frames)."""
 import os
 
 import h5py
-import matplotlib.image
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,7 +17,11 @@ from legacy_resnet import synthetic_signs
 from legacy_resnet import training_curves
 from legacy_resnet.errors import Stopped
 from legacy_resnet.errors import UsageError
+
 from nets import nets_factory
+
+# The pictures are optional (the `plots` extra); without matplotlib there is nothing to test.
+matplotlib_image = pytest.importorskip('matplotlib.image')
 
 BLACK = (0, 0, 0)
 RED = tuple(int(plots.MISTAKE_FRAME[i:i + 2], 16) for i in (1, 3, 5))
@@ -32,7 +35,7 @@ IN_BOX_FLOOR = 0.25
 
 def read_png(path):
   """uint8 [H, W, 3] pixels of a PNG file."""
-  return (matplotlib.image.imread(path)[..., :3] * 255).round().astype(np.uint8)
+  return (matplotlib_image.imread(path)[..., :3] * 255).round().astype(np.uint8)
 
 
 def assert_not_blank(pixels):
@@ -291,8 +294,8 @@ def test_heatmap_peaks_lie_in_the_hand_boxes(trained, tmp_path):
 def test_heatmaps_of_images_of_different_sizes(trained, tmp_path):
   images, _ = synthetic_signs.draw_images(2, 0, synthetic_signs.TEST_STREAM, image_size=80)
   paths = [str(tmp_path / 'square.png'), str(tmp_path / 'tall.png')]
-  matplotlib.image.imsave(paths[0], images[0])
-  matplotlib.image.imsave(paths[1], images[1][:, 16:64])
+  matplotlib_image.imsave(paths[0], images[0])
+  matplotlib_image.imsave(paths[1], images[1][:, 16:64])
   out = tmp_path / 'maps'
   run_script('eval_graph.py', '--checkpoint_path', trained[0], '--images', *paths,
              '--heatmaps', out)
