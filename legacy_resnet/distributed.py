@@ -70,10 +70,10 @@ def _expected_cancellations_quiet():
       previous(args)
 
   threading.excepthook = hook
-  try:
-    yield
-  finally:
-    threading.excepthook = previous
+  yield
+  # Not restored when an error ends training: the process is about to exit with it, and
+  # the threads of the session it closed may report their cancellation only then.
+  threading.excepthook = previous
 
 
 def session_config(settings, task):
@@ -349,11 +349,11 @@ def run_worker(settings, task, data, metadata):
        % (name, 'synchronous' if settings.cluster.sync_replicas else 'asynchronous',
           total_steps, steps_per_epoch))
   bar = ProgressBar(total_steps, steps_per_epoch, settings.data.batch_size)
-  writer = training_loop.summary_writer(train_dir, worker.graph) if chief else None
-  loop = training_loop.StepLoop(
-      training.cadence(settings, steps_per_epoch, total_steps), bar, train_dir,
-      _chief(worker, data, metadata, writer, bar.message) if chief else None)
   with worker.graph.as_default(), _expected_cancellations_quiet():
+    writer = training_loop.summary_writer(train_dir, worker.graph) if chief else None
+    loop = training_loop.StepLoop(
+        training.cadence(settings, steps_per_epoch, total_steps), bar, train_dir,
+        _chief(worker, data, metadata, writer, bar.message) if chief else None)
     with _monitored_session(worker, server.target, config, resume_from) as session:
       step, seconds = _train_steps(session, worker, settings, task, data.train, loop)
     with tf.compat.v1.Session(server.target, config=config) as session:
