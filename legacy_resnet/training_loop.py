@@ -243,8 +243,8 @@ class StepLoop:
     returns the held-out report when an epoch ended there, else None.
 
     Raises:
-      SettingError: the loss is NaN or infinite, or (on the chief) a variable is
-        when a checkpoint is due.
+      SettingError: the loss is NaN or infinite, or (on the chief) a variable is NaN
+        or infinite when a checkpoint is due.
     """
     if self.on_step:
       self.on_step(step, loss, accuracy)
