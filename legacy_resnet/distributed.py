@@ -265,7 +265,6 @@ def _prepare_train_dir(train_dir, metadata, checkpointer):
   checkpoints.write_metadata(train_dir, metadata)
   if resume_from:
     checkpoints.recover_saver_list(checkpointer.saver, train_dir, resume_from)
-    checkpointer.last_saved_step = checkpoints.global_step(resume_from)
     _log('chief: resuming from %s' % resume_from)
   return resume_from
 
