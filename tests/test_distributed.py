@@ -83,16 +83,16 @@ def _start(argv):
 
 
 def _wait_all(processes, timeout):
+  """The outputs of ``processes`` once all have ended; those still running after
+  ``timeout`` seconds are killed (their output so far kept)."""
   deadline = time.monotonic() + timeout
   outputs = []
-  try:
-    for process in processes:
-      outputs.append(process.communicate(timeout=max(1, deadline - time.monotonic()))[0])
-  finally:
-    for process in processes:
-      if process.poll() is None:
-        process.kill()
-        process.wait()
+  for process in processes:
+    try:
+      outputs.append(process.communicate(timeout=max(0.1, deadline - time.monotonic()))[0])
+    except subprocess.TimeoutExpired:
+      process.kill()
+      outputs.append(process.communicate()[0])
   return outputs
 
 
@@ -146,12 +146,9 @@ def test_a_nan_at_the_chief_stops_it_with_an_error_and_no_checkpoint_holds_one(s
   commands['worker:0'][1:1] = [os.path.join(ROOT, 'tests', 'nan_batches_child.py'), '3']
   processes = {name: _start(argv) for name, argv in commands.items()}
   try:
-    chief_output = processes['worker:0'].communicate(timeout=CLUSTER_SECS)[0]
+    chief_output = _wait_all([processes['worker:0']], CLUSTER_SECS)[0]
   finally:
-    for process in processes.values():  # The others would wait for the chief forever.
-      if process.poll() is None:
-        process.kill()
-        process.communicate()
+    _wait_all(list(processes.values()), 0)  # The others would wait for the chief forever.
   assert processes['worker:0'].returncode == 2, chief_output
   # The loss, or (a fused ReLU can turn NaN activations into zeros) the variables
   # checked before the next save.
