@@ -69,10 +69,10 @@ class Ours:
     from legacy_resnet import train_cli, training
     size, batch = config['image_size'], config['batch_size']
     self.train_dir = tempfile.mkdtemp(prefix='bench-ours-', dir=config['scratch_dir'])
-    settings = train_cli.parser().parse_args(
+    settings = train_cli.train_settings(train_cli.parser().parse_args(
         ['--model_name', config['model_name'], '--batch_size', str(batch),
          '--train_dir', self.train_dir, '--max_number_of_steps', '1000000'] +
-        config.get('train_flags', []))
+        config.get('train_flags', [])))
     train, test = synthetic_signs.generate(num_train=4 * batch, num_test=batch,
                                            image_size=size)
     data = datasets.from_splits(train, test, {'kind': 'benchmark'})
@@ -85,15 +85,16 @@ class Ours:
       self.train_step()
       self.trainer.save(self.step)
     checkpoints.write_metadata(self.train_dir, metadata)
+    run = settings.run
     self.classifier = evaluation.RestoredClassifier(
         self.train_dir, config=sessions.session_config(
-            settings.num_intra_threads, settings.num_inter_threads, settings.xla))
+            run.num_intra_threads, run.num_inter_threads, run.xla))
     self.images = test.images
     self.ops_at_start = len(self.trainer.graph.get_operations())
     self.info = {'forward_flops_per_image': forward_flops(config['model_name'], size),
                  'graph_finalized': self.trainer.graph.finalized,
-                 'xla': settings.xla, 'intra_op_threads': settings.num_intra_threads,
-                 'inter_op_threads': settings.num_inter_threads}
+                 'xla': run.xla, 'intra_op_threads': run.num_intra_threads,
+                 'inter_op_threads': run.num_inter_threads}
 
   def train_step(self):
     self.trainer.train_step(self.step)

@@ -40,14 +40,14 @@ def _timed(owner, name):
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   from legacy_resnet import checkpoints, cli, model_graph, synthetic_signs, train_cli
-  from legacy_resnet import training
+  from legacy_resnet import training, training_loop
   _stamp('imports', time.time() - LAUNCHED)
   _timed(synthetic_signs, 'generate_split')
   _timed(model_graph, 'build_training')
   _timed(training.Trainer, '__init__')
   for method in ('restore_or_initialize', 'prepare_step', 'train_step'):
     _timed(training.Trainer, method)
-  _timed(training, '_summary_writer')
+  _timed(training_loop, 'summary_writer')
   _timed(checkpoints, 'write_metadata')
   if '--max_number_of_steps' not in argv:
     argv += ['--max_number_of_steps', '1']

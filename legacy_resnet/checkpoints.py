@@ -15,6 +15,7 @@ import tf_slim as slim
 from legacy_resnet import atomic_files
 from legacy_resnet import limits
 from legacy_resnet import metadata_checks
+from legacy_resnet.errors import SettingError
 from legacy_resnet.errors import UsageError
 from legacy_resnet.errors import first_cause
 
@@ -171,14 +172,14 @@ def resolve(checkpoint_path, warn=_warn):
   if os.path.isdir(checkpoint_path):
     prefix = newest_readable(checkpoint_path, warn)
     if prefix is None:
-      raise UsageError('--checkpoint_path %s: folder holds no checkpoint' % checkpoint_path)
+      raise SettingError('{checkpoint_path} %s: folder holds no checkpoint', checkpoint_path)
     return prefix
   if not os.path.exists(checkpoint_path + '.index'):
-    raise UsageError('--checkpoint_path %s: not a checkpoint (no %s.index)'
-                     % (checkpoint_path, os.path.basename(checkpoint_path)))
+    raise SettingError('{checkpoint_path} %s: not a checkpoint (no %s.index)',
+                       checkpoint_path, os.path.basename(checkpoint_path))
   reason = unreadable_because(checkpoint_path)
   if reason is not None:
-    raise UsageError('--checkpoint_path %s: damaged checkpoint (%s)' % (checkpoint_path, reason))
+    raise SettingError('{checkpoint_path} %s: damaged checkpoint (%s)', checkpoint_path, reason)
   return checkpoint_path
 
 
@@ -284,13 +285,13 @@ def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
   """
   restorable, report = match_variables(prefix, slim.get_model_variables(), exclude_scopes)
   if report.shape_mismatched:
-    raise UsageError('--checkpoint_path %s: shape mismatch (exclude it with '
-                     '--checkpoint_exclude_scopes): %s'
-                     % (prefix, _describe(report.shape_mismatched)))
+    raise SettingError('{checkpoint_path} %s: shape mismatch (exclude it with '
+                       '{checkpoint_exclude_scopes}): %s', prefix,
+                       _describe(report.shape_mismatched))
   if report.missing and not ignore_missing_vars:
-    raise UsageError('--checkpoint_path %s: variables missing from the checkpoint (pass '
-                     '--ignore_missing_vars to initialize them): %s'
-                     % (prefix, _describe(report.missing)))
+    raise SettingError('{checkpoint_path} %s: variables missing from the checkpoint (pass '
+                       '{ignore_missing_vars} to initialize them): %s', prefix,
+                       _describe(report.missing))
   saver = tf.compat.v1.train.Saver(restorable) if restorable else None
   return saver, report
 

@@ -8,6 +8,7 @@ import sys
 
 from legacy_resnet import compat
 from legacy_resnet import onednn
+from legacy_resnet.errors import SettingError
 from legacy_resnet.errors import Stopped
 from legacy_resnet.errors import UsageError
 
@@ -58,14 +59,18 @@ def fraction(text):
 
 
 def run(main, argv):
-  """Calls ``main(argv)``; a UsageError becomes one ``error:`` line and exit 2, a
-  stop on a signal its message and 128 + the signal number."""
+  """Calls ``main(argv)``; a UsageError becomes one ``error:`` line and exit 2 (a
+  SettingError naming the flag of each setting it names), a stop on a signal its
+  message and 128 + the signal number."""
   verbose = '--verbose' in argv
   compat.set_verbose(verbose)
   if verbose:
     sys.stderr.write(onednn.describe() + '\n')
   try:
     return main(argv) or 0
+  except SettingError as error:  # Settings are named by the flags that set them.
+    sys.stderr.write('error: %s\n' % error.naming(lambda name: '--' + name))
+    return EXIT_USAGE
   except (UsageError, compat.CompatError) as error:
     sys.stderr.write('error: %s\n' % error)
     return EXIT_USAGE

@@ -11,6 +11,7 @@ import json
 import re
 import socket
 
+from legacy_resnet.errors import SettingError
 from legacy_resnet.errors import UsageError
 
 PS, WORKER, CHIEF = 'ps', 'worker', 'chief'
@@ -173,26 +174,27 @@ def from_tf_config(text):
 
 
 def from_settings(settings, environ):
-  """This process's Task from the flags or ``environ['TF_CONFIG']``; None for a
-  one-process run.
+  """This process's Task from ``settings`` (a settings.TrainSettings: its cluster flags)
+  or ``environ['TF_CONFIG']``; None for a one-process run.
 
   Raises:
     UsageError: a malformed description, both the flags and TF_CONFIG describing a
       cluster, a cluster combined with ``--num_clones`` > 1, or more
       ``--replicas_to_aggregate`` than workers.
   """
-  task = from_flags(*(getattr(settings, flag) for flag in CLUSTER_FLAGS))
+  task = from_flags(*(getattr(settings.cluster, flag) for flag in CLUSTER_FLAGS))
   from_environment = from_tf_config(environ[TF_CONFIG]) if environ.get(TF_CONFIG) else None
   if task and from_environment:
     raise UsageError('both --ps_hosts/--worker_hosts/--job_name/--task_index and %s '
                      'describe a cluster; use one (unset %s or drop the flags)'
                      % (TF_CONFIG, TF_CONFIG))
   task = task or from_environment
-  if task and (settings.replicas_to_aggregate or 0) > len(task.worker_hosts):
-    raise UsageError('--replicas_to_aggregate %d: more than the %d worker(s)'
-                     % (settings.replicas_to_aggregate, len(task.worker_hosts)))
-  if task and settings.num_clones > 1:
-    raise UsageError('--num_clones %d: in-graph clones cannot be combined with a '
-                     'parameter-server cluster; run one worker per device instead'
-                     % settings.num_clones)
+  replicas = settings.cluster.replicas_to_aggregate
+  if task and (replicas or 0) > len(task.worker_hosts):
+    raise SettingError('{replicas_to_aggregate} %d: more than the %d worker(s)',
+                       replicas, len(task.worker_hosts))
+  if task and settings.run.num_clones > 1:
+    raise SettingError('{num_clones} %d: in-graph clones cannot be combined with a '
+                       'parameter-server cluster; run one worker per device instead',
+                       settings.run.num_clones)
   return task

@@ -11,6 +11,7 @@ import numpy as np
 
 from legacy_resnet import signs_data
 from legacy_resnet import synthetic_signs
+from legacy_resnet.errors import SettingError
 from legacy_resnet.errors import UsageError
 
 SYNTHETIC_SEED = 0
@@ -155,7 +156,7 @@ def training_data(dataset_dir, validation_split=0.0, seed=0):
     train = signs_data.load_split(os.path.join(dataset_dir, signs_data.TRAIN_FILE), 'train')
     test_path = os.path.join(dataset_dir, signs_data.TEST_FILE)
     if not os.path.isfile(test_path):
-      raise UsageError('--dataset_dir %s: %s not found' % (dataset_dir, signs_data.TEST_FILE))
+      raise SettingError('{dataset_dir} %s: %s not found', dataset_dir, signs_data.TEST_FILE)
     load_train, load_validation = _split_off_validation(lambda: train, validation_split, seed)
     return TrainingData(
         load_train, functools.partial(_load_test_like, dataset_dir, train),

@@ -2,18 +2,22 @@
 process of a ``tf.train.ClusterSpec`` run.
 
 Every worker builds the same training graph, its variables placed on the parameter
-servers by ``replica_device_setter``, and trains in a ``MonitoredSession`` set up as
-``MonitoredTrainingSession`` sets it up (chief/worker session creators, a checkpoint
-saver hook on the chief), with two differences: the chief's ``ChiefSessionCreator`` is
-given the newest *readable* checkpoint, and the other workers' session creator looks for
-the chief's variables every second instead of every 30.
+servers by ``replica_device_setter``, and trains in a ``MonitoredSession`` with the
+chief/worker session creators ``MonitoredTrainingSession`` uses, with two differences:
+the chief's ``ChiefSessionCreator`` is given the newest *readable* checkpoint, and the
+other workers' session creator looks for the chief's variables every second instead of
+every 30. Every worker's steps go through ``training_loop.StepLoop``, as a one-process
+run's do: a NaN or infinite loss stops the worker with an error.
 
 With ``--sync_replicas`` (the default) a ``SyncReplicasOptimizer`` averages the
 gradients of ``--replicas_to_aggregate`` worker steps into each update; otherwise every
 worker applies its own gradients as soon as they are computed.
 
-Worker task 0, the chief, initializes or restores the variables, writes checkpoints,
-summaries and the run's metadata, and evaluates the final checkpoint. A parameter
+Worker task 0, the chief, initializes or restores the variables and, through the same
+``training_loop.Chief`` as a one-process run, writes summaries, checkpoints (only of
+finite variables) and the run's metadata, evaluates on the held-out split after every
+epoch with the graph's evaluation tower, and keeps the best checkpoint in ``best/``; at
+the end it evaluates the final checkpoint on the test split. A parameter
 server has nothing to compute, so it cannot tell when training is over: each worker,
 when it finishes, puts its task index into a small queue on every ps, and a ps exits
 once every worker's index has arrived (instead of ``server.join()``, which never
@@ -33,6 +37,8 @@ from legacy_resnet import cluster
 from legacy_resnet import evaluation
 from legacy_resnet import model_graph
 from legacy_resnet import training
+from legacy_resnet import training_loop
+from legacy_resnet.errors import SettingError
 from legacy_resnet.errors import UsageError
 from legacy_resnet.progress import ProgressBar
 
@@ -64,16 +70,16 @@ def _expected_cancellations_quiet():
       previous(args)
 
   threading.excepthook = hook
-  try:
-    yield
-  finally:
-    threading.excepthook = previous
+  yield
+  # Not restored when an error ends training: the process is about to exit with it, and
+  # the threads of the session it closed may report their cancellation only then.
+  threading.excepthook = previous
 
 
 def session_config(settings, task):
   """The run's ConfigProto, seeing only the ps tasks and this task, so that workers
   never wait for each other (a restarted or late worker holds nobody up)."""
-  config = training.session_config(settings)
+  config = training.session_config(settings.run)
   config.device_filters.extend(['/job:%s' % cluster.PS,
                                 '/job:%s/task:%d' % (task.job_name, task.task_index)])
   return config
@@ -126,7 +132,8 @@ def run_ps(settings, task):
   with graph.as_default():
     dequeue = done_queue(task.task_index).dequeue()
   graph.finalize()
-  deadline = time.monotonic() + settings.ps_timeout_secs if settings.ps_timeout_secs else None
+  time_limit = settings.cluster.ps_timeout_secs
+  deadline = time.monotonic() + time_limit if time_limit else None
   finished = set()
   poll = tf.compat.v1.RunOptions(timeout_in_ms=PS_POLL_MS)
   with tf.compat.v1.Session(server.target, graph=graph, config=config) as session:
@@ -136,23 +143,34 @@ def run_ps(settings, task):
       except tf.errors.DeadlineExceededError:
         if deadline and time.monotonic() > deadline:
           missing = sorted(set(range(num_workers)) - finished)
-          raise UsageError('--ps_timeout_secs %g: ps %d gave up waiting for worker(s) %s'
-                           % (settings.ps_timeout_secs, task.task_index,
-                              ', '.join(map(str, missing)))) from None
+          raise SettingError('{ps_timeout_secs} %g: ps %d gave up waiting for worker(s) %s',
+                             time_limit, task.task_index, ', '.join(map(str, missing))) from None
   _log('ps %d: all %d worker(s) finished; exiting' % (task.task_index, num_workers))
 
 
 def replicas_per_step(settings, task):
-  """Worker batches that make one global step: ``--replicas_to_aggregate`` (default:
-  every worker) when synchronous, one when asynchronous."""
-  if not settings.sync_replicas:
+  """Worker batches that make one global step: the settings' replicas to aggregate
+  (default: every worker) when synchronous, one when asynchronous."""
+  if not settings.cluster.sync_replicas:
     return 1
-  return settings.replicas_to_aggregate or len(task.worker_hosts)
+  return settings.cluster.replicas_to_aggregate or len(task.worker_hosts)
+
+
+class _SessionKeeper(tf.compat.v1.train.SessionRunHook):
+  """Keeps the raw session a MonitoredSession creates (again after a recovery), for
+  the chief's evaluations and saves, which must not run the training hooks."""
+
+  def __init__(self):
+    self.session = None
+
+  def after_create_session(self, session, coord):
+    del coord
+    self.session = session
 
 
 class _WorkerGraph:
-  """The training graph of one worker, its session hooks, and the ops it runs once
-  training is over."""
+  """The training graph of one worker, its session hooks, its checkpointer, and the
+  ops it runs once training is over."""
 
   def __init__(self, settings, task, num_classes, image_size, steps_per_epoch, total_steps,
                replicas):
@@ -167,18 +185,20 @@ class _WorkerGraph:
 
     self.graph = tf.Graph()
     with self.graph.as_default():
-      tf.compat.v1.set_random_seed(settings.seed)
+      tf.compat.v1.set_random_seed(settings.data.seed)
       device_setter = tf.compat.v1.train.replica_device_setter(
           cluster=tf.train.ClusterSpec(cluster.cluster_dict(task)),
           worker_device='/job:%s/task:%d' % (cluster.WORKER, task.task_index))
       with tf.compat.v1.device(device_setter):
         self.tensors = model_graph.build_training(
             settings, num_classes, image_size, steps_per_epoch, total_steps,
-            wrap_optimizer=synchronized if settings.sync_replicas else None)
+            wrap_optimizer=synchronized if settings.cluster.sync_replicas else None)
         # Read after the update: the step whose batch this worker draws next.
         with tf.control_dependencies([self.tensors.train_op]):
           self.step_after_update = tf.identity(self.tensors.global_step)
-      self.hooks = [tf.compat.v1.train.StopAtStepHook(last_step=total_steps)]
+      self.session_keeper = _SessionKeeper()
+      self.hooks = [tf.compat.v1.train.StopAtStepHook(last_step=total_steps),
+                    self.session_keeper]
       self.after_training = [done_queue(index).enqueue(task.task_index)
                              for index in range(len(task.ps_hosts))]
       if self.sync_optimizer:
@@ -188,10 +208,11 @@ class _WorkerGraph:
       # One unsharded saver: the chief writes whole checkpoints into its own train dir
       # (a sharded one would write each ps's variables on that ps's disk), with the
       # variable names of a one-process run.
-      self.scaffold = tf.compat.v1.train.Scaffold(
-          init_op=self.tensors.initializer,
-          saver=tf.compat.v1.train.Saver(sharded=False, save_relative_paths=True,
-                                         max_to_keep=settings.max_to_keep))
+      self.checkpointer = training_loop.Checkpointer(
+          {v.op.name: v for v in tf.compat.v1.global_variables()}, settings.run.train_dir,
+          settings.run.max_to_keep)
+      self.scaffold = tf.compat.v1.train.Scaffold(init_op=self.tensors.initializer,
+                                                  saver=self.checkpointer.saver)
 
 
 class _WorkerSessionCreator(tf.compat.v1.train.SessionCreator):
@@ -219,55 +240,51 @@ class _WorkerSessionCreator(tf.compat.v1.train.SessionCreator):
                                     max_wait_secs=CHIEF_WAIT_SECS)
 
 
-def _monitored_session(settings, worker, master, config, steps_per_epoch, resume_from):
+def _monitored_session(worker, master, config, resume_from):
   """A MonitoredSession: on the chief, one that restores ``resume_from`` (or
-  initializes) and saves checkpoints into --train_dir, as MonitoredTrainingSession
-  does but from the newest readable checkpoint rather than the newest listed one; on
-  other workers, one that waits for the chief."""
-  if not worker.chief:
-    return tf.compat.v1.train.MonitoredSession(
-        session_creator=_WorkerSessionCreator(worker.scaffold, master, config),
-        hooks=worker.hooks, stop_grace_period_secs=STOP_GRACE_SECS)
-  saver_hook = tf.compat.v1.train.CheckpointSaverHook(
-      settings.train_dir, save_steps=settings.save_every_n_steps or steps_per_epoch,
-      scaffold=worker.scaffold, checkpoint_basename=training.CHECKPOINT_BASENAME)
-  return tf.compat.v1.train.MonitoredSession(
-      session_creator=tf.compat.v1.train.ChiefSessionCreator(
-          scaffold=worker.scaffold, master=master, config=config,
-          checkpoint_filename_with_path=resume_from),
-      hooks=worker.hooks + [saver_hook], stop_grace_period_secs=STOP_GRACE_SECS)
+  initializes), as MonitoredTrainingSession does but from the newest readable
+  checkpoint rather than the newest listed one; on other workers, one that waits for
+  the chief. (The chief's StepLoop saves the checkpoints.)"""
+  if worker.chief:
+    creator = tf.compat.v1.train.ChiefSessionCreator(
+        scaffold=worker.scaffold, master=master, config=config,
+        checkpoint_filename_with_path=resume_from)
+  else:
+    creator = _WorkerSessionCreator(worker.scaffold, master, config)
+  return tf.compat.v1.train.MonitoredSession(session_creator=creator, hooks=worker.hooks,
+                                             stop_grace_period_secs=STOP_GRACE_SECS)
 
 
-def _prepare_train_dir(settings, metadata, saver):
+def _prepare_train_dir(train_dir, metadata, checkpointer):
   """The chief's side of a (re)start: removes what a killed save left, keeps the
-  earlier run's results, writes the metadata eval_graph.py needs, and lets ``saver``
-  go on deleting beyond --max_to_keep. Returns the checkpoint to resume from, or None.
+  earlier run's results, writes the metadata eval_graph.py needs, and lets the
+  ``checkpointer`` go on deleting beyond the checkpoints to keep. Returns the
+  checkpoint to resume from, or None.
   """
-  resume_from = training.resume_point(settings.train_dir, metadata)
-  checkpoints.write_metadata(settings.train_dir, metadata)
+  resume_from = training.resume_point(train_dir, metadata)
+  checkpoints.write_metadata(train_dir, metadata)
   if resume_from:
-    checkpoints.recover_saver_list(saver, settings.train_dir, resume_from)
+    checkpoints.recover_saver_list(checkpointer.saver, train_dir, resume_from)
     _log('chief: resuming from %s' % resume_from)
   return resume_from
 
 
-def _train_steps(session, worker, settings, task, train_split, writer, bar):
-  """Runs training steps until the session says stop.
+def _train_steps(session, worker, settings, task, train_split, loop):
+  """Runs training steps through the StepLoop ``loop`` until the session says stop.
 
   Returns:
     (the last global step seen, seconds each of this worker's steps took).
   """
   tensors = worker.tensors
-  augmentation = training.augmentation(settings)
+  augmentation = training.augmentation(settings.input)
   shard = (task.task_index, len(task.worker_hosts))
   step = int(session.run(tensors.global_step))
-  next_summary = step
   seconds = []
   while not session.should_stop():
-    images, labels = batching.training_batch(train_split, settings.batch_size, settings.seed,
-                                             step, augmentation, shard)
+    images, labels = batching.training_batch(train_split, settings.data.batch_size,
+                                             settings.data.seed, step, augmentation, shard)
     fetches = [worker.step_after_update, tensors.loss, tensors.accuracy]
-    if writer and step >= next_summary:
+    if loop.summary_due(step):
       fetches.append(tensors.summary_op)
     start = time.perf_counter()
     try:
@@ -275,12 +292,9 @@ def _train_steps(session, worker, settings, task, train_split, writer, bar):
     except tf.errors.OutOfRangeError:
       break  # The chief has finished and closed the sync token queue.
     seconds.append(time.perf_counter() - start)
-    step, loss, accuracy = int(results[0]), results[1], results[2]
-    training.check_loss(loss, step, settings.train_dir)
-    bar.update(step, loss, accuracy)
-    if len(results) > 3:
-      writer.add_summary(results[3], step)
-      next_summary = step + settings.log_every_n_steps
+    previous, step = step, int(results[0])
+    loop.after_step(previous, step, results[1], results[2],
+                    results[3] if len(results) > 3 else None)
   return step, seconds
 
 
@@ -293,50 +307,59 @@ def _timing(seconds):
   return '%d steps, median %.3f s per step' % (len(seconds), timed[len(timed) // 2])
 
 
-def _final_report(settings, test_split, metadata):
+def _final_report(train_dir, test_split, metadata):
   """Evaluates the chief's last checkpoint, read back from disk, on the test split (read
   now for the first time), and records it as 'test'."""
-  classifier = evaluation.RestoredClassifier(settings.train_dir)
+  classifier = evaluation.RestoredClassifier(train_dir)
   try:
     report = evaluation.evaluate(classifier, test_split)
   finally:
     classifier.close()
   metadata['test'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
                       'global_step': classifier.global_step, 'split': 'test'}
-  checkpoints.write_metadata(settings.train_dir, metadata)
+  checkpoints.write_metadata(train_dir, metadata)
   return report
+
+
+def _chief(worker, data, metadata, writer, log):
+  """The training_loop.Chief of the chief worker: it evaluates and saves with the raw
+  session of the worker's MonitoredSession."""
+  return training_loop.Chief(lambda: worker.session_keeper.session, worker.checkpointer,
+                             worker.tensors.model, data, metadata, writer, log)
 
 
 def run_worker(settings, task, data, metadata):
   """Trains as worker ``task.task_index`` until the global step reaches the end of the
   run, tells the parameter servers it is done, and (the chief) evaluates the final
-  checkpoint. Returns the chief's held-out report, None on other workers."""
+  checkpoint. Returns the chief's test report, None on other workers."""
   replicas = replicas_per_step(settings, task)
   steps_per_epoch, total_steps = training.run_length(settings, data.num_train, replicas)
   worker = _WorkerGraph(settings, task, len(data.class_names), data.image_size,
                         steps_per_epoch, total_steps, replicas)
   chief = worker.chief
+  train_dir = settings.run.train_dir
   resume_from = None
   if chief:
-    resume_from = _prepare_train_dir(settings, metadata, worker.scaffold.saver)
+    resume_from = _prepare_train_dir(train_dir, metadata, worker.checkpointer)
   config = session_config(settings, task)
   server = start_server(task, config)
   name = 'worker %d%s' % (task.task_index, ' (chief)' if chief else '')
   _log('%s: %s training to global step %d (%d per epoch)'
-       % (name, 'synchronous' if settings.sync_replicas else 'asynchronous', total_steps,
-          steps_per_epoch))
-  bar = ProgressBar(total_steps, steps_per_epoch, settings.batch_size)
+       % (name, 'synchronous' if settings.cluster.sync_replicas else 'asynchronous',
+          total_steps, steps_per_epoch))
+  bar = ProgressBar(total_steps, steps_per_epoch, settings.data.batch_size)
   with worker.graph.as_default(), _expected_cancellations_quiet():
-    # The checkpoint hook writes the graph through the same cached writer.
-    writer = tf.compat.v1.summary.FileWriterCache.get(settings.train_dir) if chief else None
-    with _monitored_session(settings, worker, server.target, config, steps_per_epoch,
-                            resume_from) as session:
-      step, seconds = _train_steps(session, worker, settings, task, data.train, writer, bar)
+    writer = training_loop.summary_writer(train_dir, worker.graph) if chief else None
+    loop = training_loop.StepLoop(
+        training.cadence(settings, steps_per_epoch, total_steps), bar, train_dir,
+        _chief(worker, data, metadata, writer, bar.message) if chief else None)
+    with _monitored_session(worker, server.target, config, resume_from) as session:
+      step, seconds = _train_steps(session, worker, settings, task, data.train, loop)
     with tf.compat.v1.Session(server.target, config=config) as session:
       session.run(worker.after_training)
   if writer:
-    writer.flush()
+    writer.close()
   _log('%s: done at global step %d (%s)' % (name, step, _timing(seconds)))
   if not chief:
     return None
-  return _final_report(settings, data.test, metadata)
+  return _final_report(train_dir, data.test, metadata)

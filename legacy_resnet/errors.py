@@ -29,3 +29,21 @@ def first_cause(error):
     if line and not _WHERE_LINES.match(line):
       return line
   return type(error).__name__
+
+
+_SETTING = re.compile(r'\{([a-z0-9_]+)\}')
+
+
+class SettingError(UsageError):
+  """A setting's value is bad. The message template names settings as ``{batch_size}``
+  and takes ``values`` by ``%``: the message itself shows the setting's name
+  ('batch_size 64 is larger ...'); ``naming(flag_of)`` shows what the command line
+  calls it ('--batch_size 64 is larger ...')."""
+
+  def __init__(self, template, *values):
+    self.template, self.values = template, values
+    super().__init__(self.naming(lambda name: name))
+
+  def naming(self, name_of):
+    """The message with each ``{setting}`` replaced by ``name_of(setting)``."""
+    return _SETTING.sub(lambda match: name_of(match.group(1)), self.template) % self.values

@@ -12,7 +12,7 @@ from legacy_resnet import optimization
 from legacy_resnet import preprocessing
 from legacy_resnet import replication
 from legacy_resnet import sessions
-from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import SettingError
 from nets import nets_factory
 
 # The batch-norm scale of the last layer of each residual branch: zeroing it at the start
@@ -34,7 +34,7 @@ TrainingTensors = collections.namedtuple(
 def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None,
                pipeline=preprocessing.DEFAULT_PIPELINE):
   """The factory's network function behind ``pipeline`` (a
-  ``preprocessing.InputPipeline``), or a UsageError naming ``--model_name``."""
+  ``preprocessing.InputPipeline``), or a SettingError naming ``model_name``."""
   arg_scope_args = {}
   if batch_norm_decay is not None:
     arg_scope_args['batch_norm_decay'] = batch_norm_decay
@@ -42,7 +42,7 @@ def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None,
     network = nets_factory.get_network_fn(model_name, num_classes + pipeline.labels_offset,
                                           weight_decay=weight_decay, **arg_scope_args)
   except ValueError as error:
-    raise UsageError('--model_name: %s' % error) from None
+    raise SettingError('{model_name}: %s', error) from None
   return pipeline.wrap(network)
 
 
@@ -118,7 +118,7 @@ def _variables_to_train(trainable_scopes):
   for scope in trainable_scopes:
     found = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, scope)
     if not found:
-      raise UsageError('--trainable_scopes: no trainable variable under %r' % scope)
+      raise SettingError('{trainable_scopes}: no trainable variable under %r', scope)
     chosen.extend(found)
   return chosen
 
@@ -152,12 +152,12 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   The training towers' batch norm runs on batch statistics (``model.is_training`` is
   True), and its moving statistics are updated by the ``UPDATE_OPS`` the train op
   depends on; ``eval_logits`` come from a second tower, reusing the variables, whose
-  batch norm uses the moving statistics. With ``settings.moving_average_decay``, the
+  batch norm uses the moving statistics. With ``settings.model.moving_average_decay``, the
   train op also updates moving averages of the model variables, and the evaluation
   tower reads those averages.
 
   Args:
-    settings: the training flags (see ``train_graph.py``).
+    settings: a settings.TrainSettings (its model, input, optimizer and schedule).
     num_classes: number of classes.
     image_size: (height, width).
     steps_per_epoch: steps in one pass over the training set.
@@ -178,24 +178,25 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   clones = clones or replication.clones(1, False, 0)
   with tf.compat.v1.device(replication.variables_device(clones)):
     global_step = tf.compat.v1.train.get_or_create_global_step()
-  network = network_fn(settings.model_name, num_classes, settings.weight_decay,
-                       settings.batch_norm_decay,
-                       preprocessing.InputPipeline.from_settings(settings))
+  model, schedule, opt = settings.model, settings.schedule, settings.optimizer
+  network = network_fn(model.model_name, num_classes, model.weight_decay,
+                       model.batch_norm_decay,
+                       preprocessing.InputPipeline.from_settings(settings.input))
   images, labels = input_placeholders(image_size)
   is_training = True
   if batch_norm_switch:
     is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
 
   rate = optimization.learning_rate(
-      global_step, settings.learning_rate, settings.learning_rate_decay_type, total_steps,
-      steps_per_epoch, warmup_epochs=settings.warmup_epochs,
-      decay_factor=settings.learning_rate_decay_factor,
-      num_epochs_per_decay=settings.num_epochs_per_decay,
-      end_learning_rate=settings.end_learning_rate)
+      global_step, schedule.learning_rate, schedule.learning_rate_decay_type, total_steps,
+      steps_per_epoch, warmup_epochs=schedule.warmup_epochs,
+      decay_factor=schedule.learning_rate_decay_factor,
+      num_epochs_per_decay=schedule.num_epochs_per_decay,
+      end_learning_rate=schedule.end_learning_rate)
   optimizer = optimization.optimizer(
-      settings.optimizer, rate, momentum=settings.momentum, adam_beta1=settings.adam_beta1,
-      adam_beta2=settings.adam_beta2, opt_epsilon=settings.opt_epsilon,
-      rmsprop_decay=settings.rmsprop_decay, rmsprop_momentum=settings.rmsprop_momentum)
+      opt.optimizer, rate, momentum=opt.momentum, adam_beta1=opt.adam_beta1,
+      adam_beta2=opt.adam_beta2, opt_epsilon=opt.opt_epsilon,
+      rmsprop_decay=opt.rmsprop_decay, rmsprop_momentum=opt.rmsprop_momentum)
   if wrap_optimizer:
     optimizer = wrap_optimizer(optimizer)
 
@@ -207,11 +208,11 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
       logits, clone_end_points = network(clone_images, is_training=is_training)
       cross_entropy = tf.compat.v1.losses.softmax_cross_entropy(
           tf.one_hot(clone_labels, num_classes), logits,
-          label_smoothing=settings.label_smoothing, loss_collection=None)
+          label_smoothing=model.label_smoothing, loss_collection=None)
       clone_loss = cross_entropy / len(clones)
       if index == 0:
         end_points = clone_end_points
-        variables_to_train = _variables_to_train(settings.trainable_scopes)
+        variables_to_train = _variables_to_train(model.trainable_scopes)
         clone_loss += tf.compat.v1.losses.get_regularization_loss()
       clone_gradients.append(optimizer.compute_gradients(clone_loss, var_list=variables_to_train))
       clone_logits.append(logits)
@@ -236,9 +237,9 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
 
   eval_logits = logits
   custom_getter = None
-  if settings.moving_average_decay:
+  if model.moving_average_decay:
     moving_average = tf.compat.v1.train.ExponentialMovingAverage(
-        settings.moving_average_decay, num_updates=global_step)
+        model.moving_average_decay, num_updates=global_step)
     with tf.control_dependencies([train_op]):
       train_op = moving_average.apply(slim.get_model_variables())
     custom_getter = moving_average_getter(moving_average)
@@ -252,8 +253,8 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   for name, value in (('loss', loss), ('cross_entropy', cross_entropy),
                       ('accuracy', accuracy), ('learning_rate', rate)):
     tf.compat.v1.summary.scalar(name, value)
-  model = ClassifierTensors(images, labels, is_training, logits, end_points, eval_logits,
-                            tf.nn.softmax(eval_logits, name='eval_probabilities'))
-  return TrainingTensors(model, global_step, rate, loss, cross_entropy, accuracy, train_op,
+  tensors = ClassifierTensors(images, labels, is_training, logits, end_points, eval_logits,
+                              tf.nn.softmax(eval_logits, name='eval_probabilities'))
+  return TrainingTensors(tensors, global_step, rate, loss, cross_entropy, accuracy, train_op,
                          tf.compat.v1.summary.merge_all(), variables_to_train,
-                         initializer(settings.zero_init_residual))
+                         initializer(model.zero_init_residual))

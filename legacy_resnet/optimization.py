@@ -5,7 +5,7 @@ import math
 
 import tensorflow as tf
 
-from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import SettingError
 
 DECAY_TYPES = ('fixed', 'exponential', 'cosine')
 OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop')
@@ -30,8 +30,8 @@ def learning_rate(global_step, base_rate, decay_type, total_steps, steps_per_epo
     float32 scalar tensor named 'learning_rate'.
   """
   if decay_type not in DECAY_TYPES:
-    raise UsageError('--learning_rate_decay_type: %r is not one of %s'
-                     % (decay_type, ', '.join(DECAY_TYPES)))
+    raise SettingError('{learning_rate_decay_type}: %r is not one of %s',
+                       decay_type, ', '.join(DECAY_TYPES))
   step = tf.cast(global_step, tf.float32)
   warmup_steps = float(round(warmup_epochs * steps_per_epoch))
   after_warmup = tf.maximum(step - warmup_steps, 0.0)
@@ -64,4 +64,4 @@ def optimizer(name, rate, momentum=0.9, adam_beta1=0.9, adam_beta2=0.999, opt_ep
     return tf.compat.v1.train.RMSPropOptimizer(rate, decay=rmsprop_decay,
                                                momentum=rmsprop_momentum,
                                                epsilon=opt_epsilon)
-  raise UsageError('--optimizer: %r is not one of %s' % (name, ', '.join(OPTIMIZERS)))
+  raise SettingError('{optimizer}: %r is not one of %s', name, ', '.join(OPTIMIZERS))

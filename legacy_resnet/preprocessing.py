@@ -137,8 +137,8 @@ class InputPipeline(collections.namedtuple(
 
   @classmethod
   def from_settings(cls, settings):
-    """The pipeline of train_graph.py's --preprocessing_name, --train_image_size,
-    --eval_image_size and --labels_offset."""
+    """The pipeline of a settings.InputSettings (its preprocessing name, image sizes and
+    labels offset)."""
     return cls(settings.preprocessing_name, settings.train_image_size,
                settings.eval_image_size or settings.train_image_size, settings.labels_offset)
 

@@ -8,7 +8,7 @@ import contextlib
 import tensorflow as tf
 import tf_slim as slim
 
-from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import SettingError
 
 VARIABLES_DEVICE = '/device:CPU:0'
 
@@ -22,13 +22,13 @@ def clones(num_clones, clone_on_cpu, num_gpus):
   when there is one) and no name scope, so its graph is the unreplicated graph.
 
   Raises:
-    UsageError: more GPU clones are asked for than the machine has.
+    SettingError: more GPU clones are asked for than the machine has.
   """
   if num_clones == 1 and not clone_on_cpu:
     return [Clone('', '')]
   if not clone_on_cpu and num_clones > num_gpus:
-    raise UsageError('--num_clones %d: this machine has %d GPU(s); add --clone_on_cpu to '
-                     'replicate over logical CPU devices' % (num_clones, num_gpus))
+    raise SettingError('{num_clones} %d: this machine has %d GPU(s); add {clone_on_cpu} to '
+                       'replicate over logical CPU devices', num_clones, num_gpus)
   kind = 'CPU' if clone_on_cpu else 'GPU'
   return [Clone('clone_%d' % i, '/device:%s:%d' % (kind, i)) for i in range(num_clones)]
 

@@ -2,6 +2,7 @@
 slim ``train_image_classifier.py`` wherever the concept is the same."""
 
 import argparse
+import dataclasses
 import os
 
 from legacy_resnet import cli
@@ -10,12 +11,15 @@ from legacy_resnet import datasets
 from legacy_resnet import distributed
 from legacy_resnet import optimization
 from legacy_resnet import preprocessing
+from legacy_resnet import settings as run_settings
 from legacy_resnet import training
 from legacy_resnet import training_curves
 from legacy_resnet.errors import UsageError
 from nets import nets_factory
 
 DEFAULT_TRAIN_DIR = os.path.join('runs', 'train')
+# Flags that act on the command line itself and reach no setting (cli.run reads it).
+COMMAND_LINE_ONLY = ('verbose',)
 
 
 def parser():
@@ -178,27 +182,42 @@ def parser():
   return p
 
 
+def _field_value(value):
+  """A flag's value as a frozen setting holds it: lists become tuples."""
+  return tuple(value) if isinstance(value, list) else value
+
+
+def train_settings(flags):
+  """The settings.TrainSettings of the parsed flags ``flags``: every field from the flag
+  of the same name."""
+  return run_settings.TrainSettings(**{
+      group: kind(**{field.name: _field_value(getattr(flags, field.name))
+                     for field in dataclasses.fields(kind)})
+      for group, kind in run_settings.groups().items()})
+
+
 def main(argv, on_step=None):
   """Runs train_graph.py with the flags ``argv``; a one-process run calls
   ``on_step(step, loss, accuracy)`` after every step (see ``training.Trainer.run``)."""
-  settings = parser().parse_args(argv)
+  settings = train_settings(parser().parse_args(argv))
   task = cluster.from_settings(settings, os.environ)
   if task and task.job_name == cluster.PS:
     distributed.run_ps(settings, task)  # Needs neither data nor a train dir.
     return
-  data = datasets.training_data(settings.dataset_dir, settings.validation_split,
-                                settings.seed)
-  if not settings.validation_split:
+  data = datasets.training_data(settings.data.dataset_dir, settings.data.validation_split,
+                                settings.data.seed)
+  if not settings.data.validation_split:
     print('--validation_split 0: per-epoch evaluation and best/ use the test split')
+  train_dir = settings.run.train_dir
   try:
-    os.makedirs(settings.train_dir, exist_ok=True)
+    os.makedirs(train_dir, exist_ok=True)
   except OSError as error:
-    raise UsageError('--train_dir %s: %s' % (settings.train_dir, error.strerror)) from None
+    raise UsageError('--train_dir %s: %s' % (train_dir, error.strerror)) from None
   metadata = training.run_metadata(settings, data)
   chief = not task or cluster.is_chief(task)
   replicas = distributed.replicas_per_step(settings, task) if task else 1
   steps_per_epoch = training.run_length(settings, data.num_train, replicas)[0]
-  with training_curves.written_at_end(settings.train_dir, steps_per_epoch, chief):
+  with training_curves.written_at_end(train_dir, steps_per_epoch, chief):
     if task:
       report = distributed.run_worker(settings, task, data, metadata)
       if report is None:
@@ -206,7 +225,7 @@ def main(argv, on_step=None):
     else:
       report = training.train(settings, data, metadata, on_step)
   if report is None:
-    print('%s has already reached the final step; nothing to do' % settings.train_dir)
+    print('%s has already reached the final step; nothing to do' % train_dir)
   else:
     print('final test accuracy %.4f (%d images); checkpoints in %s'
-          % (report['accuracy'], report['num_examples'], settings.train_dir))
+          % (report['accuracy'], report['num_examples'], train_dir))

@@ -135,7 +135,7 @@ def test_startup_phases_times_each_phase_of_one_training_step(startup_phases_run
   assert result.returncode == 0, result.stderr
   phases = [line.split()[2] for line in result.stderr.splitlines()]
   for phase in ('imports', 'build_training', '__init__', 'restore_or_initialize',
-                'prepare_step', '_summary_writer', 'train_step'):
+                'prepare_step', 'summary_writer', 'train_step'):
     assert phase in phases, result.stderr
   assert phases.index('build_training') < phases.index('train_step')
   assert os.path.exists(train_dir / 'model.ckpt-1.index')  # One step, then saved.

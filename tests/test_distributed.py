@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 import netutil
 from scriptutil import ROOT, read_json, run_script
@@ -60,6 +62,12 @@ def test_one_ps_two_workers_train_to_a_checkpoint_eval_restores(signs_dir, tmp_p
             if line.startswith('[worker:%d] worker %d' % (index, index))]
     assert any(match and int(match.group(1)) >= fewest for match in done), result.stdout
   assert 'Traceback' not in result.stdout + result.stderr
+  # The chief evaluates every epoch on the validation split and keeps best/ by it.
+  assert any(re.match(r'\[worker:0\] epoch 1 step \d+: validation accuracy', line)
+             for line in lines), result.stdout
+  metadata = read_json(train_dir / checkpoints.METADATA_FILE)
+  assert metadata['best']['split'] == metadata['last_eval']['split'] == 'validation'
+  assert (train_dir / (metadata['best']['checkpoint'] + '.index')).exists()
   report = tmp_path / 'report.json'
   run_script('eval_graph.py', '--checkpoint_path', train_dir, '--report', report)
   evaluated = read_json(report)
@@ -75,16 +83,16 @@ def _start(argv):
 
 
 def _wait_all(processes, timeout):
+  """The outputs of ``processes`` once all have ended; those still running after
+  ``timeout`` seconds are killed (their output so far kept)."""
   deadline = time.monotonic() + timeout
   outputs = []
-  try:
-    for process in processes:
-      outputs.append(process.communicate(timeout=max(1, deadline - time.monotonic()))[0])
-  finally:
-    for process in processes:
-      if process.poll() is None:
-        process.kill()
-        process.wait()
+  for process in processes:
+    try:
+      outputs.append(process.communicate(timeout=max(0.1, deadline - time.monotonic()))[0])
+    except subprocess.TimeoutExpired:
+      process.kill()
+      outputs.append(process.communicate()[0])
   return outputs
 
 
@@ -114,6 +122,45 @@ def test_a_killed_worker_restarted_with_the_same_command_rejoins(signs_dir, tmp_
   if victim == 'worker:0':
     assert 'chief: resuming from' in outputs['worker:0']
   assert checkpoints.global_step(checkpoints.newest_readable(str(train_dir))) == 30
+
+
+def _checkpoint_values(train_dir):
+  """{checkpoint prefix: {variable: value}} of every checkpoint under ``train_dir``."""
+  found = {}
+  for index in train_dir.rglob('*.index'):
+    prefix = str(index)[:-len('.index')]
+    reader = tf.train.load_checkpoint(prefix)
+    found[prefix] = {name: reader.get_tensor(name)
+                     for name in reader.get_variable_to_shape_map()}
+  return found
+
+
+def test_a_nan_at_the_chief_stops_it_with_an_error_and_no_checkpoint_holds_one(signs_dir,
+                                                                               tmp_path):
+  """The chief's batches turn NaN from step 3 on (54 images, 12 a step: 4 steps per
+  epoch); checkpoints saved before it, every one of them finite."""
+  train_dir = tmp_path / 'train'
+  flags = ['--dataset_dir', signs_dir, '--train_dir', str(train_dir), '--max_number_of_steps',
+           '8', '--save_every_n_steps', '1'] + SMALL
+  commands = dict(launch_local.commands(1, 2, flags))
+  commands['worker:0'][1:1] = [os.path.join(ROOT, 'tests', 'nan_batches_child.py'), '3']
+  processes = {name: _start(argv) for name, argv in commands.items()}
+  try:
+    chief_output = _wait_all([processes['worker:0']], CLUSTER_SECS)[0]
+  finally:
+    _wait_all(list(processes.values()), 0)  # The others would wait for the chief forever.
+  assert processes['worker:0'].returncode == 2, chief_output
+  # The loss, or (a fused ReLU can turn NaN activations into zeros) the variables
+  # checked before the next save.
+  assert re.search(r'^error: (loss became nan at step \d+|variables became NaN or infinite '
+                   r'by step \d+; not saved)[;,] the last checkpoint in %s is kept \(try a lower '
+                   r'--learning_rate\)\n\Z' % re.escape(str(train_dir)), chief_output,
+                   re.MULTILINE), chief_output
+  saved = _checkpoint_values(train_dir)
+  assert saved, chief_output
+  for prefix, values in saved.items():
+    for name, value in values.items():
+      assert np.all(np.isfinite(value)), (prefix, name)
 
 
 @pytest.mark.parametrize('argv,environment,message', [

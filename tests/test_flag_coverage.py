@@ -211,6 +211,10 @@ def _partial_checkpoint(folder):
       return tf.compat.v1.train.Saver([weights]).save(session, os.path.join(folder, 'part'))
 
 
+def _settings(argv):
+  return train_cli.train_settings(train_cli.parser().parse_args(argv))
+
+
 @pytest.fixture(scope='module')
 def trainers(signs_dir, tmp_path_factory):
   """A function from a run's flags to its (unstarted) Trainer, built once per module;
@@ -222,10 +226,9 @@ def trainers(signs_dir, tmp_path_factory):
     key = tuple(run)
     if key not in built:
       train_dir = str(tmp_path_factory.mktemp('trainer'))
-      settings = train_cli.parser().parse_args(
-          ['--dataset_dir', signs_dir, '--train_dir', train_dir] +
-          [arg.format(partial=partial) for arg in run])
-      data = datasets.training_data(settings.dataset_dir)
+      settings = _settings(['--dataset_dir', signs_dir, '--train_dir', train_dir] +
+                           [arg.format(partial=partial) for arg in run])
+      data = datasets.training_data(settings.data.dataset_dir)
       built[key] = training.Trainer(settings, data, training.run_metadata(settings, data))
     return built[key]
 
@@ -349,12 +352,11 @@ def test_augmentation_flags(trainers, signs_dir):
   raw = trainer.data.train.images[:8]
   for flag in (['--random_shift', '4'], ['--horizontal_flip'], ['--random_brightness', '0.3'],
                ['--random_contrast', '0.3']):
-    settings = train_cli.parser().parse_args(off + flag)
-    augmented = batching.augment(raw, training.augmentation(settings),
+    settings = _settings(off + flag)
+    augmented = batching.augment(raw, training.augmentation(settings.input),
                                  np.random.default_rng(0))
     assert not np.array_equal(augmented, raw), flag
-  settings = train_cli.parser().parse_args(off)
-  assert training.augmentation(settings) == batching.NO_AUGMENTATION
+  assert training.augmentation(_settings(off).input) == batching.NO_AUGMENTATION
 
 
 def test_batches_follow_the_seed_and_batch_size(trainers):
@@ -373,7 +375,7 @@ def test_session_config_flags(trainers, monkeypatch):
   from tensorflow.python.client import pywrap_tf_session  # pylint: disable=g-direct-tensorflow-import
   switched = []  # Switching XLA on for real would slow every later session here.
   monkeypatch.setattr(pywrap_tf_session, 'TF_SetTfXlaCpuGlobalJit', switched.append)
-  config = training.session_config(train_cli.parser().parse_args(['--xla']))
+  config = training.session_config(_settings(['--xla']).run)
   assert config.graph_options.optimizer_options.global_jit_level == (
       tf.compat.v1.OptimizerOptions.ON_1)
   assert switched == ([] if sessions.gpus() else [True])
@@ -383,7 +385,7 @@ def test_save_interval_secs(trainers):
   """'--save_interval_secs' 0 saves after every step (here step 1 of 2, before the
   end-of-run save)."""
   trainer = _trained(trainers(RMSPROP_RUN))
-  listed = checkpoints.listed_checkpoints(trainer.settings.train_dir)
+  listed = checkpoints.listed_checkpoints(trainer.settings.run.train_dir)
   assert [checkpoints.global_step(prefix) for prefix in listed] == [1, 2]
 
 
@@ -412,7 +414,7 @@ def test_a_short_run_writes_what_its_flags_say(trainers, signs_dir):
   beta powers; '--save_every_n_steps', '--max_to_keep' and '--log_every_n_steps' shape
   what '--train_dir' holds for '--model_name'."""
   trainer = trainers(ADAM_RUN)
-  train_dir = trainer.settings.train_dir
+  train_dir = trainer.settings.run.train_dir
   listed = []
   _trained(trainer, on_step=lambda step, loss, accuracy: listed.append(
       [checkpoints.global_step(prefix) for prefix in checkpoints.listed_checkpoints(train_dir)]))
@@ -448,12 +450,12 @@ def test_eval_dataset_dir_and_image_size(trainers, tmp_path, capsys):
   trainer = _trained(trainers(RMSPROP_RUN))
   other = tmp_path / 'other'
   synthetic_signs.write_signs_files(str(other), num_train=6, num_test=12, seed=2)
-  eval_cli.main(['--checkpoint_path', trainer.settings.train_dir, '--dataset_dir', str(other)])
+  eval_cli.main(['--checkpoint_path', trainer.settings.run.train_dir, '--dataset_dir', str(other)])
   assert 'examples 12' in capsys.readouterr().out
   image = tmp_path / 'sign.png'
   tf.io.write_file(str(image), tf.io.encode_png(np.zeros([50, 70, 3], np.uint8)))
   out = tmp_path / 'features.h5'
-  eval_cli.main(['--checkpoint_path', trainer.settings.train_dir, '--images', str(image),
+  eval_cli.main(['--checkpoint_path', trainer.settings.run.train_dir, '--images', str(image),
                  '--image_size', '40', '24', '--dense_features', str(out), '--output_stride',
                  '8'])
   import h5py  # pylint: disable=import-outside-toplevel
@@ -467,9 +469,8 @@ def test_cluster_flags(flags, replicas, monkeypatch):
   """'--ps_hosts', '--worker_hosts', '--job_name' and '--task_index' name this task;
   '--sync_replicas' and '--replicas_to_aggregate' set the worker batches per update."""
   monkeypatch.delenv('TF_CONFIG', raising=False)
-  settings = train_cli.parser().parse_args(
-      ['--ps_hosts', 'p:1', '--worker_hosts', 'c:1,w:2', '--job_name', 'worker',
-       '--task_index', '1'] + flags)
+  settings = _settings(['--ps_hosts', 'p:1', '--worker_hosts', 'c:1,w:2', '--job_name',
+                        'worker', '--task_index', '1'] + flags)
   task = cluster.from_settings(settings, os.environ)
   assert (task.ps_hosts, task.worker_hosts, task.job_name, task.task_index) == (
       ['p:1'], ['c:1', 'w:2'], 'worker', 1)

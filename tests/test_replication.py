@@ -13,7 +13,7 @@ from legacy_resnet import model_graph
 from legacy_resnet import replication
 from legacy_resnet import sessions
 from legacy_resnet import train_cli
-from legacy_resnet.errors import UsageError
+from legacy_resnet.errors import SettingError
 
 pytestmark = netutil.QUIET
 
@@ -25,9 +25,9 @@ STEPS = 4
 
 def _graph(num_clones):
   # Plain SGD: Adam would turn float noise in near-zero gradients into whole steps.
-  settings = train_cli.parser().parse_args(['--model_name', 'resnet_v1_18', '--optimizer',
-                                            'sgd', '--learning_rate', '0.02',
-                                            '--warmup_epochs', '0'])
+  settings = train_cli.train_settings(train_cli.parser().parse_args(
+      ['--model_name', 'resnet_v1_18', '--optimizer', 'sgd', '--learning_rate', '0.02',
+       '--warmup_epochs', '0']))
   graph = tf.Graph()
   with graph.as_default():
     tensors = model_graph.build_training(
@@ -111,8 +111,10 @@ def test_only_the_first_clone_updates_batch_norm_statistics():
 
 
 def test_gpu_clones_without_gpus_are_refused():
-  with pytest.raises(UsageError, match='--num_clones 2: this machine has 0 GPU'):
+  with pytest.raises(SettingError, match='^num_clones 2: this machine has 0 GPU') as raised:
     replication.clones(2, False, 0)
+  assert raised.value.naming(lambda name: '--' + name).endswith(
+      'add --clone_on_cpu to replicate over logical CPU devices')
 
 
 def test_train_graph_with_two_cpu_clones_writes_a_checkpoint_eval_restores(
