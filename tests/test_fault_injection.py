@@ -135,9 +135,12 @@ def test_stop_signal_saves_and_exits(signs_dir, tmp_path, signal_number):
   train_dir = tmp_path / 'run'
   process = subprocess.Popen(_train_command(signs_dir, train_dir, '--num_epochs', 100),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-  deadline = time.monotonic() + 120
+  # Until the first epoch's checkpoint; a starved start-up on a busy machine may take minutes.
+  deadline = time.monotonic() + 600
   while tf.train.latest_checkpoint(str(train_dir)) is None and time.monotonic() < deadline:
-    time.sleep(0.05)  # Until the first epoch's checkpoint.
+    assert process.poll() is None, process.stderr.read()
+    time.sleep(0.05)
+  assert tf.train.latest_checkpoint(str(train_dir)), 'no checkpoint after 600 s'
   time.sleep(0.5)
   process.send_signal(signal_number)
   _, stderr = process.communicate(timeout=120)
