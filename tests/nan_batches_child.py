@@ -4,14 +4,15 @@ process of a cluster (tests/test_distributed.py), as tests/test_fault_injection.
 injects one into a one-process run."""
 
 import os
-import runpy
 import sys
 
 import numpy as np
 
+import scriptutil
+
 
 def main():
-  from_step, target = int(sys.argv[1]), sys.argv[2]
+  from_step = int(sys.argv[1])
   sys.path[0] = os.getcwd()  # As for `python script` run from the project's folder.
   from legacy_resnet import batching  # pylint: disable=import-outside-toplevel
   real_batch = batching.training_batch
@@ -23,8 +24,7 @@ def main():
     return images, labels
 
   batching.training_batch = poisoned_batch
-  sys.argv = sys.argv[2:]
-  runpy.run_path(target, run_name='__main__')
+  scriptutil.run_as_main(sys.argv[2:])
 
 
 if __name__ == '__main__':

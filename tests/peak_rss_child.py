@@ -7,9 +7,9 @@ from ``wait4`` cannot say it: a process forked from a large test process keeps t
 process's high-water mark across ``exec``.
 """
 
-import os
-import runpy
 import sys
+
+import scriptutil
 
 
 def vm_hwm_kib():
@@ -21,16 +21,9 @@ def vm_hwm_kib():
 
 
 def main():
-  out, target = sys.argv[1:3]
-  sys.path[0] = os.getcwd()  # As for `python script` run from the project's folder.
+  out = sys.argv[1]
   try:
-    if target == '-m':
-      module = sys.argv[3]
-      sys.argv = [module] + sys.argv[4:]
-      runpy.run_module(module, run_name='__main__', alter_sys=True)
-    else:
-      sys.argv = sys.argv[2:]
-      runpy.run_path(target, run_name='__main__')
+    scriptutil.run_as_main(sys.argv[2:])
   finally:
     with open(out, 'w') as stream:
       stream.write('%d\n' % vm_hwm_kib())

@@ -2,6 +2,7 @@
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 
@@ -17,6 +18,18 @@ def run_script(script, *args, check=True):
                          % (script, ' '.join(map(str, args)), result.returncode,
                             result.stdout, result.stderr))
   return result
+
+
+def run_as_main(argv):
+  """Runs ``[PATH, args...]`` or ``['-m', MODULE, args...]`` in this process as
+  ``python`` started in the current folder would (for wrappers around a program)."""
+  sys.path[0] = os.getcwd()
+  if argv[0] == '-m':
+    sys.argv = list(argv[1:])
+    runpy.run_module(argv[1], run_name='__main__', alter_sys=True)
+  else:
+    sys.argv = list(argv)
+    runpy.run_path(argv[0], run_name='__main__')
 
 
 def read_json(path):
