@@ -187,14 +187,15 @@ def _write_heatmaps(settings):
   stride = settings.output_stride
   maps, class_names = heatmaps.class_score_maps(prefix, stride, inputs)
   predictions = heatmaps.predictions_and_peaks(maps, stride)
-  for index, (image, score_map) in enumerate(zip(inputs, maps)):
-    predicted, probability, peak = (values[index] for values in predictions)
-    title = '%s\npredicted %s %.2f' % (os.path.basename(sources[index]),
-                                       class_names[predicted], probability)
-    if labels is not None:
-      title += ', true %s' % class_names[labels[index]]
-    plots.heatmap(os.path.join(settings.heatmaps, HEATMAP_FILE % index), image,
-                  score_map[..., predicted], stride, title, peak)
+  with plots.HeatmapPictures() as pictures:
+    for index, (image, score_map) in enumerate(zip(inputs, maps)):
+      predicted, probability, peak = (values[index] for values in predictions)
+      title = '%s\npredicted %s %.2f' % (os.path.basename(sources[index]),
+                                         class_names[predicted], probability)
+      if labels is not None:
+        title += ', true %s' % class_names[labels[index]]
+      pictures.write(os.path.join(settings.heatmaps, HEATMAP_FILE % index), image,
+                     score_map[..., predicted], stride, title, peak)
   path = os.path.join(settings.heatmaps, heatmaps.HDF5_FILE)
   heatmaps.write_hdf5(path, maps, sources, predictions, stride,
                       {'class_names': class_names, 'checkpoint': prefix,

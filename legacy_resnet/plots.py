@@ -142,40 +142,86 @@ def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MIS
   return len(shown)
 
 
-def heatmap(path, image, score_map, output_stride, title, peak=None):
-  """Writes ``image`` with ``score_map`` laid over it in colour.
+class HeatmapPictures:
+  """Writes pictures of images with a class-score map laid over each in colour.
 
-  Args:
-    path: the PNG file.
-    image: float [H, W, 3] in [0, 1].
-    score_map: float [h, w]; location (i, j) is drawn centred on pixel
-      (i * output_stride, j * output_stride), blended bilinearly.
-    output_stride: image pixels per map location.
-    title: the line above the picture.
-    peak: (x, y) in pixels to mark with a cross, or None.
+  Building and laying out a matplotlib figure costs more than drawing it, so one figure
+  is kept and redrawn while the pictures keep the same size (every held-out image, or
+  ``--images`` files of one size). The layout is fixed (no ``tight_layout``, no automatic
+  title placement), so a redrawn figure gives the same pixels as a fresh one. Use as a
+  context manager, or call ``close()``.
   """
-  height, width = image.shape[:2]
-  # The last row and column repeated: the locations' centres stop short of the
-  # bottom and right edges (64 pixels at stride 16: centres 0, 16, 32, 48).
-  score_map = np.pad(score_map, ((0, 1), (0, 1)), mode='edge')
-  rows, columns = score_map.shape
-  half = output_stride / 2.0
-  scale = 3.2 / max(height, width)
-  figure, axes = _pyplot().subplots(figsize=(width * scale + 0.4, height * scale + 0.7))
-  axes.imshow(np.clip(image, 0.0, 1.0), extent=(0, width, height, 0))
-  shown = axes.imshow(score_map, cmap='jet', alpha=0.45, interpolation='bilinear',
-                      extent=(-half, columns * output_stride - half,
-                              rows * output_stride - half, -half))
-  shown.set_clip_path(axes.patch)
-  if peak is not None:
-    axes.plot([peak[0]], [peak[1]], marker='x', color='white', markersize=10, mew=2.5,
-              clip_on=False)
-  axes.set_xlim(0, width)
-  axes.set_ylim(height, 0)
-  axes.set_axis_off()
-  axes.set_title(title, fontsize=9)
-  figure.tight_layout()
-  _save(figure, path)
+
+  _TITLE_INCHES = 0.55  # two lines of 9-point text and their padding
+  _MARGIN_INCHES = 0.2
+
+  def __init__(self):
+    self._size = None  # (height, width, map rows, map columns, output_stride) of the figure
+    self._figure = self._photo = self._overlay = self._cross = None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused_exc_info):
+    self.close()
+
+  def close(self):
+    if self._figure is not None:
+      _pyplot().close(self._figure)
+      self._figure, self._size = None, None
+
+  def write(self, path, image, score_map, output_stride, title, peak=None):
+    """Writes one picture to ``path``.
+
+    Args:
+      path: the PNG file.
+      image: float [H, W, 3] in [0, 1].
+      score_map: float [h, w]; location (i, j) is drawn centred on pixel
+        (i * output_stride, j * output_stride), blended bilinearly, coloured from the
+        map's own lowest (blue) to highest (red) score.
+      output_stride: image pixels per map location.
+      title: the text above the picture (at most two lines).
+      peak: (x, y) in pixels to mark with a white cross, or None.
+    """
+    # The last row and column repeated: the locations' centres stop short of the
+    # bottom and right edges (64 pixels at stride 16: centres 0, 16, 32, 48).
+    score_map = np.pad(score_map, ((0, 1), (0, 1)), mode='edge')
+    size = image.shape[:2] + score_map.shape + (output_stride,)
+    if size != self._size:
+      self.close()
+      self._draw_figure(*size)
+      self._size = size
+    self._photo.set_data(np.clip(image, 0.0, 1.0))
+    self._overlay.set_data(score_map)
+    self._overlay.autoscale()
+    self._cross.set_visible(peak is not None)
+    if peak is not None:
+      self._cross.set_data([peak[0]], [peak[1]])
+    self._figure.axes[0].title.set_text(title)
+    with atomic_files.replacing(path, suffix='.png') as temporary:
+      self._figure.savefig(temporary, format='png', dpi=_DPI)
+
+  def _draw_figure(self, height, width, rows, columns, output_stride):
+    scale = 3.2 / max(height, width)
+    figure_width = width * scale + 2 * self._MARGIN_INCHES
+    figure_height = height * scale + self._TITLE_INCHES + self._MARGIN_INCHES
+    self._figure = _pyplot().figure(figsize=(figure_width, figure_height))
+    axes = self._figure.add_axes((self._MARGIN_INCHES / figure_width,
+                                  self._MARGIN_INCHES / figure_height,
+                                  width * scale / figure_width, height * scale / figure_height))
+    half = output_stride / 2.0
+    self._photo = axes.imshow(np.zeros((height, width, 3)), extent=(0, width, height, 0))
+    self._overlay = axes.imshow(np.zeros((rows, columns)), cmap='jet', alpha=0.45,
+                                interpolation='bilinear',
+                                extent=(-half, columns * output_stride - half,
+                                        rows * output_stride - half, -half))
+    self._overlay.set_clip_path(axes.patch)
+    self._cross, = axes.plot([0], [0], marker='x', color='white', markersize=10, mew=2.5,
+                             clip_on=False)
+    axes.set_xlim(0, width)
+    axes.set_ylim(height, 0)
+    axes.set_axis_off()
+    axes.set_title('', fontsize=9, y=1.0)  # a fixed place: no search for room at every draw
 
 
 def training_curves(path, epochs, series, title=''):

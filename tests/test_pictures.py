@@ -108,7 +108,8 @@ def test_heatmap_is_hot_at_the_peak(tmp_path):
   image = np.full((64, 96, 3), 0.5, np.float32)
   score_map = np.zeros((4, 6), np.float32)
   score_map[1, 4] = 10.0
-  plots.heatmap(path, image, score_map, 16, 'title', peak=None)
+  with plots.HeatmapPictures() as pictures:
+    pictures.write(path, image, score_map, 16, 'title', peak=None)
   pixels = read_png(path).astype(int)
   assert_not_blank(pixels)
   # The overlay is coloured everywhere (jet: blue at the lowest score, red at the
@@ -125,6 +126,24 @@ def test_heatmap_is_hot_at_the_peak(tmp_path):
   assert red > blue + 60
   red, _, blue = colour_at(4, 60)
   assert blue > red + 30
+
+
+def test_a_redrawn_heatmap_picture_equals_a_fresh_one(tmp_path):
+  rng = np.random.default_rng(0)
+  first, second = rng.uniform(size=(2, 64, 96, 3))
+  first_map, second_map = rng.normal(size=(2, 4, 6))
+  title = 'b.png\npredicted 1 0.50'
+  with plots.HeatmapPictures() as pictures:
+    pictures.write(str(tmp_path / 'fresh.png'), second, second_map, 16, title, peak=(10, 20))
+  with plots.HeatmapPictures() as pictures:
+    pictures.write(str(tmp_path / 'a.png'), first, 10 * first_map, 16, 'a longer title\nline 2')
+    pictures.write(str(tmp_path / 'redrawn.png'), second, second_map, 16, title, peak=(10, 20))
+    pictures.write(str(tmp_path / 'tall.png'), first[:, :40], first_map[:, :3], 16, 'tall')
+  fresh = read_png(str(tmp_path / 'fresh.png'))
+  np.testing.assert_array_equal(read_png(str(tmp_path / 'redrawn.png')), fresh)
+  assert not np.array_equal(read_png(str(tmp_path / 'a.png')), fresh)
+  tall = read_png(str(tmp_path / 'tall.png'))
+  assert tall.shape[0] > tall.shape[1] and fresh.shape[1] > fresh.shape[0]
 
 
 def test_training_curves_have_two_panels(tmp_path):
