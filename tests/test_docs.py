@@ -15,17 +15,18 @@ The convention the documentation follows:
   ``<!-- doctest: sub OLD => NEW -->``  OLD (which must occur) is replaced by NEW first;
       the README's 12-minute default job gets ``--max_number_of_steps 2`` this way, and
       its venv set-up is dropped (the ``ci`` check below covers that set-up).
-  ``<!-- doctest: slow -->``  the block runs in the slow tier (``-m slow``).
+  ``<!-- doctest: seeded -->``  README.md only: the block runs in the second group (below).
   ``<!-- doctest: ci -->``  not run here: every ``&&``-separated command of the block must
       be a line of ``.ci/run`` (``--quiet`` aside), so the README's test command is what CI runs.
   ``<!-- doctest: skip REASON -->``  not run (installs, several machines); REASON required.
       ``skip the same command runs in PAGE`` is checked: PAGE must hold the same code.
 
-Tiers: README.md's blocks that are not slow run in the default tier, from a clean copy
-(its first command trains ``runs/train``). The slow tier runs README.md's slow blocks and
-every docs/*.md page, each from a copy that already holds a tiny ``runs/train``
-(``resnet_v1_50``, 2 steps, as the README's first command makes it), trained once per
-session. ``.ci/run`` runs both tiers.
+Groups, each a test of its own so that they spread over the xdist workers: README.md's
+blocks that are not seeded run from a clean copy (its first command trains ``runs/train``).
+README.md's seeded blocks, and every docs/*.md page, each run from a copy that already
+holds a tiny ``runs/train`` (``resnet_v1_50``, 2 steps, as the README's first command
+makes it), trained once per worker. All of them are in the default tier (marked ``docs``:
+``-m "not slow and not docs"`` leaves them out).
 """
 
 import glob
@@ -38,6 +39,8 @@ import sys
 import pytest
 
 from scriptutil import ROOT
+
+pytestmark = pytest.mark.docs
 
 FENCE = re.compile(r'^```(\w*)\s*$')
 DIRECTIVE = re.compile(r'^<!--\s*doctest:\s*(\w+)\s*(.*?)\s*-->\s*$')
@@ -96,7 +99,7 @@ def read_blocks(path):
 
 
 def _check_directives(block):
-  known = {'sub', 'slow', 'ci', 'skip'}
+  known = {'sub', 'seeded', 'ci', 'skip'}
   for name, argument in block.directives:
     assert name in known, '%s: unknown doctest directive %r' % (block.where, name)
     if name == 'skip':
@@ -150,8 +153,9 @@ def check_same_as(block):
         assert block.code in stream.read(), '%s: not the same as in %s' % (block.where, argument)
 
 
-def run_file(path, folder, slow=None):
-  """Runs the blocks of ``path`` of one tier (slow or not; None: all); returns how many ran."""
+def run_file(path, folder, seeded=None):
+  """Runs the blocks of ``path`` of one group (seeded or not; None: all); returns how many
+  ran."""
   ran = 0
   for block in read_blocks(path):
     _check_directives(block)
@@ -160,7 +164,7 @@ def run_file(path, folder, slow=None):
       continue
     if block.has('ci'):
       check_ci_block(block)
-    elif slow is None or block.has('slow') == slow:
+    elif seeded is None or block.has('seeded') == seeded:
       run_block(block, folder)
       ran += 1
   return ran
@@ -190,19 +194,17 @@ def _seeded_copy(folder, trained_runs):
 
 def test_readme_blocks_run(tmp_path):
   assert run_file(os.path.join(ROOT, 'README.md'), repository_copy(tmp_path / 'repo'),
-                  slow=False) > 0
+                  seeded=False) > 0
 
 
-@pytest.mark.slow
-def test_readme_slow_blocks_run(tmp_path, trained_runs):
+def test_readme_seeded_blocks_run(tmp_path, trained_runs):
   assert run_file(os.path.join(ROOT, 'README.md'), _seeded_copy(tmp_path / 'repo', trained_runs),
-                  slow=True) > 0
+                  seeded=True) > 0
 
 
 DOC_PAGES = sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('page', DOC_PAGES, ids=os.path.basename)
 def test_doc_page_blocks_run(page, tmp_path, trained_runs):
   run_file(page, _seeded_copy(tmp_path / 'repo', trained_runs))
@@ -216,8 +218,8 @@ def test_directives_are_parsed_and_checked(tmp_path):
   blocks = read_blocks(str(page))
   assert [block.language for block in blocks] == ['sh', 'python', 'sh']
   assert blocks[0].runnable_code() == 'echo --b\n' and not blocks[1].directives
-  assert run_file(str(page), str(tmp_path), slow=False) == 2
+  assert run_file(str(page), str(tmp_path), seeded=False) == 2
   wrong = tmp_path / 'wrong.md'
   wrong.write_text('```python\nprint(1 + 1)  # 3\n```\n')
   with pytest.raises(AssertionError, match='the comment says'):
-    run_file(str(wrong), str(tmp_path), slow=False)
+    run_file(str(wrong), str(tmp_path), seeded=False)
