@@ -7,7 +7,8 @@ chief/worker session creators ``MonitoredTrainingSession`` uses, with two differ
 the chief's ``ChiefSessionCreator`` is given the newest *readable* checkpoint, and the
 other workers' session creator looks for the chief's variables every second instead of
 every 30. Every worker's steps go through ``training_loop.StepLoop``, as a one-process
-run's do: a NaN or infinite loss stops the worker with an error.
+run's do: a NaN or infinite loss, or batch-norm statistics that turned non-finite, stop
+the worker with an error.
 
 With ``--sync_replicas`` (the default) a ``SyncReplicasOptimizer`` averages the
 gradients of ``--replicas_to_aggregate`` worker steps into each update; otherwise every
@@ -193,9 +194,12 @@ class _WorkerGraph:
         self.tensors = model_graph.build_training(
             settings, num_classes, image_size, steps_per_epoch, total_steps,
             wrap_optimizer=synchronized if settings.cluster.sync_replicas else None)
-        # Read after the update: the step whose batch this worker draws next.
+        # Read after the update: the step whose batch this worker draws next, and whether
+        # the batch-norm statistics are still finite (see training.Trainer).
         with tf.control_dependencies([self.tensors.train_op]):
           self.step_after_update = tf.identity(self.tensors.global_step)
+          self.statistics_finite = training_loop.all_finite(
+              training_loop.moving_statistics(tf.compat.v1.global_variables()))
       self.session_keeper = _SessionKeeper()
       self.hooks = [tf.compat.v1.train.StopAtStepHook(last_step=total_steps),
                     self.session_keeper]
@@ -283,7 +287,8 @@ def _train_steps(session, worker, settings, task, train_split, loop):
   while not session.should_stop():
     images, labels = batching.training_batch(train_split, settings.data.batch_size,
                                              settings.data.seed, step, augmentation, shard)
-    fetches = [worker.step_after_update, tensors.loss, tensors.accuracy]
+    fetches = [worker.step_after_update, tensors.loss, tensors.accuracy,
+               worker.statistics_finite]
     if loop.summary_due(step):
       fetches.append(tensors.summary_op)
     start = time.perf_counter()
@@ -293,8 +298,9 @@ def _train_steps(session, worker, settings, task, train_split, loop):
       break  # The chief has finished and closed the sync token queue.
     seconds.append(time.perf_counter() - start)
     previous, step = step, int(results[0])
-    loop.after_step(previous, step, results[1], results[2],
-                    results[3] if len(results) > 3 else None)
+    # Non-finite statistics break the network even when this batch's loss is finite.
+    loss = results[1] if results[3] else float('nan')
+    loop.after_step(previous, step, loss, results[2], results[4] if len(results) > 4 else None)
   return step, seconds
 
 
