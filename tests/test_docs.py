@@ -1,5 +1,6 @@
 """Every shell command and Python example of README.md and docs/*.md, run, so the
-documentation cannot drift from the code.
+documentation cannot drift from the code; and every ``module.name`` the text names from
+legacy_resnet or nets, looked up.
 
 The convention the documentation follows:
 
@@ -30,6 +31,8 @@ makes it), trained once per worker. All of them are in the default tier (marked 
 """
 
 import glob
+import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -208,6 +211,32 @@ DOC_PAGES = sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 @pytest.mark.parametrize('page', DOC_PAGES, ids=os.path.basename)
 def test_doc_page_blocks_run(page, tmp_path, trained_runs):
   run_file(page, _seeded_copy(tmp_path / 'repo', trained_runs))
+
+
+# `module.name(...)` or `module.name` in the text (not a file name such as `eval_cli.py`).
+PROSE_CALL = re.compile(r'`(?:legacy_resnet\.|nets\.)?(\w+)\.(?!py`)(\w+)[(`]')
+
+
+def functions_not_found(text):
+  """The ``module.function`` names of ``text`` whose module is one of legacy_resnet's or
+  nets' and has no such attribute (a function renamed or moved since the text was written)."""
+  missing = []
+  for module_name, name in PROSE_CALL.findall(text):
+    for package in ('legacy_resnet', 'nets'):
+      if importlib.util.find_spec('%s.%s' % (package, module_name)):
+        if not hasattr(importlib.import_module('%s.%s' % (package, module_name)), name):
+          missing.append('%s.%s' % (module_name, name))
+        break
+  return missing
+
+
+def test_functions_named_in_the_text_exist():
+  assert functions_not_found('`compat.session_config(...)`, `tf.constant(1)`, `eval_cli.py`, '
+                             '`sessions.session_config(...)`, `plots.heatmap`') == [
+                                 'compat.session_config', 'plots.heatmap']
+  for path in [os.path.join(ROOT, 'README.md')] + DOC_PAGES:
+    with open(path, encoding='utf-8') as stream:
+      assert not functions_not_found(stream.read()), path
 
 
 def test_directives_are_parsed_and_checked(tmp_path):
