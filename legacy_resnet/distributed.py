@@ -43,8 +43,8 @@ from legacy_resnet.errors import SettingError
 from legacy_resnet.errors import UsageError
 from legacy_resnet.progress import ProgressBar
 
-# A ps polls its queue this often, so Ctrl-C and its own time bound are noticed.
-PS_POLL_MS = 1000
+# A ps looks at its queue this often, so Ctrl-C and its own time bound are noticed.
+PS_POLL_SECS = 0.2
 # How long a closing chief waits for the threads of its session: the sync-replicas
 # queue runner is blocked waiting for gradients that will never come, and is
 # cancelled when the session closes.
@@ -131,21 +131,25 @@ def run_ps(settings, task):
           num_workers))
   graph = tf.Graph()
   with graph.as_default():
-    dequeue = done_queue(task.task_index).dequeue()
+    queue = done_queue(task.task_index)
+    queued, dequeue = queue.size(), queue.dequeue()
   graph.finalize()
   time_limit = settings.cluster.ps_timeout_secs
   deadline = time.monotonic() + time_limit if time_limit else None
   finished = set()
-  poll = tf.compat.v1.RunOptions(timeout_in_ms=PS_POLL_MS)
   with tf.compat.v1.Session(server.target, graph=graph, config=config) as session:
     while len(finished) < num_workers:
-      try:
-        finished.add(int(session.run(dequeue, options=poll)))  # A restart may repeat one.
-      except tf.errors.DeadlineExceededError:
-        if deadline and time.monotonic() > deadline:
-          missing = sorted(set(range(num_workers)) - finished)
-          raise SettingError('{ps_timeout_secs} %g: ps %d gave up waiting for worker(s) %s',
-                             time_limit, task.task_index, ', '.join(map(str, missing))) from None
+      # The size is polled and only a non-empty queue dequeued: a dequeue that a run
+      # timeout cancels can drop the index arriving at that moment, and the ps would
+      # then wait for that worker forever.
+      if session.run(queued):
+        finished.add(int(session.run(dequeue)))  # A restart may repeat one.
+        continue
+      if deadline and time.monotonic() > deadline:
+        missing = sorted(set(range(num_workers)) - finished)
+        raise SettingError('{ps_timeout_secs} %g: ps %d gave up waiting for worker(s) %s',
+                           time_limit, task.task_index, ', '.join(map(str, missing)))
+      time.sleep(PS_POLL_SECS)
   _log('ps %d: all %d worker(s) finished; exiting' % (task.task_index, num_workers))
 
 

@@ -156,9 +156,10 @@ def _run(num_ps, num_workers, train_flags, timeout, out):
         sys.stderr.write('error: %s exited with status %d; stopped the others\n' % failure)
         return EXIT_FAILED
       if deadline and time.monotonic() > deadline:
+        running = [name for name, process in zip(names, processes) if process.poll() is None]
         _stop(processes)
-        sys.stderr.write('error: --timeout %g: the cluster was still running; stopped it\n'
-                         % timeout)
+        sys.stderr.write('error: --timeout %g: %s still running; stopped the cluster\n'
+                         % (timeout, ', '.join(running)))
         return EXIT_FAILED
       time.sleep(0.2)
   except KeyboardInterrupt:

@@ -262,6 +262,17 @@ def test_the_launcher_uses_loopback_ports_and_sets_the_cluster_flags_itself(caps
       'error: --job_name: the launcher sets the cluster flags itself\n')
 
 
+def test_the_launcher_timeout_stops_the_cluster_and_names_what_was_running(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'legacy_resnet.launch_local', '--ps', '1', '--workers', '1',
+       '--timeout', '1', '--', '--train_dir', str(tmp_path / 'train')],
+      capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert result.returncode == launch_local.EXIT_FAILED, result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: --timeout 1: ps:0, worker:0 still running; stopped the cluster')
+  assert not (tmp_path / 'train' / 'checkpoint').exists()
+
+
 def _train_graph(*args):
   return subprocess.run([sys.executable, os.path.join(ROOT, 'train_graph.py')] +
                         [str(arg) for arg in args], capture_output=True, text=True, cwd=ROOT,
