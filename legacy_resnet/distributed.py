@@ -198,12 +198,11 @@ class _WorkerGraph:
         self.tensors = model_graph.build_training(
             settings, num_classes, image_size, steps_per_epoch, total_steps,
             wrap_optimizer=synchronized if settings.cluster.sync_replicas else None)
-        # Read after the update: the step whose batch this worker draws next, and whether
-        # the batch-norm statistics are still finite (see training.Trainer).
+        # Read after the update: the step whose batch this worker draws next.
         with tf.control_dependencies([self.tensors.train_op]):
           self.step_after_update = tf.identity(self.tensors.global_step)
-          self.statistics_finite = training_loop.all_finite(
-              training_loop.moving_statistics(tf.compat.v1.global_variables()))
+        self.statistics_finite = training_loop.statistics_finite_after(
+            self.tensors.train_op, tf.compat.v1.global_variables())
       self.session_keeper = _SessionKeeper()
       self.hooks = [tf.compat.v1.train.StopAtStepHook(last_step=total_steps),
                     self.session_keeper]

@@ -153,12 +153,8 @@ class Trainer:
       self.saved_variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
       self.checkpointer = training_loop.Checkpointer(self.saved_variables, run.train_dir,
                                                      run.max_to_keep)
-      # Checked after every step (a few thousand numbers): a NaN or infinite activation
-      # lands in the batch-norm statistics even when the loss stays finite (seen with a
-      # NaN image once batch norm was out of tf.cond, probably a fused ReLU's doing).
-      with tf.control_dependencies([self.tensors.train_op]):
-        self.statistics_finite = training_loop.all_finite(
-            training_loop.moving_statistics(self.saved_variables.values()))
+      self.statistics_finite = training_loop.statistics_finite_after(
+          self.tensors.train_op, self.saved_variables.values())
       self.warm_start = self._warm_start_saver()
     self.graph.finalize()  # Nothing may be added per step.
     self.session_config = session_config(

@@ -58,6 +58,16 @@ def moving_statistics(variables):
   return [v for v in variables if _MOVING_STATISTICS.search(v.op.name)]
 
 
+def statistics_finite_after(train_op, variables):
+  """A bool tensor, read after ``train_op``: the batch-norm moving statistics among
+  ``variables`` hold no NaN or infinity. Checked after every step (a few thousand
+  numbers): a NaN or infinite activation lands in them even when the loss stays finite
+  (seen with a NaN image once batch norm was out of tf.cond, probably a fused ReLU's
+  doing)."""
+  with tf.control_dependencies([train_op]):
+    return all_finite(moving_statistics(variables))
+
+
 class Checkpointer:
   """The latest checkpoints and the best one of a train dir, written only when every
   variable is finite. Builds its savers and check in the current graph.
