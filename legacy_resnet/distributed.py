@@ -301,9 +301,7 @@ def _train_steps(session, worker, settings, task, train_split, loop):
       break  # The chief has finished and closed the sync token queue.
     seconds.append(time.perf_counter() - start)
     previous, step = step, int(results[0])
-    # Non-finite statistics break the network even when this batch's loss is finite.
-    loss = results[1] if results[3] else float('nan')
-    loop.after_step(previous, step, loss, results[2], results[4] if len(results) > 4 else None)
+    loop.after_step(previous, step, *results[1:])
   return step, seconds
 
 

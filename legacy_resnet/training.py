@@ -226,12 +226,9 @@ class Trainer:
                                    self.augmentation)
 
   def train_step(self, step):
-    """Runs the training step ``step`` on its batch; returns (loss, accuracy, summary),
-    the loss NaN when the batch-norm statistics became non-finite (the loss of such a
-    network is NaN even when the loss tensor came out finite)."""
-    images, labels = self.batch(step)
-    loss, accuracy, statistics_finite, summary = self._run_step(images, labels)
-    return (loss if statistics_finite else float('nan')), accuracy, summary
+    """Runs the training step ``step`` on its batch; returns (loss, accuracy, whether
+    the batch-norm statistics are finite, summary)."""
+    return self._run_step(*self.batch(step))
 
   def run(self, stop_requests=None, on_step=None):
     """Trains to ``total_steps``, then reports on the test split (read only then);
@@ -260,8 +257,9 @@ class Trainer:
     while step < self.total_steps:
       if stop_requests and stop_requests.signal_name:
         self.stop(step, stop_requests)
-      loss, accuracy, summary = self.train_step(step)
-      report = loop.after_step(step, step + 1, loss, accuracy, summary) or report
+      loss, accuracy, statistics_finite, summary = self.train_step(step)
+      report = loop.after_step(step, step + 1, loss, accuracy, statistics_finite,
+                               summary) or report
       step += 1
     if report is not None:
       report = chief.final_report(step, report)

@@ -248,14 +248,20 @@ class StepLoop:
     one every ``log_every_n_steps`` steps)."""
     return bool(self.chief) and _crossed(previous, previous + 1, self.cadence.log_every_n_steps)
 
-  def after_step(self, previous, step, loss, accuracy, summary=None):
+  def after_step(self, previous, step, loss, accuracy, statistics_finite, summary=None):
     """Handles the step that took the global step from ``previous`` to ``step``;
     returns the held-out report when an epoch ended there, else None.
 
+    ``statistics_finite`` is the step's ``statistics_finite_after``: when False the
+    step counts as a NaN loss, as the network's loss is NaN from then on even if this
+    batch's came out finite.
+
     Raises:
-      SettingError: the loss is NaN or infinite, or (on the chief) a variable is NaN
-        or infinite when a checkpoint is due.
+      SettingError: the loss is NaN or infinite, or the statistics are not, or (on the
+        chief) a variable is NaN or infinite when a checkpoint is due.
     """
+    if not statistics_finite:
+      loss = float('nan')
     if self.on_step:
       self.on_step(step, loss, accuracy)
     check_loss(loss, step, self.train_dir)
