@@ -14,6 +14,9 @@ def main(argv=None):
     os.environ['LEGACY_RESNET_VERBOSE'] = '1'
   else:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # read once, when TF is imported
+  # No tf.keras here: TensorFlow then loads tf-keras, which tf-slim needs anyway, instead
+  # of Keras 3 (and matplotlib through it) at start-up.
+  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
   from legacy_resnet import cli, eval_cli
   return cli.run(eval_cli.main, argv)
 

@@ -14,6 +14,9 @@ def main(argv=None):
     os.environ['LEGACY_RESNET_VERBOSE'] = '1'
   else:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # read once, when TF is imported
+  # No tf.keras here: TensorFlow then loads tf-keras, which tf-slim needs anyway, instead
+  # of Keras 3 (and matplotlib through it) at start-up.
+  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
   if '--xla' in argv:  # XLA on the CPU: read before the first session (compat.session_config)
     os.environ['TF_XLA_FLAGS'] = (os.environ.get('TF_XLA_FLAGS', '') +
                                   ' --tf_xla_cpu_global_jit').strip()
