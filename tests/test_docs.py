@@ -1,6 +1,6 @@
 """Every shell command and Python example of README.md and docs/*.md, run, so the
-documentation cannot drift from the code; and every ``module.name`` the text names from
-legacy_resnet or nets, looked up.
+documentation cannot drift from the code; every ``module.name`` the text names from
+legacy_resnet or nets, looked up; every relative link, followed.
 
 The convention the documentation follows:
 
@@ -237,6 +237,44 @@ def test_functions_named_in_the_text_exist():
   for path in [os.path.join(ROOT, 'README.md')] + DOC_PAGES:
     with open(path, encoding='utf-8') as stream:
       assert not functions_not_found(stream.read()), path
+
+
+# A Markdown link or image: [text](target) or ![alt](target).
+LINK = re.compile(r'\]\(([^)\s]+)\)')
+
+
+def _anchor(heading):
+  """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as '-'."""
+  return re.sub(r'[^\w\- ]', '', heading.strip().lower()).replace(' ', '-')
+
+
+def broken_links(path):
+  """The relative links of the Markdown file ``path`` whose file, or heading, is missing."""
+  with open(path, encoding='utf-8') as stream:
+    text = stream.read()
+  broken = []
+  for target in LINK.findall(text):
+    if re.match(r'\w+:', target):
+      continue  # https:, mailto: and the like
+    file_part, _, anchor = target.partition('#')
+    linked = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+    if not os.path.exists(linked):
+      broken.append(target)
+    elif anchor:
+      with open(linked, encoding='utf-8') as stream:
+        anchors = {_anchor(line.lstrip('#')) for line in stream if line.startswith('#')}
+      if anchor not in anchors:
+        broken.append(target)
+  return broken
+
+
+def test_relative_links_lead_somewhere(tmp_path):
+  page = tmp_path / 'page.md'
+  page.write_text('# Speed on every CPU\n[a](#speed-on-every-cpu) [b](page.md#speed-on-every-cpu) '
+                  '[c](#no-such-heading) ![d](missing.png) [e](https://example.com/x)\n')
+  assert broken_links(str(page)) == ['#no-such-heading', 'missing.png']
+  for path in [os.path.join(ROOT, 'README.md'), os.path.join(ROOT, 'bench', 'README.md')] + DOC_PAGES:
+    assert not broken_links(path), path
 
 
 def test_directives_are_parsed_and_checked(tmp_path):
