@@ -8,9 +8,12 @@ What it fixes, and nothing else:
   only ships as ``tf_keras.src.legacy_tf_layers``.  An import hook maps the old path
   onto the new one, so ``tf_slim.layers.*`` and ``tf_slim.nets.*`` build graphs again.
   The user's own ``tf.keras`` stays Keras 3: ``TF_USE_LEGACY_KERAS`` is not touched.
-* tf-slim tests ``isinstance(x, ops.Tensor)``; TF 2.21 dropped that alias of
-  ``tensorflow.python.framework.tensor.Tensor`` from ``framework.ops``, so it is put back
-  (it only adds the missing name).
+* tf-slim 1.1.0 (2020) calls TensorFlow-internal names that TensorFlow has since moved
+  to other modules (``array_ops.stack``, ``control_flow_ops.case``, ``ops.IndexedSlices``,
+  ``variables.VariableV1`` ...). ``SHIMS`` lists each one, once: where tf-slim looks for
+  it, where it lives now, and the TensorFlow versions that lack it. ``install`` puts each
+  missing name back as the very object it moved to; a name TensorFlow still has is left
+  alone, and nothing new is defined.
 * tf-slim triggers floods of deprecation log lines and ``layer.apply`` warnings on
   TF 2.21; they are filtered unless ``set_verbose(True)`` is called.
 * TensorFlow 2.21's native start-up lines (oneDNN, CPU-feature and CUDA notices,
@@ -23,6 +26,7 @@ The graph-mode session helpers live in ``sessions``; every private TensorFlow AP
 project touches is listed in ``private_apis``.
 """
 
+import collections
 import contextlib
 import importlib
 import importlib.abc
@@ -117,18 +121,151 @@ def _old_path_resolves():
     return False
 
 
-def _restore_ops_tensor():
-  """tf-slim checks ``isinstance(x, ops.Tensor)`` (e.g. for in-place batch-norm updates,
-  ``updates_collections=None``); TF 2.21 moved the class to ``framework.tensor``."""
-  from tensorflow.python.framework import ops  # pylint: disable=g-direct-tensorflow-import
-  from tensorflow.python.framework import tensor  # pylint: disable=g-direct-tensorflow-import
-  if not hasattr(ops, 'Tensor'):
-    ops.Tensor = tensor.Tensor
+Shim = collections.namedtuple('Shim', ['home', 'name', 'target', 'needed_on'])
+Shim.__doc__ = """One name tf-slim calls, as ``home.name``, served by the object at ``target``.
+
+``needed_on`` is ``(package, oldest, newest)``: the versions of ``package`` (major.minor;
+``newest`` None: every later one too) on which the name needs the shim. A shim whose target
+lives in TensorFlow supplies a name TensorFlow moved, and only where ``home`` lacks it;
+one whose target lives in this package repairs a tf-slim function, and its target is a
+factory that takes the original and returns the repaired function."""
+
+# Each moved before TensorFlow 2.16 and has not come back (2.16.2 to 2.21.0 all lack it).
+_MOVED = ('tensorflow', '2.16', None)
+_OPS = 'tensorflow.python.ops.'
+_FRAMEWORK = 'tensorflow.python.framework.'
+SHIMS = (
+    Shim(_FRAMEWORK + 'ops', 'Tensor', _FRAMEWORK + 'tensor.Tensor', _MOVED),
+    Shim(_FRAMEWORK + 'ops', 'IndexedSlices', _FRAMEWORK + 'indexed_slices.IndexedSlices',
+         _MOVED),
+    Shim(_OPS + 'array_ops', 'stack', _OPS + 'array_ops_stack.stack', _MOVED),
+    Shim(_OPS + 'array_ops', 'unstack', _OPS + 'array_ops_stack.unstack', _MOVED),
+    Shim(_OPS + 'control_flow_ops', 'cond', _OPS + 'cond.cond', _MOVED),
+    Shim(_OPS + 'control_flow_ops', 'case', _OPS + 'control_flow_case.case', _MOVED),
+    Shim(_OPS + 'control_flow_ops', 'Assert', _OPS + 'control_flow_assert.Assert', _MOVED),
+    Shim(_OPS + 'control_flow_ops', 'while_loop', _OPS + 'while_loop.while_loop', _MOVED),
+    Shim(_OPS + 'variables', 'VariableV1', _OPS + 'variable_v1.VariableV1', _MOVED),
+    # The function TF1 code called to make a variable through the creator stack, which is
+    # what constructing a VariableV1 does today.
+    Shim(_OPS + 'variable_scope', 'variable', _OPS + 'variable_v1.VariableV1', _MOVED),
+    Shim(_OPS + 'variable_scope', 'enable_resource_variables',
+         _OPS + 'resource_variables_toggle.enable_resource_variables', _MOVED),
+    Shim(_OPS + 'variable_scope', 'disable_resource_variables',
+         _OPS + 'resource_variables_toggle.disable_resource_variables', _MOVED),
+    Shim(_OPS + 'variable_scope', 'resource_variables_enabled',
+         _OPS + 'resource_variables_toggle.resource_variables_enabled', _MOVED),
+    # numpy 1.23 stopped indexing with a list of slices, which is how tf-slim reads the
+    # part of a checkpoint value that a partitioned variable restores.
+    Shim('tf_slim.ops.variables', 'assign_from_checkpoint',
+         'legacy_resnet.slim_repairs.assign_from_checkpoint', ('numpy', '1.23', None)),
+)
+
+_applied = []  # The shims install() applied, in the order it applied them.
+
+
+def resolve(dotted):
+  """The object ``package.module.attribute`` names (raises ImportError or AttributeError)."""
+  module, _, name = dotted.rpartition('.')
+  return getattr(importlib.import_module(module), name)
+
+
+def _major_minor(version):
+  return tuple(int(part) for part in version.split('.')[:2])
+
+
+def needed(shim):
+  """Whether the installed version of ``shim.needed_on``'s package needs ``shim``."""
+  package, oldest, newest = shim.needed_on
+  installed = _major_minor(importlib.metadata.version(package))
+  return _major_minor(oldest) <= installed and (newest is None or
+                                                installed <= _major_minor(newest))
+
+
+def _is_repair(shim):
+  return shim.target.startswith(__package__ + '.')
+
+
+def _apply(shim, home):
+  """Applies ``shim`` to its (loaded) home module, once."""
+  if shim in _applied:
+    return
+  if _is_repair(shim):
+    if not needed(shim):
+      return
+    original = getattr(home, shim.name)
+    value = resolve(shim.target)(original)
+    # A package that has already run copied the name (``from home import *``).
+    package = shim.home.split('.')[0]
+    for name, module in list(sys.modules.items()):
+      if name.split('.')[0] == package and getattr(module, shim.name, None) is original:
+        setattr(module, shim.name, value)
+  elif hasattr(home, shim.name):
+    return
+  else:
+    value = resolve(shim.target)
+  setattr(home, shim.name, value)
+  _applied.append(shim)
+
+
+def applied():
+  """The shims this process needed and got."""
+  return list(_applied)
+
+
+class _ShimOnImport(importlib.abc.MetaPathFinder):
+  """Applies the shims of a module that is not loaded yet (tf-slim's) right after it
+  runs, before any other module can copy the names it defines."""
+
+  def __init__(self, homes):
+    self._homes = homes
+
+  def find_spec(self, fullname, path=None, target=None):
+    if fullname not in self._homes:
+      return None
+    for finder in sys.meta_path:
+      if finder is self or not hasattr(finder, 'find_spec'):
+        continue
+      spec = finder.find_spec(fullname, path, target)
+      if spec is not None:
+        spec.loader = _ShimmingLoader(spec.loader)
+        return spec
+    return None
+
+
+class _ShimmingLoader(importlib.abc.Loader):
+  """Wraps a module's real loader: runs the module, then applies its shims."""
+
+  def __init__(self, loader):
+    self._loader = loader
+
+  def __getattr__(self, name):  # get_source, get_filename ...: the real loader's.
+    return getattr(self._loader, name)
+
+  def create_module(self, spec):
+    return self._loader.create_module(spec)
+
+  def exec_module(self, module):
+    self._loader.exec_module(module)
+    for shim in SHIMS:
+      if shim.home == module.__name__:
+        _apply(shim, module)
+
+
+def _install_shims():
+  """Applies the shims of loaded modules now, and of the others when they load."""
+  later = set()
+  for shim in SHIMS:
+    if shim.home in sys.modules or shim.home.startswith('tensorflow.'):
+      _apply(shim, importlib.import_module(shim.home))
+    else:
+      later.add(shim.home)
+  if later and not any(isinstance(finder, _ShimOnImport) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _ShimOnImport(frozenset(later)))
 
 
 def install():
-  """Makes tf-slim's layers work on this TensorFlow. Safe to call repeatedly."""
-  _restore_ops_tensor()
+  """Makes tf-slim work on this TensorFlow. Safe to call repeatedly."""
+  _install_shims()
   if any(isinstance(finder, _LegacyLayersAlias) for finder in sys.meta_path):
     return
   if tf_keras_problem() is None and _old_path_resolves():

@@ -15,7 +15,9 @@ PrivateApi = collections.namedtuple('PrivateApi', ['module', 'attribute', 'used_
 # attribute: a dotted path inside ``module`` (None: the module itself).
 PRIVATE_APIS = (
     PrivateApi('tensorflow.python.framework.ops', None,
-               'compat: puts back ops.Tensor, which tf-slim checks isinstance against'),
+               'compat.SHIMS: puts back names tf-slim calls there (ops.Tensor, '
+               'ops.IndexedSlices); the other moved names are in that table, and '
+               'tests/test_compat.py checks every one'),
     PrivateApi('tensorflow.python.framework.tensor', 'Tensor._USE_EQUALITY',
                'sessions.fast_graph_building: graph building without TF2 tensor '
                'equality'),
