@@ -16,6 +16,13 @@ from legacy_resnet import synthetic_signs
 
 EXACT_50 = 'resnet_v1_50-infer-pool-stride_None'
 SMOKE = {
+    'tests/test_compat.py': (
+        'test_each_shim_is_applied_where_needed_and_serves_its_target',
+        'test_tf_slim_library_code_calls_no_missing_name',
+        'test_tfexample_decoder_reads_png_and_jpeg_records',
+        'test_assign_from_checkpoint_restores_partitioned_and_whole_variables',
+        'test_tf_slim_imported_first_is_repaired_and_keras_3_and_numpy_are_left_alone',
+    ),
     'tests/test_speed.py': (
         'test_fast_graph_building_restores_tensor_equality',
         'test_prepared_run_casts_feeds_runs_targets_and_matches_session_run',
@@ -38,16 +45,20 @@ SMOKE = {
 
 
 def pytest_collection_modifyitems(config, items):
-  marked = 0
+  marked = set()
   for item in items:
     module, name = item.nodeid.split('::')[0], item.nodeid.split('::')[-1]
-    if name in SMOKE.get(module, ()):
-      item.add_marker(pytest.mark.smoke)
-      marked += 1
-  wanted = sum(len(names) for names in SMOKE.values())
+    names = SMOKE.get(module, ())
+    # A name without parameters takes in all of its parametrized cases.
+    for wanted in (name, name.split('[')[0]):
+      if wanted in names:
+        item.add_marker(pytest.mark.smoke)
+        marked.add((module, wanted))
+  wanted = {(module, name) for module, names in SMOKE.items() for name in names}
   modules = {item.nodeid.split('::')[0] for item in items}
   if config.option.markexpr == 'smoke' and set(SMOKE) <= modules and marked != wanted:
-    raise pytest.UsageError('conftest.SMOKE names %d tests, %d were collected' % (wanted, marked))
+    raise pytest.UsageError('conftest.SMOKE names tests that were not collected: %s'
+                            % sorted(wanted - marked))
   checked = {}
   for item in items:
     module = item.nodeid.split('::')[0]
