@@ -17,7 +17,7 @@ SLIM = os.path.dirname(tf_slim.__file__)
 def run_slim_tests(*args):
   """Runs pytest with the plugin on tf-slim test files; returns {outcome: count}."""
   result = subprocess.run(
-      [sys.executable, '-m', 'pytest', '-q', '-p', 'tests.tf_slim_suite']
+      [sys.executable, '-m', 'pytest', '-q', '-p', 'tests.tf_slim_suite', '--noconftest']
       + list(args), capture_output=True, text=True, cwd=ROOT, timeout=600)
   summary = result.stdout.strip().splitlines()[-1]
   return {outcome: int(count) for count, outcome in re.findall(r'(\d+) (\w+)', summary)}
@@ -32,6 +32,15 @@ def test_the_layer_makes_tf_slim_metrics_and_decoding_tests_pass():
   assert with_layer.get('failed', 0) == 0 and with_layer['passed'] >= 10, with_layer
   # control_flow_ops.Assert (histograms) and .case (image decoding) are missing without it.
   assert without.get('failed', 0) >= 10, without
+
+
+def test_without_the_layer_refuses_a_run_that_imported_it():
+  outcome = subprocess.run(
+      [sys.executable, '-m', 'pytest', '-q', '-p', 'tests.tf_slim_suite',
+       '--without-compat-layer', '--pyargs', 'tf_slim.ops.arg_scope_test'],
+      capture_output=True, text=True, cwd=ROOT, timeout=600)
+  assert outcome.returncode != 0
+  assert 'legacy_resnet is already imported' in outcome.stderr + outcome.stdout
 
 
 def test_a_known_failure_runs_as_a_strict_xfail():

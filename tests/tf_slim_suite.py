@@ -1,7 +1,10 @@
 """A pytest plugin that runs tf-slim 1.1.0's own test suite, from the installed wheel, with
 the compatibility layer loaded first:
 
-    python -m pytest -p tests.tf_slim_suite --pyargs tf_slim
+    python -m pytest -p tests.tf_slim_suite --noconftest --pyargs tf_slim
+
+(``--noconftest``: with ``--pyargs``, pytest would also load tests/conftest.py, which
+imports legacy_resnet whatever the options say.)
 
 Nothing of tf-slim is copied or edited. Three kinds of help, each listed here:
 
@@ -142,6 +145,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
   global _SLIM_ROOT
+  if config.getoption('--without-compat-layer') and 'legacy_resnet' in sys.modules:
+    raise pytest.UsageError('--without-compat-layer: legacy_resnet is already imported '
+                            '(by a conftest.py? add --noconftest)')
   if not config.getoption('--without-compat-layer'):
     import legacy_resnet  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   try:
