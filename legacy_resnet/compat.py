@@ -36,8 +36,9 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import warnings
+
+from legacy_resnet import native_stderr
 
 
 _NATIVE_NOISE = re.compile(
@@ -47,25 +48,16 @@ _NATIVE_NOISE = re.compile(
     rb'compiler flags\.)$')
 
 
-@contextlib.contextmanager
+def _without_native_noise(log):
+  return b''.join(line for line in log.splitlines(keepends=True)
+                  if not _NATIVE_NOISE.match(line.rstrip(b'\n')))
+
+
 def _native_start_up_lines_dropped():
-  """Captures file descriptor 2 while TensorFlow loads; replays all but the noise."""
+  """Filters fd 2 while TensorFlow loads, unless it has loaded or the user wants it all."""
   if 'tensorflow' in sys.modules or os.environ.get('LEGACY_RESNET_VERBOSE'):
-    yield
-    return
-  sys.stderr.flush()
-  saved = os.dup(2)
-  with tempfile.TemporaryFile() as captured:
-    os.dup2(captured.fileno(), 2)
-    try:
-      yield
-    finally:
-      os.dup2(saved, 2)
-      os.close(saved)
-      captured.seek(0)
-      kept = [line for line in captured.read().splitlines(keepends=True)
-              if not _NATIVE_NOISE.match(line.rstrip(b'\n'))]
-      os.write(2, b''.join(kept))
+    return contextlib.nullcontext()
+  return native_stderr.filtered(_without_native_noise)
 
 
 with _native_start_up_lines_dropped():
@@ -176,7 +168,8 @@ def _major_minor(version):
 def needed(shim):
   """Whether the installed version of ``shim.needed_on``'s package needs ``shim``."""
   package, oldest, newest = shim.needed_on
-  installed = _major_minor(importlib.metadata.version(package))
+  # The module's own version: reading the installed distributions' metadata costs more.
+  installed = _major_minor(importlib.import_module(package).__version__)
   return _major_minor(oldest) <= installed and (newest is None or
                                                 installed <= _major_minor(newest))
 

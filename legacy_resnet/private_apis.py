@@ -24,6 +24,12 @@ PRIVATE_APIS = (
     PrivateApi('tensorflow.python.client.session', 'BaseSession._make_callable_from_options',
                'sessions.prepared_run: the training step prepared without the '
                'interpreter lock'),
+    PrivateApi('tensorflow.python.client.session', 'BaseSession.__init__',
+               'soft_placement: every graph session (Session, InteractiveSession, those of '
+               'Supervisor and MonitoredSession) soft-places under legacy-resnet-run'),
+    PrivateApi('tensorflow.python.client.session', 'BaseSession._extend_graph',
+               "soft_placement: the placer's warnings for variables moved off a missing GPU "
+               'dropped, its one notice printed'),
     PrivateApi('tensorflow.core.protobuf.config_pb2', 'CallableOptions',
                'sessions.prepared_run: the prepared step\'s signature'),
     PrivateApi('tensorflow.core.protobuf.rewriter_config_pb2', 'RewriterConfig.ONE',

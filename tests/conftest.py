@@ -16,6 +16,11 @@ from legacy_resnet import synthetic_signs
 
 EXACT_50 = 'resnet_v1_50-infer-pool-stride_None'
 SMOKE = {
+    'tests/test_launcher.py': (
+        'test_slim_era_program_trains_then_evaluates_its_checkpoint',
+        'test_quantization_aware_training_stops_with_one_error_line',
+        'test_the_script_sees_itself_and_tensorflow_1_while_libraries_see_tensorflow_2',
+    ),
     'tests/test_compat.py': (
         'test_each_shim_is_applied_where_needed_and_serves_its_target',
         'test_tf_slim_library_code_calls_no_missing_name',

@@ -189,3 +189,14 @@ def test_tf_slim_imported_first_is_repaired_and_keras_3_and_numpy_are_left_alone
   assert lines[1] == 'keras: keras 3'
   expected = [name for name in ('object', 'float', 'product') if name in dir(np)]
   assert lines[2] == 'numpy aliases: %s' % expected
+
+
+def test_docs_list_every_shim_and_every_known_failure():
+  import tf_slim_suite  # pylint: disable=g-import-not-at-top  (tests/, beside this file)
+  with open(os.path.join(ROOT, 'docs', 'compat.md'), encoding='utf-8') as stream:
+    text = stream.read()
+  unlisted = ['%s.%s' % (shim.home.split('.')[-1], shim.name) for shim in compat.SHIMS]
+  unlisted = [name for name in unlisted if name not in text]
+  unlisted += [known.test for known in tf_slim_suite.KNOWN_FAILURES
+               if '`%s`' % known.test not in text]
+  assert not unlisted, 'docs/compat.md does not list: %s' % unlisted

@@ -1,0 +1,1 @@
+"""The dataset modules of the slim-era programs beside this folder."""
