@@ -13,7 +13,9 @@ What it fixes, and nothing else:
   ``variables.VariableV1`` ...). ``SHIMS`` lists each one, once: where tf-slim looks for
   it, where it lives now, and the TensorFlow versions that lack it. ``install`` puts each
   missing name back as the very object it moved to; a name TensorFlow still has is left
-  alone, and nothing new is defined.
+  alone. The same table names the one tf-slim function newer numpy breaks
+  (``assign_from_checkpoint`` of partitioned variables), which ``slim_repairs`` mends when
+  tf-slim loads. numpy itself is not touched.
 * tf-slim triggers floods of deprecation log lines and ``layer.apply`` warnings on
   TF 2.21; they are filtered unless ``set_verbose(True)`` is called.
 * TensorFlow 2.21's native start-up lines (oneDNN, CPU-feature and CUDA notices,
