@@ -117,26 +117,87 @@ def recover_saver_list(saver, folder, resume_from):
   saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
 
 
+# How often a reader lists a train dir again when a trainer prunes the checkpoints it
+# was reading; a writer saving far faster than a checkpoint can be read outruns it.
+READ_ATTEMPTS = 10
+
+
+def _quiet(unused_text):
+  pass
+
+
+def _pruned(folder, prefix):
+  """Whether checkpoint ``prefix`` of ``folder`` is no longer listed there: its trainer
+  saved newer ones and deleted it (its files may still be going)."""
+  return os.path.isdir(folder) and prefix not in listed_checkpoints(folder, _quiet)
+
+
+def _say_replaced(gone, prefix, warn):
+  if gone:
+    warn('checkpoint %s was deleted by its trainer while being read; using %s, the newest '
+         'complete one' % (gone[0], prefix))
+
+
 def newest_readable(folder, warn=_warn):
   """The newest checkpoint of ``folder`` that reads back whole, or None when the
   folder lists none. Each newer, damaged one is reported through ``warn``, naming it
-  and the one used instead.
+  and the one used instead. A checkpoint that a trainer deletes while it is read is
+  no damage: the listing is read again, and the switch said in one line.
 
   Raises:
     UsageError: checkpoints are listed but none of them is readable.
   """
-  damaged = []
-  for prefix in reversed(listed_checkpoints(folder, warn)):
-    reason = unreadable_because(prefix)
-    if reason is None:
-      for bad, bad_reason in damaged:
-        warn('checkpoint %s is damaged (%s); using %s instead' % (bad, bad_reason, prefix))
-      return prefix
-    damaged.append((prefix, reason))
+  gone = []
+  for _ in range(READ_ATTEMPTS):
+    damaged = []
+    for prefix in reversed(listed_checkpoints(folder, warn)):
+      reason = unreadable_because(prefix)
+      if reason is None:
+        break
+      damaged.append((prefix, reason))
+    else:
+      prefix = None
+    pruned = [bad for bad, _ in damaged if _pruned(folder, bad)]
+    if not pruned:
+      break
+    gone.extend(pruned)
+  for bad, bad_reason in damaged:
+    warn('checkpoint %s is damaged (%s); using %s instead' % (bad, bad_reason, prefix))
+  if prefix is not None:
+    _say_replaced(gone, prefix, warn)
+    return prefix
   if damaged:
     raise UsageError('%s: no readable checkpoint: %s' % (folder, '; '.join(
         '%s (%s)' % (os.path.basename(bad), reason) for bad, reason in damaged)))
   return None
+
+
+def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
+  """Calls ``restore(prefix)`` and returns the prefix restored: ``prefix`` when given,
+  else the checkpoint ``checkpoint_path`` names (``resolve``).
+
+  When ``checkpoint_path`` is a train dir, its trainer may delete the checkpoint before
+  ``restore`` is done with it; then the newest complete one is restored instead, and
+  the switch said through ``warn`` in one line.
+
+  Raises:
+    UsageError: what ``resolve`` raises, or the checkpoints kept being deleted.
+  """
+  gone = []
+  for _ in range(READ_ATTEMPTS):
+    prefix = prefix or resolve(checkpoint_path, warn)
+    try:
+      restore(prefix)
+    except (tf.errors.OpError, UsageError, ValueError):
+      if not _pruned(checkpoint_path, prefix):
+        raise
+      gone.append(prefix)
+      prefix = None
+      continue
+    _say_replaced(gone, prefix, warn)
+    return prefix
+  raise UsageError('%s: its checkpoints were deleted while being read, %d times in a row '
+                   '(%s ...)' % (checkpoint_path, len(gone), os.path.basename(gone[0])))
 
 
 # Temporary files that TensorFlow's Saver and atomic_files write and then rename; a
@@ -214,7 +275,7 @@ def read_metadata(prefix):
     if os.path.exists(path):
       return metadata_checks.load_metadata(path)
   raise UsageError('%s: no %s beside the checkpoint; was it written by train_graph.py?'
-                   % (prefix, METADATA_FILE))
+                   % (path, METADATA_FILE))
 
 
 def _describe(mismatches):

@@ -160,11 +160,10 @@ def _dense_inputs(settings, metadata, same_size=True):
 
 
 def _write_dense_features(settings):
-  prefix = checkpoints.resolve(settings.checkpoint_path)
-  metadata = checkpoints.read_metadata(prefix)
+  metadata = checkpoints.read_metadata(settings.checkpoint_path)
   inputs, sources, labels = _dense_inputs(settings, metadata)
-  features = evaluation.dense_features(prefix, settings.output_stride, np.stack(inputs),
-                                       settings.multi_grid)
+  features, prefix = evaluation.dense_features(settings.checkpoint_path, settings.output_stride,
+                                               np.stack(inputs), settings.multi_grid)
   with atomic_files.replacing(settings.dense_features, suffix='.h5') as temporary:
     with h5py.File(temporary, 'w') as out:
       out.create_dataset('features', data=features, compression='gzip')
@@ -181,11 +180,10 @@ def _write_dense_features(settings):
 
 
 def _write_heatmaps(settings):
-  prefix = checkpoints.resolve(settings.checkpoint_path)
-  metadata = checkpoints.read_metadata(prefix)
+  metadata = checkpoints.read_metadata(settings.checkpoint_path)
   inputs, sources, labels = _dense_inputs(settings, metadata, same_size=False)
   stride = settings.output_stride
-  maps, class_names = heatmaps.class_score_maps(prefix, stride, inputs)
+  maps, class_names, prefix = heatmaps.class_score_maps(settings.checkpoint_path, stride, inputs)
   predictions = heatmaps.predictions_and_peaks(maps, stride)
   with plots.HeatmapPictures() as pictures:
     for index, (image, score_map) in enumerate(zip(inputs, maps)):
