@@ -207,20 +207,48 @@ _INTERRUPTED_WRITE = re.compile(
     r'|^\.%s\..+\.tmp)$' % re.escape(METADATA_FILE))
 
 
+def _remove(paths):
+  """Deletes the files ``paths``; returns how many there were."""
+  for path in paths:
+    try:
+      os.remove(path)
+    except OSError as error:
+      raise UsageError('%s: cannot remove an interrupted write: %s'
+                       % (path, error.strerror)) from None
+  return len(paths)
+
+
+def _interrupted_writes(folder):
+  names = os.listdir(folder) if os.path.isdir(folder) else []
+  return [os.path.join(folder, name) for name in filter(_INTERRUPTED_WRITE.search, names)]
+
+
 def remove_interrupted_writes(folder):
   """Deletes what killed saves left in ``folder`` (and its 'best' copies); returns
   the number of files removed."""
-  removed = 0
-  for candidate in (folder, os.path.join(folder, BEST_SUBDIR)):
-    names = os.listdir(candidate) if os.path.isdir(candidate) else []
-    for name in filter(_INTERRUPTED_WRITE.search, names):
-      try:
-        os.remove(os.path.join(candidate, name))
-      except OSError as error:
-        raise UsageError('%s: cannot remove an interrupted write: %s'
-                         % (os.path.join(candidate, name), error.strerror)) from None
-      removed += 1
-  return removed
+  return sum(_remove(_interrupted_writes(candidate))
+             for candidate in (folder, os.path.join(folder, BEST_SUBDIR)))
+
+
+def remove_failed_save(folder, prefix):
+  """Deletes what a failed save of checkpoint ``prefix`` left in ``folder``: temporary
+  files, and its own files unless the state file lists it (a save that failed only on
+  its graph file is complete). Returns the number of files removed."""
+  partial = _interrupted_writes(folder)
+  if prefix not in (listed_checkpoints(folder, _quiet) or ()):
+    partial += glob.glob(glob.escape(prefix) + '.*')
+  return _remove(sorted(set(partial)))
+
+
+_CHECKPOINT_FILE = re.compile(r'\.(data-\d+-of-\d+|index|meta)$')
+
+
+def bytes_held(train_dir):
+  """The bytes of the checkpoint files in ``train_dir`` and its best/."""
+  return sum(os.path.getsize(os.path.join(folder, name))
+             for folder in (train_dir, os.path.join(train_dir, BEST_SUBDIR))
+             if os.path.isdir(folder)
+             for name in os.listdir(folder) if _CHECKPOINT_FILE.search(name))
 
 
 def resolve(checkpoint_path, warn=_warn):

@@ -348,6 +348,7 @@ def run_worker(settings, task, data, metadata):
   resume_from = None
   if chief:
     resume_from = _prepare_train_dir(train_dir, metadata, worker.checkpointer)
+    worker.checkpointer.warn_if_short_of_space()
   config = session_config(settings, task)
   server = start_server(task, config)
   name = 'worker %d%s' % (task.task_index, ' (chief)' if chief else '')

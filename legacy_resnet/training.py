@@ -243,6 +243,7 @@ class Trainer:
     # Both calls below leave the interpreter free: the synthetic set is drawn meanwhile.
     self.data.prefetch()
     self.restore_or_initialize(bar.message)
+    self.checkpointer.warn_if_short_of_space()
     step = int(self.session.run(self.tensors.global_step))
     self.checkpointer.last_saved_step = step
     if step < self.total_steps:

@@ -15,6 +15,8 @@ import collections
 import dataclasses
 import os
 import re
+import shutil
+import sys
 import time
 
 import numpy as np
@@ -91,6 +93,27 @@ class Checkpointer:
     self.best_saver = tf.compat.v1.train.Saver(saver_def=best_saver_def,
                                                save_relative_paths=True)
     self.variables_finite = all_finite(variables.values())
+    # The data file's size; the index and graph files beside it are a few percent more.
+    self.checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size
+                                for v in variables.values())
+    self.max_to_keep = max_to_keep
+
+  def _space(self):
+    """'a checkpoint needs 45.1 MB, 12.0 MB are free' for the train dir's filesystem."""
+    return 'a checkpoint needs %s, %s are free' % (
+        _megabytes(self.checkpoint_bytes), _megabytes(shutil.disk_usage(self.train_dir).free))
+
+  def warn_if_short_of_space(self):
+    """Says in a ``warning:`` line when the train dir's filesystem lacks the space of
+    ``max_to_keep`` checkpoints, the one being written and the best one (less the
+    checkpoints already there)."""
+    needed = (self.max_to_keep + 2) * self.checkpoint_bytes - checkpoints.bytes_held(
+        self.train_dir)
+    if shutil.disk_usage(self.train_dir).free < needed:
+      sys.stderr.write('warning: %s may run out of space: the %d latest checkpoints kept, '
+                       'the one being saved and best/ need %s more; %s\n'
+                       % (self.train_dir, self.max_to_keep, _megabytes(needed),
+                          self._space()))
 
   def save(self, session, step, best=False):
     """Saves the variables of ``session`` as of ``step`` (into best/ with ``best``);
@@ -112,11 +135,23 @@ class Checkpointer:
       prefix = saver.save(session, os.path.join(folder, CHECKPOINT_BASENAME),
                           global_step=step, **args)
     except (tf.errors.OpError, OSError) as error:
-      raise SettingError('{train_dir} %s: cannot save a checkpoint: %s',
-                         self.train_dir, first_cause(error)) from None
+      # Partial files go (a full disk heals once space is freed); the state file still
+      # names the last complete checkpoint, as the saver updates it only after a save.
+      removed = checkpoints.remove_failed_save(folder, os.path.join(
+          folder, '%s-%d' % (CHECKPOINT_BASENAME, step)))
+      kept = checkpoints.listed_checkpoints(folder, warn=lambda _: None)
+      raise SettingError('{train_dir} %s: cannot save a checkpoint: %s (%s); %d partial '
+                         'files removed, %s', self.train_dir, first_cause(error),
+                         self._space(), removed,
+                         '%s stays the latest' % os.path.basename(kept[-1]) if kept
+                         else 'no checkpoint was saved before') from None
     if not best:
       self.last_saved_step = step
     return prefix
+
+
+def _megabytes(count):
+  return '%.1f MB' % (count / 1e6)
 
 
 def summary_writer(train_dir, graph):
