@@ -3,6 +3,7 @@ fits a graph, and warm-starting a graph from another model's checkpoint."""
 
 import collections
 import contextlib
+import datetime
 import glob
 import logging
 import os
@@ -294,10 +295,19 @@ def write_metadata(train_dir, metadata):
   atomic_files.write_json(os.path.join(train_dir, METADATA_FILE), metadata)
 
 
-def read_metadata(prefix):
-  """The metadata of the run that wrote checkpoint ``prefix`` (found in the
-  checkpoint's folder or, for the 'best' copies, its parent)."""
-  folder = os.path.dirname(prefix)
+def write_end(train_dir, metadata, step):
+  """Records in the run's metadata that it ended, having reached its last step
+  ``step`` (an evaluator following the run stops there). A restarted run writes its
+  metadata without this entry until it ends again."""
+  metadata['ended'] = {'global_step': step, 'time': datetime.datetime.now(
+      datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
+  write_metadata(train_dir, metadata)
+
+
+def read_metadata(path):
+  """The metadata of the run that wrote checkpoint ``path`` (found in the checkpoint's
+  folder or, for the 'best' copies, its parent), or the checkpoints of folder ``path``."""
+  folder = path if os.path.isdir(path) else os.path.dirname(path)
   for candidate in (folder, os.path.dirname(folder)):
     path = os.path.join(candidate, METADATA_FILE)
     if os.path.exists(path):

@@ -316,7 +316,7 @@ def _timing(seconds):
 
 def _final_report(train_dir, test_split, metadata):
   """Evaluates the chief's last checkpoint, read back from disk, on the test split (read
-  now for the first time), and records it as 'test'."""
+  now for the first time), records it as 'test' and the run as ended."""
   classifier = evaluation.RestoredClassifier(train_dir)
   try:
     report = evaluation.evaluate(classifier, test_split)
@@ -324,7 +324,7 @@ def _final_report(train_dir, test_split, metadata):
     classifier.close()
   metadata['test'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
                       'global_step': classifier.global_step, 'split': 'test'}
-  checkpoints.write_metadata(train_dir, metadata)
+  checkpoints.write_end(train_dir, metadata, classifier.global_step)
   return report
 
 

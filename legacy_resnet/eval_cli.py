@@ -20,11 +20,14 @@ from legacy_resnet import limits
 from legacy_resnet import metrics
 from legacy_resnet import plots
 from legacy_resnet import runtimes
+from legacy_resnet import watch
 from legacy_resnet.errors import UsageError
 
 CONFUSION_MATRIX_FILE = 'confusion_matrix.png'
 MISTAKES_FILE = 'mistakes.png'
 HEATMAP_FILE = 'heatmap_%04d.png'
+# Longer than a default run's save interval (600 s), so a slow epoch is waited for.
+DEFAULT_WATCH_TIMEOUT = 3600.0
 
 
 def parser():
@@ -40,6 +43,18 @@ def parser():
   source.add_argument('--dataset_file', help='any SIGNS-format file (test or train keys)')
   source.add_argument('--images', nargs='+', metavar='IMAGE',
                       help='image files to classify (or to extract dense features from)')
+  p.add_argument('--split', choices=('test', 'validation'), default='test',
+                 help='without --dataset_dir or --dataset_file: evaluate on the run\'s test '
+                 'data, or on the validation split it held out of its training file '
+                 '(default: %(default)s)')
+  p.add_argument('--watch', action='store_true',
+                 help='follow the training run of --checkpoint_path (a train dir): evaluate '
+                 'each checkpoint once as it is saved, with summaries in <train_dir>/%s '
+                 '(for TensorBoard) and the latest report in --report; stop when the run '
+                 'has ended' % watch.EVAL_SUBDIR)
+  p.add_argument('--watch_timeout', type=cli.non_negative_float, metavar='SECS',
+                 help='--watch: also stop when no new checkpoint came for this long (0: '
+                 'never; default: %g)' % DEFAULT_WATCH_TIMEOUT)
   p.add_argument('--top_k', type=cli.positive_int, default=3,
                  help='classes shown per image (default: %(default)s)')
   p.add_argument('--report', metavar='FILE.json', help='write the evaluation as JSON')
@@ -125,8 +140,18 @@ def _draw_evaluation(folder, split, probabilities, report):
   print('wrote %s and %s (%d mistakes shown)' % (confusion_path, mistakes_path, tiles))
 
 
+def _labelled_split(settings, metadata):
+  """(name, Split) to evaluate the run of ``metadata`` on: --dataset_file,
+  --dataset_dir's test file, or the run's own test or validation data (--split)."""
+  if settings.split == 'validation':
+    return 'validation', datasets.validation_split(
+        metadata['dataset'], metadata.get('validation_split'), metadata.get('seed'))
+  return 'test', datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
+                                           metadata['dataset'])
+
+
 def _evaluate(settings, classifier, split, plots_folder):
-  split = split or datasets.evaluation_split(None, None, classifier.metadata['dataset'])
+  split = split or _labelled_split(settings, classifier.metadata)[1]
   probabilities = evaluation.held_out_probabilities(classifier, split)
   report = evaluation.evaluate(classifier, split, probabilities)
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
@@ -203,8 +228,39 @@ def _write_heatmaps(settings):
            path, stride))
 
 
+def _check_watch(settings):
+  """Refuses what --watch and --split do not go with."""
+  if settings.split == 'validation' and (settings.dataset_dir or settings.dataset_file or
+                                         settings.images):
+    raise UsageError('--split validation is the run\'s own data; it does not go with '
+                     '--dataset_dir, --dataset_file or --images')
+  if not settings.watch:
+    if settings.watch_timeout is not None:
+      raise UsageError('--watch_timeout goes with --watch')
+    return
+  for flag in ('images', 'dense_features', 'heatmaps', 'export_dir', 'plots'):
+    if getattr(settings, flag):
+      raise UsageError('--watch evaluates; it does not go with --%s' % flag)
+  if settings.runtime != 'tensorflow':
+    raise UsageError('--watch runs TensorFlow; it does not go with --runtime %s'
+                     % settings.runtime)
+  path = settings.checkpoint_path
+  if os.path.exists(path + '.index') or (os.path.exists(path) and not os.path.isdir(path)):
+    raise UsageError('--watch follows a train dir; --checkpoint_path %s is not a folder'
+                     % settings.checkpoint_path)
+
+
+def _watch(settings):
+  follower = watch.Follower(settings.checkpoint_path,
+                            lambda metadata: _labelled_split(settings, metadata),
+                            settings.report)
+  timeout = settings.watch_timeout
+  follower.follow(DEFAULT_WATCH_TIMEOUT if timeout is None else timeout)
+
+
 def main(argv):
   settings = parser().parse_args(argv)
+  _check_watch(settings)
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
@@ -218,6 +274,9 @@ def main(argv):
     if not plots.available():
       raise UsageError('--heatmaps: matplotlib is not installed (%s)' % plots.INSTALL_HINT)
     _output_folder(settings.heatmaps, '--heatmaps')
+  if settings.watch:
+    _watch(settings)
+    return
   plots_folder = _plots_folder(settings)
   if settings.export_dir:
     written = export.export(settings.checkpoint_path, settings.export_dir)

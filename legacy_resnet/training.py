@@ -264,6 +264,7 @@ class Trainer:
       step += 1
     if report is not None:
       report = chief.final_report(step, report)
+    checkpoints.write_end(train_dir, self.metadata, step)
     writer.close()
     return report
 

@@ -154,6 +154,17 @@ def _megabytes(count):
   return '%.1f MB' % (count / 1e6)
 
 
+def record(writer, name, report, step):
+  """Adds the accuracy and loss of ``report`` on split ``name`` to the FileWriter
+  ``writer`` as ``name``/accuracy and ``name``/loss at ``step``; returns them as the
+  metadata records them."""
+  writer.add_summary(tf.compat.v1.Summary(value=[
+      tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
+      tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)
+  return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step,
+          'split': name}
+
+
 def summary_writer(train_dir, graph):
   """A FileWriter into ``train_dir`` that starts with ``graph``."""
   try:
@@ -198,13 +209,9 @@ class Chief:
     return metrics.classification_report(split.labels, probabilities, split.class_names)
 
   def record(self, name, report, step):
-    """Adds ``report`` on split ``name`` to TensorBoard (``name``/accuracy, /loss) and
-    returns what the metadata records of it."""
-    self.writer.add_summary(tf.compat.v1.Summary(value=[
-        tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
-        tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)
-    return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step,
-            'split': name}
+    """Adds ``report`` on split ``name`` to TensorBoard (see ``record``) and returns
+    what the metadata records of it."""
+    return record(self.writer, name, report, step)
 
   def save(self, step):
     """Saves the latest checkpoint of ``step``; returns its prefix."""
