@@ -49,12 +49,12 @@ def parser():
                  '(default: %(default)s)')
   p.add_argument('--watch', action='store_true',
                  help='follow the training run of --checkpoint_path (a train dir): evaluate '
-                 'each checkpoint once as it is saved, with summaries in <train_dir>/%s '
-                 '(for TensorBoard) and the latest report in --report; stop when the run '
-                 'has ended' % watch.EVAL_SUBDIR)
+                 'each checkpoint once as it is saved, with TensorBoard summaries in the '
+                 'train dir\'s %s/ folder and the latest report in --report; stop when the '
+                 'run has ended' % watch.EVAL_SUBDIR)
   p.add_argument('--watch_timeout', type=cli.non_negative_float, metavar='SECS',
-                 help='--watch: also stop when no new checkpoint came for this long (0: '
-                 'never; default: %g)' % DEFAULT_WATCH_TIMEOUT)
+                 help='--watch: also stop when no new checkpoint came for this many seconds '
+                 '(0: never; default: %g)' % DEFAULT_WATCH_TIMEOUT)
   p.add_argument('--top_k', type=cli.positive_int, default=3,
                  help='classes shown per image (default: %(default)s)')
   p.add_argument('--report', metavar='FILE.json', help='write the evaluation as JSON')
