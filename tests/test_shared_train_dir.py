@@ -35,8 +35,10 @@ def _train_command(signs_dir, train_dir, *extra):
 
 
 def _newest_step(train_dir):
+  """The step of the checkpoint the state file names (from its name: a trainer may
+  delete it at any moment)."""
   prefix = tf.train.latest_checkpoint(str(train_dir))
-  return -1 if prefix is None else checkpoints.global_step(prefix)
+  return -1 if prefix is None else int(prefix.rsplit('-', 1)[1])
 
 
 def _wait_until(process, condition, timeout=300):
@@ -94,7 +96,9 @@ def test_a_second_trainer_is_refused_and_a_killed_holders_lock_is_taken_over(sig
 def test_readers_restore_the_newest_complete_checkpoint_while_a_trainer_prunes(
     signs_dir, tmp_path, capsys):
   """The eval path's restore (``RestoredClassifier.restore`` of a train dir), 20 times
-  in this process while a trainer saves every step and keeps 2 checkpoints."""
+  in this process while a trainer saves every step and keeps 2 checkpoints; each read
+  waits for a checkpoint newer than the last one read, so that all 20 meet the trainer
+  saving and deleting."""
   train_dir = tmp_path / 'run'
   trainer = subprocess.Popen(
       _train_command(signs_dir, train_dir, '--max_number_of_steps', 500, '--save_every_n_steps',
@@ -106,6 +110,7 @@ def test_readers_restore_the_newest_complete_checkpoint_while_a_trainer_prunes(
     steps = []
     try:
       for _ in range(20):
+        _wait_until(trainer, lambda: _newest_step(train_dir) > (steps[-1] if steps else 0))
         prefix = classifier.restore(str(train_dir))
         # The prefix restored is the one read whole, and its step is the one restored.
         assert int(prefix.rsplit('-', 1)[1]) == classifier.global_step
@@ -116,7 +121,7 @@ def test_readers_restore_the_newest_complete_checkpoint_while_a_trainer_prunes(
   finally:
     trainer.kill()
     trainer.wait()
-  assert steps == sorted(steps) and len(set(steps)) > 2, steps  # Read while it saved.
+  assert steps == sorted(set(steps)), steps  # A newer checkpoint each time.
   for line in capsys.readouterr().err.splitlines():
     # The only thing a reader may say: which checkpoint it took instead of a deleted one.
     assert re.match(r'warning: checkpoint \S+ was deleted by its trainer while being read; '
