@@ -162,9 +162,9 @@ def newest_readable(folder, warn=_warn):
     if not pruned:
       break
     gone.extend(pruned)
-  for bad, bad_reason in damaged:
-    warn('checkpoint %s is damaged (%s); using %s instead' % (bad, bad_reason, prefix))
   if prefix is not None:
+    for bad, bad_reason in damaged:
+      warn('checkpoint %s is damaged (%s); using %s instead' % (bad, bad_reason, prefix))
     _say_replaced(gone, prefix, warn)
     return prefix
   if damaged:
