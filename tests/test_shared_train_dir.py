@@ -98,7 +98,7 @@ def test_readers_restore_the_newest_complete_checkpoint_while_a_trainer_prunes(
   """The eval path's restore (``RestoredClassifier.restore`` of a train dir), 20 times
   in this process while a trainer saves every step and keeps 2 checkpoints; each read
   waits for a checkpoint newer than the last one read, so that all 20 meet the trainer
-  saving and deleting."""
+  saving and deleting. Then one read that the trainer is sure to overtake."""
   train_dir = tmp_path / 'run'
   trainer = subprocess.Popen(
       _train_command(signs_dir, train_dir, '--max_number_of_steps', 500, '--save_every_n_steps',
@@ -118,14 +118,29 @@ def test_readers_restore_the_newest_complete_checkpoint_while_a_trainer_prunes(
     finally:
       classifier.close()
     assert trainer.poll() is None, 'the trainer ended before the last read'
+    for line in capsys.readouterr().err.splitlines():
+      # The only thing a reader may say: which checkpoint it took instead of a deleted one.
+      assert re.match(r'warning: checkpoint \S+ was deleted by its trainer while being read; '
+                      r'using \S+, the newest complete one$', line), line
+
+    # A read slow enough for the trainer to delete its checkpoint half-way through.
+    attempts = []
+
+    def slow_restore(prefix):
+      attempts.append(prefix)
+      if len(attempts) == 1:
+        _wait_until(trainer, lambda: not os.path.exists(prefix + '.index'))
+      checkpoints.global_step(prefix)  # Reads the checkpoint's files.
+
+    restored = checkpoints.restore_newest(str(train_dir), slow_restore)
+    assert len(attempts) == 2 and restored == attempts[1]
+    assert capsys.readouterr().err == (
+        'warning: checkpoint %s was deleted by its trainer while being read; using %s, the '
+        'newest complete one\n' % tuple(attempts))
   finally:
     trainer.kill()
     trainer.wait()
   assert steps == sorted(set(steps)), steps  # A newer checkpoint each time.
-  for line in capsys.readouterr().err.splitlines():
-    # The only thing a reader may say: which checkpoint it took instead of a deleted one.
-    assert re.match(r'warning: checkpoint \S+ was deleted by its trainer while being read; '
-                    r'using \S+, the newest complete one$', line), line
 
 
 def _eval_scalars(train_dir, tag):
