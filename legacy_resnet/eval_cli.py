@@ -44,9 +44,9 @@ def parser():
   source.add_argument('--images', nargs='+', metavar='IMAGE',
                       help='image files to classify (or to extract dense features from)')
   p.add_argument('--split', choices=('test', 'validation'), default='test',
-                 help='without --dataset_dir or --dataset_file: evaluate on the run\'s test '
-                 'data, or on the validation split it held out of its training file '
-                 '(default: %(default)s)')
+                 help='without --dataset_dir, --dataset_file or --images: evaluate (or draw '
+                 '--heatmaps, --dense_features of) the run\'s test data, or the validation '
+                 'split it held out of its training file (default: %(default)s)')
   p.add_argument('--watch', action='store_true',
                  help='follow the training run of --checkpoint_path (a train dir): evaluate '
                  'each checkpoint once as it is saved, with TensorBoard summaries in the '
@@ -178,8 +178,7 @@ def _dense_inputs(settings, metadata, same_size=True):
       raise UsageError('--images have different sizes %s; pass --image_size H W'
                        % sorted(shape[:2] for shape in shapes))
     return loaded, list(settings.images), None
-  split = datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
-                                    metadata['dataset'])
+  split = _labelled_split(settings, metadata)[1]
   sources = ['%s[%d]' % (split.source, index) for index in range(len(split.labels))]
   return split.images, sources, split.labels
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -178,6 +179,11 @@ def test_watch_evaluates_each_checkpoint_once_and_stops_when_training_ends(signs
   assert metadata['ended']['global_step'] == 7
   assert points[7][0] == pytest.approx(metadata['last_eval']['accuracy'])
   assert read_json(tmp_path / 'report.json')['global_step'] == 7
+  # --split reaches the other readers too: the 6 validation images, not the 30 test ones.
+  run_script('eval_graph.py', '--checkpoint_path', train_dir, '--split', 'validation',
+             '--dense_features', tmp_path / 'features.h5')
+  with h5py.File(tmp_path / 'features.h5', 'r') as features:
+    assert len(features['labels']) == 6
 
   # Restarted, it remembers what it evaluated: nothing is evaluated twice.
   again = subprocess.run(watch_command, capture_output=True, text=True, timeout=600)
