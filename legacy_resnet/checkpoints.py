@@ -309,9 +309,9 @@ def read_metadata(path):
   folder or, for the 'best' copies, its parent), or the checkpoints of folder ``path``."""
   folder = path if os.path.isdir(path) else os.path.dirname(path)
   for candidate in (folder, os.path.dirname(folder)):
-    path = os.path.join(candidate, METADATA_FILE)
-    if os.path.exists(path):
-      return metadata_checks.load_metadata(path)
+    metadata_path = os.path.join(candidate, METADATA_FILE)
+    if os.path.exists(metadata_path):
+      return metadata_checks.load_metadata(metadata_path)
   raise UsageError('%s: no %s beside the checkpoint; was it written by train_graph.py?'
                    % (path, METADATA_FILE))
 
