@@ -227,7 +227,7 @@ def _write_heatmaps(settings):
            path, stride))
 
 
-def _check_watch(settings):
+def _check_split_and_watch(settings):
   """Refuses what --watch and --split do not go with."""
   if settings.split == 'validation' and (settings.dataset_dir or settings.dataset_file or
                                          settings.images):
@@ -259,7 +259,7 @@ def _watch(settings):
 
 def main(argv):
   settings = parser().parse_args(argv)
-  _check_watch(settings)
+  _check_split_and_watch(settings)
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)

@@ -55,6 +55,10 @@ def _summary_writer(eval_dir):
     raise UsageError('%s: cannot write summaries: %s' % (eval_dir, first_cause(error))) from None
 
 
+def _print_now(line):
+  print(line, flush=True)
+
+
 class Follower:
   """Evaluates the checkpoints of ``train_dir`` as they come.
 
@@ -63,10 +67,11 @@ class Follower:
     load_split: called with the run's metadata, returns (its name, 'validation' or
       'test', and the labelled signs_data.Split to evaluate).
     report_path: where the latest checkpoint's report goes as JSON (None: nowhere).
-    log: a function that prints a line.
+    log: a function that prints a line (default: to stdout, flushed at once, for a
+      watcher whose output goes to a file).
   """
 
-  def __init__(self, train_dir, load_split, report_path=None, log=print):
+  def __init__(self, train_dir, load_split, report_path=None, log=_print_now):
     self.train_dir = train_dir
     self.eval_dir = os.path.join(train_dir, EVAL_SUBDIR)
     self.load_split = load_split
