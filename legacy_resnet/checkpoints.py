@@ -3,6 +3,7 @@ fits a graph, and warm-starting a graph from another model's checkpoint."""
 
 import collections
 import contextlib
+import datetime
 import glob
 import logging
 import os
@@ -117,26 +118,87 @@ def recover_saver_list(saver, folder, resume_from):
   saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
 
 
+# How often a reader lists a train dir again when a trainer prunes the checkpoints it
+# was reading; a writer saving far faster than a checkpoint can be read outruns it.
+READ_ATTEMPTS = 10
+
+
+def _quiet(unused_text):
+  pass
+
+
+def _pruned(folder, prefix):
+  """Whether checkpoint ``prefix`` of ``folder`` is no longer listed there: its trainer
+  saved newer ones and deleted it (its files may still be going)."""
+  return os.path.isdir(folder) and prefix not in listed_checkpoints(folder, _quiet)
+
+
+def _say_replaced(gone, prefix, warn):
+  if gone:
+    warn('checkpoint %s was deleted by its trainer while being read; using %s, the newest '
+         'complete one' % (gone[0], prefix))
+
+
 def newest_readable(folder, warn=_warn):
   """The newest checkpoint of ``folder`` that reads back whole, or None when the
   folder lists none. Each newer, damaged one is reported through ``warn``, naming it
-  and the one used instead.
+  and the one used instead. A checkpoint that a trainer deletes while it is read is
+  no damage: the listing is read again, and the switch said in one line.
 
   Raises:
     UsageError: checkpoints are listed but none of them is readable.
   """
-  damaged = []
-  for prefix in reversed(listed_checkpoints(folder, warn)):
-    reason = unreadable_because(prefix)
-    if reason is None:
-      for bad, bad_reason in damaged:
-        warn('checkpoint %s is damaged (%s); using %s instead' % (bad, bad_reason, prefix))
-      return prefix
-    damaged.append((prefix, reason))
+  gone = []
+  for _ in range(READ_ATTEMPTS):
+    damaged = []
+    for prefix in reversed(listed_checkpoints(folder, warn)):
+      reason = unreadable_because(prefix)
+      if reason is None:
+        break
+      damaged.append((prefix, reason))
+    else:
+      prefix = None
+    pruned = [bad for bad, _ in damaged if _pruned(folder, bad)]
+    if not pruned:
+      break
+    gone.extend(pruned)
+  if prefix is not None:
+    for bad, bad_reason in damaged:
+      warn('checkpoint %s is damaged (%s); using %s instead' % (bad, bad_reason, prefix))
+    _say_replaced(gone, prefix, warn)
+    return prefix
   if damaged:
     raise UsageError('%s: no readable checkpoint: %s' % (folder, '; '.join(
         '%s (%s)' % (os.path.basename(bad), reason) for bad, reason in damaged)))
   return None
+
+
+def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
+  """Calls ``restore(prefix)`` and returns the prefix restored: ``prefix`` when given,
+  else the checkpoint ``checkpoint_path`` names (``resolve``).
+
+  When ``checkpoint_path`` is a train dir, its trainer may delete the checkpoint before
+  ``restore`` is done with it; then the newest complete one is restored instead, and
+  the switch said through ``warn`` in one line.
+
+  Raises:
+    UsageError: what ``resolve`` raises, or the checkpoints kept being deleted.
+  """
+  gone = []
+  for _ in range(READ_ATTEMPTS):
+    prefix = prefix or resolve(checkpoint_path, warn)
+    try:
+      restore(prefix)
+    except (tf.errors.OpError, UsageError, ValueError):
+      if not _pruned(checkpoint_path, prefix):
+        raise
+      gone.append(prefix)
+      prefix = None
+      continue
+    _say_replaced(gone, prefix, warn)
+    return prefix
+  raise UsageError('%s: its checkpoints were deleted while being read, %d times in a row '
+                   '(%s ...)' % (checkpoint_path, len(gone), os.path.basename(gone[0])))
 
 
 # Temporary files that TensorFlow's Saver and atomic_files write and then rename; a
@@ -146,20 +208,48 @@ _INTERRUPTED_WRITE = re.compile(
     r'|^\.%s\..+\.tmp)$' % re.escape(METADATA_FILE))
 
 
+def _remove(paths):
+  """Deletes the files ``paths``; returns how many there were."""
+  for path in paths:
+    try:
+      os.remove(path)
+    except OSError as error:
+      raise UsageError('%s: cannot remove an interrupted write: %s'
+                       % (path, error.strerror)) from None
+  return len(paths)
+
+
+def _interrupted_writes(folder):
+  names = os.listdir(folder) if os.path.isdir(folder) else []
+  return [os.path.join(folder, name) for name in filter(_INTERRUPTED_WRITE.search, names)]
+
+
 def remove_interrupted_writes(folder):
   """Deletes what killed saves left in ``folder`` (and its 'best' copies); returns
   the number of files removed."""
-  removed = 0
-  for candidate in (folder, os.path.join(folder, BEST_SUBDIR)):
-    names = os.listdir(candidate) if os.path.isdir(candidate) else []
-    for name in filter(_INTERRUPTED_WRITE.search, names):
-      try:
-        os.remove(os.path.join(candidate, name))
-      except OSError as error:
-        raise UsageError('%s: cannot remove an interrupted write: %s'
-                         % (os.path.join(candidate, name), error.strerror)) from None
-      removed += 1
-  return removed
+  return sum(_remove(_interrupted_writes(candidate))
+             for candidate in (folder, os.path.join(folder, BEST_SUBDIR)))
+
+
+def remove_failed_save(folder, prefix):
+  """Deletes what a failed save of checkpoint ``prefix`` left in ``folder``: temporary
+  files, and its own files unless the state file lists it (a save that failed only on
+  its graph file is complete). Returns the number of files removed."""
+  partial = _interrupted_writes(folder)
+  if prefix not in (listed_checkpoints(folder, _quiet) or ()):
+    partial += glob.glob(glob.escape(prefix) + '.*')
+  return _remove(sorted(set(partial)))
+
+
+_CHECKPOINT_FILE = re.compile(r'\.(data-\d+-of-\d+|index|meta)$')
+
+
+def bytes_held(train_dir):
+  """The bytes of the checkpoint files in ``train_dir`` and its best/."""
+  return sum(os.path.getsize(os.path.join(folder, name))
+             for folder in (train_dir, os.path.join(train_dir, BEST_SUBDIR))
+             if os.path.isdir(folder)
+             for name in os.listdir(folder) if _CHECKPOINT_FILE.search(name))
 
 
 def resolve(checkpoint_path, warn=_warn):
@@ -205,16 +295,25 @@ def write_metadata(train_dir, metadata):
   atomic_files.write_json(os.path.join(train_dir, METADATA_FILE), metadata)
 
 
-def read_metadata(prefix):
-  """The metadata of the run that wrote checkpoint ``prefix`` (found in the
-  checkpoint's folder or, for the 'best' copies, its parent)."""
-  folder = os.path.dirname(prefix)
+def write_end(train_dir, metadata, step):
+  """Records in the run's metadata that it ended, having reached its last step
+  ``step`` (an evaluator following the run stops there). A restarted run writes its
+  metadata without this entry until it ends again."""
+  metadata['ended'] = {'global_step': step, 'time': datetime.datetime.now(
+      datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
+  write_metadata(train_dir, metadata)
+
+
+def read_metadata(path):
+  """The metadata of the run that wrote checkpoint ``path`` (found in the checkpoint's
+  folder or, for the 'best' copies, its parent), or the checkpoints of folder ``path``."""
+  folder = path if os.path.isdir(path) else os.path.dirname(path)
   for candidate in (folder, os.path.dirname(folder)):
-    path = os.path.join(candidate, METADATA_FILE)
-    if os.path.exists(path):
-      return metadata_checks.load_metadata(path)
+    metadata_path = os.path.join(candidate, METADATA_FILE)
+    if os.path.exists(metadata_path):
+      return metadata_checks.load_metadata(metadata_path)
   raise UsageError('%s: no %s beside the checkpoint; was it written by train_graph.py?'
-                   % (prefix, METADATA_FILE))
+                   % (path, METADATA_FILE))
 
 
 def _describe(mismatches):

@@ -209,3 +209,18 @@ def evaluation_split(dataset_dir, dataset_file, trained_on):
     return signs_data.load_split(
         os.path.join(trained_on['dataset_dir'], signs_data.TEST_FILE), 'test')
   raise UsageError('metadata: unknown dataset kind %r' % trained_on.get('kind'))
+
+
+def validation_split(trained_on, fraction, seed):
+  """The validation Split that a run held out of its training data: ``trained_on`` is
+  its metadata's 'dataset', ``fraction`` and ``seed`` its validation split and seed.
+
+  Raises:
+    UsageError: the run held out no validation split.
+  """
+  if not fraction:
+    raise UsageError('--split validation: the run held out no validation split (it trained '
+                     'with --validation_split 0, or before validation splits existed)')
+  if trained_on['kind'] not in ('signs', 'synthetic'):
+    raise UsageError('metadata: unknown dataset kind %r' % trained_on.get('kind'))
+  return training_data(trained_on.get('dataset_dir'), fraction, seed).held_out

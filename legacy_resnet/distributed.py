@@ -316,7 +316,7 @@ def _timing(seconds):
 
 def _final_report(train_dir, test_split, metadata):
   """Evaluates the chief's last checkpoint, read back from disk, on the test split (read
-  now for the first time), and records it as 'test'."""
+  now for the first time), records it as 'test' and the run as ended."""
   classifier = evaluation.RestoredClassifier(train_dir)
   try:
     report = evaluation.evaluate(classifier, test_split)
@@ -324,7 +324,7 @@ def _final_report(train_dir, test_split, metadata):
     classifier.close()
   metadata['test'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
                       'global_step': classifier.global_step, 'split': 'test'}
-  checkpoints.write_metadata(train_dir, metadata)
+  checkpoints.write_end(train_dir, metadata, classifier.global_step)
   return report
 
 
@@ -348,6 +348,7 @@ def run_worker(settings, task, data, metadata):
   resume_from = None
   if chief:
     resume_from = _prepare_train_dir(train_dir, metadata, worker.checkpointer)
+    worker.checkpointer.warn_if_short_of_space()
   config = session_config(settings, task)
   server = start_server(task, config)
   name = 'worker %d%s' % (task.task_index, ' (chief)' if chief else '')

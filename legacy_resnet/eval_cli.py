@@ -20,11 +20,14 @@ from legacy_resnet import limits
 from legacy_resnet import metrics
 from legacy_resnet import plots
 from legacy_resnet import runtimes
+from legacy_resnet import watch
 from legacy_resnet.errors import UsageError
 
 CONFUSION_MATRIX_FILE = 'confusion_matrix.png'
 MISTAKES_FILE = 'mistakes.png'
 HEATMAP_FILE = 'heatmap_%04d.png'
+# Longer than a default run's save interval (600 s), so a slow epoch is waited for.
+DEFAULT_WATCH_TIMEOUT = 3600.0
 
 
 def parser():
@@ -40,6 +43,18 @@ def parser():
   source.add_argument('--dataset_file', help='any SIGNS-format file (test or train keys)')
   source.add_argument('--images', nargs='+', metavar='IMAGE',
                       help='image files to classify (or to extract dense features from)')
+  p.add_argument('--split', choices=('test', 'validation'), default='test',
+                 help='without --dataset_dir, --dataset_file or --images: evaluate (or draw '
+                 '--heatmaps, --dense_features of) the run\'s test data, or the validation '
+                 'split it held out of its training file (default: %(default)s)')
+  p.add_argument('--watch', action='store_true',
+                 help='follow the training run of --checkpoint_path (a train dir): evaluate '
+                 'each checkpoint once as it is saved, with TensorBoard summaries in the '
+                 'train dir\'s %s/ folder and the latest report in --report; stop when the '
+                 'run has ended' % watch.EVAL_SUBDIR)
+  p.add_argument('--watch_timeout', type=cli.non_negative_float, metavar='SECS',
+                 help='--watch: also stop when no new checkpoint came for this many seconds '
+                 '(0: never; default: %g)' % DEFAULT_WATCH_TIMEOUT)
   p.add_argument('--top_k', type=cli.positive_int, default=3,
                  help='classes shown per image (default: %(default)s)')
   p.add_argument('--report', metavar='FILE.json', help='write the evaluation as JSON')
@@ -125,8 +140,18 @@ def _draw_evaluation(folder, split, probabilities, report):
   print('wrote %s and %s (%d mistakes shown)' % (confusion_path, mistakes_path, tiles))
 
 
+def _labelled_split(settings, metadata):
+  """(name, Split) to evaluate the run of ``metadata`` on: --dataset_file,
+  --dataset_dir's test file, or the run's own test or validation data (--split)."""
+  if settings.split == 'validation':
+    return 'validation', datasets.validation_split(
+        metadata['dataset'], metadata.get('validation_split'), metadata.get('seed'))
+  return 'test', datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
+                                           metadata['dataset'])
+
+
 def _evaluate(settings, classifier, split, plots_folder):
-  split = split or datasets.evaluation_split(None, None, classifier.metadata['dataset'])
+  split = split or _labelled_split(settings, classifier.metadata)[1]
   probabilities = evaluation.held_out_probabilities(classifier, split)
   report = evaluation.evaluate(classifier, split, probabilities)
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
@@ -153,18 +178,16 @@ def _dense_inputs(settings, metadata, same_size=True):
       raise UsageError('--images have different sizes %s; pass --image_size H W'
                        % sorted(shape[:2] for shape in shapes))
     return loaded, list(settings.images), None
-  split = datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
-                                    metadata['dataset'])
+  split = _labelled_split(settings, metadata)[1]
   sources = ['%s[%d]' % (split.source, index) for index in range(len(split.labels))]
   return split.images, sources, split.labels
 
 
 def _write_dense_features(settings):
-  prefix = checkpoints.resolve(settings.checkpoint_path)
-  metadata = checkpoints.read_metadata(prefix)
+  metadata = checkpoints.read_metadata(settings.checkpoint_path)
   inputs, sources, labels = _dense_inputs(settings, metadata)
-  features = evaluation.dense_features(prefix, settings.output_stride, np.stack(inputs),
-                                       settings.multi_grid)
+  features, prefix = evaluation.dense_features(settings.checkpoint_path, settings.output_stride,
+                                               np.stack(inputs), settings.multi_grid)
   with atomic_files.replacing(settings.dense_features, suffix='.h5') as temporary:
     with h5py.File(temporary, 'w') as out:
       out.create_dataset('features', data=features, compression='gzip')
@@ -181,11 +204,10 @@ def _write_dense_features(settings):
 
 
 def _write_heatmaps(settings):
-  prefix = checkpoints.resolve(settings.checkpoint_path)
-  metadata = checkpoints.read_metadata(prefix)
+  metadata = checkpoints.read_metadata(settings.checkpoint_path)
   inputs, sources, labels = _dense_inputs(settings, metadata, same_size=False)
   stride = settings.output_stride
-  maps, class_names = heatmaps.class_score_maps(prefix, stride, inputs)
+  maps, class_names, prefix = heatmaps.class_score_maps(settings.checkpoint_path, stride, inputs)
   predictions = heatmaps.predictions_and_peaks(maps, stride)
   with plots.HeatmapPictures() as pictures:
     for index, (image, score_map) in enumerate(zip(inputs, maps)):
@@ -205,8 +227,39 @@ def _write_heatmaps(settings):
            path, stride))
 
 
+def _check_split_and_watch(settings):
+  """Refuses what --watch and --split do not go with."""
+  if settings.split == 'validation' and (settings.dataset_dir or settings.dataset_file or
+                                         settings.images):
+    raise UsageError('--split validation is the run\'s own data; it does not go with '
+                     '--dataset_dir, --dataset_file or --images')
+  if not settings.watch:
+    if settings.watch_timeout is not None:
+      raise UsageError('--watch_timeout goes with --watch')
+    return
+  for flag in ('images', 'dense_features', 'heatmaps', 'export_dir', 'plots'):
+    if getattr(settings, flag):
+      raise UsageError('--watch evaluates; it does not go with --%s' % flag)
+  if settings.runtime != 'tensorflow':
+    raise UsageError('--watch runs TensorFlow; it does not go with --runtime %s'
+                     % settings.runtime)
+  path = settings.checkpoint_path
+  if os.path.exists(path + '.index') or (os.path.exists(path) and not os.path.isdir(path)):
+    raise UsageError('--watch follows a train dir; --checkpoint_path %s is not a folder'
+                     % settings.checkpoint_path)
+
+
+def _watch(settings):
+  follower = watch.Follower(settings.checkpoint_path,
+                            lambda metadata: _labelled_split(settings, metadata),
+                            settings.report)
+  timeout = settings.watch_timeout
+  follower.follow(DEFAULT_WATCH_TIMEOUT if timeout is None else timeout)
+
+
 def main(argv):
   settings = parser().parse_args(argv)
+  _check_split_and_watch(settings)
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
@@ -220,6 +273,9 @@ def main(argv):
     if not plots.available():
       raise UsageError('--heatmaps: matplotlib is not installed (%s)' % plots.INSTALL_HINT)
     _output_folder(settings.heatmaps, '--heatmaps')
+  if settings.watch:
+    _watch(settings)
+    return
   plots_folder = _plots_folder(settings)
   if settings.export_dir:
     written = export.export(settings.checkpoint_path, settings.export_dir)

@@ -45,7 +45,9 @@ class RestoredClassifier:
   The moving-average weights are restored when the run kept them. ``image_size``
   overrides the trained size ((None, None) accepts any); the graph is finalized unless
   ``finalize`` is False; ``config`` is the session's ConfigProto (default:
-  ``sessions.session_config()``).
+  ``sessions.session_config()``). A train dir's checkpoint deleted by its trainer while
+  it is restored is replaced by the newest complete one (``checkpoints.restore_newest``);
+  ``prefix`` and ``global_step`` are those of the checkpoint restored.
   """
 
   def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True,
@@ -54,21 +56,36 @@ class RestoredClassifier:
     self.metadata = checkpoints.read_metadata(self.prefix)
     self.class_names = self.metadata['class_names']
     self.image_size = tuple(image_size or self.metadata['image_size'])
-    self.global_step = checkpoints.global_step(self.prefix)
     self.graph = tf.Graph()
     with self.graph.as_default():
       self.tensors = model_graph.build_classifier(
           self.metadata['model_name'], len(self.class_names), self.image_size,
           preprocessing.InputPipeline.from_metadata(self.metadata), **(network_args or {}))
-      restore_map = model_graph.variables_to_restore(self.metadata.get('moving_average_decay'))
-      checkpoints.check_fits(self.prefix, restore_map)
-      saver = tf.compat.v1.train.Saver(restore_map)
+      self._restore_map = model_graph.variables_to_restore(
+          self.metadata.get('moving_average_decay'))
+      self._saver = tf.compat.v1.train.Saver(self._restore_map)
       if finalize:  # An exporter still adds its serving outputs.
         self.graph.finalize()
       self.config = config or sessions.session_config()
       self.session = tf.compat.v1.Session(graph=self.graph, config=self.config)
-      saver.restore(self.session, self.prefix)
     self._frozen = None
+    self.restore(checkpoint_path, self.prefix)
+
+  def _restore_one(self, prefix):
+    checkpoints.check_fits(prefix, self._restore_map)
+    self.global_step = checkpoints.global_step(prefix)
+    self._saver.restore(self.session, prefix)
+
+  def restore(self, checkpoint_path, prefix=None):
+    """Restores ``prefix``, else the checkpoint ``checkpoint_path`` names (for a train
+    dir, its newest complete one), into the session (see
+    ``checkpoints.restore_newest``); returns the prefix restored."""
+    if self._frozen is not None:  # Made of the weights restored before.
+      self._frozen.session.close()
+      self._frozen = None
+    with self.graph.as_default():  # The saver's restore runs in its graph.
+      self.prefix = checkpoints.restore_newest(checkpoint_path, self._restore_one, prefix)
+    return self.prefix
 
   def probabilities(self, images):
     """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1], from the frozen
@@ -129,10 +146,10 @@ def dense_features(checkpoint_path, output_stride, images, multi_grid=None):
     multi_grid: atrous rate factors of the last block's units, or None.
 
   Returns:
-    float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels].
+    float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], and the
+    prefix of the checkpoint restored.
   """
-  prefix = checkpoints.resolve(checkpoint_path)
-  model_name = checkpoints.read_metadata(prefix)['model_name']
+  model_name = checkpoints.read_metadata(checkpoint_path)['model_name']
   if not model_name.startswith(('resnet_v1_', 'resnet_v2_')):
     raise UsageError('--dense_features: %s has no output_stride; use a resnet_v1_* or '
                      'resnet_v2_* model' % model_name)
@@ -140,7 +157,8 @@ def dense_features(checkpoint_path, output_stride, images, multi_grid=None):
   if multi_grid:
     network_args['multi_grid'] = tuple(multi_grid)
   try:
-    classifier = RestoredClassifier(prefix, image_size=(None, None), network_args=network_args)
+    classifier = RestoredClassifier(checkpoint_path, image_size=(None, None),
+                                    network_args=network_args)
   except resnet_utils.MultiGridError as error:
     raise UsageError('--multi_grid: %s' % error) from None
   except ValueError as error:
@@ -148,6 +166,6 @@ def dense_features(checkpoint_path, output_stride, images, multi_grid=None):
   try:
     features = last_block(classifier.tensors.end_points)
     return predict(classifier.session, features, classifier.tensors.images, images,
-                   DENSE_BATCH_SIZE)
+                   DENSE_BATCH_SIZE), classifier.prefix
   finally:
     classifier.close()

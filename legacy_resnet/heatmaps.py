@@ -53,13 +53,12 @@ def class_score_maps(checkpoint_path, output_stride, images):
 
   Returns:
     a list of float32 [ceil(H / output_stride), ceil(W / output_stride), classes],
-    and the class names.
+    the class names and the prefix of the checkpoint restored.
   """
-  prefix = checkpoints.resolve(checkpoint_path)
-  model_name = checkpoints.read_metadata(prefix)['model_name']
+  model_name = checkpoints.read_metadata(checkpoint_path)['model_name']
   try:
     classifier = evaluation.RestoredClassifier(
-        prefix, image_size=(None, None),
+        checkpoint_path, image_size=(None, None),
         network_args=fcn_network_args(model_name, output_stride))
   except ValueError as error:
     raise UsageError('--output_stride %d: %s' % (output_stride, error)) from None
@@ -77,7 +76,7 @@ def class_score_maps(checkpoint_path, output_stride, images):
         maps[index] = score_map
   finally:
     classifier.close()
-  return maps, classifier.class_names
+  return maps, classifier.class_names, classifier.prefix
 
 
 def predictions_and_peaks(maps, output_stride):

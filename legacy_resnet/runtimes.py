@@ -94,12 +94,17 @@ class ServedClassifier:
   def __init__(self, checkpoint_path, runtime, threads=None):
     make = _MODELS[runtime]
     serving_packages.require(runtime, '--runtime ' + runtime)  # Before any conversion.
-    self.prefix = checkpoints.resolve(checkpoint_path)
-    self.metadata = checkpoints.read_metadata(self.prefix)
+    prefix = checkpoints.resolve(checkpoint_path)
+    self.metadata = checkpoints.read_metadata(prefix)
     self.class_names = self.metadata['class_names']
     self.image_size = tuple(self.metadata['image_size'])
-    self.global_step = checkpoints.global_step(self.prefix)
-    self.run = make(checkpoint_onnx_model(self.prefix), threads or os.cpu_count())
+
+    def load(prefix):
+      self.global_step = checkpoints.global_step(prefix)
+      self.run = make(checkpoint_onnx_model(prefix), threads or os.cpu_count())
+
+    # A train dir's trainer may delete the checkpoint while it is converted.
+    self.prefix = checkpoints.restore_newest(checkpoint_path, load, prefix)
 
   def probabilities(self, images):
     """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1]."""

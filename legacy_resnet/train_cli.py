@@ -2,6 +2,7 @@
 slim ``train_image_classifier.py`` wherever the concept is the same."""
 
 import argparse
+import contextlib
 import dataclasses
 import os
 
@@ -13,6 +14,7 @@ from legacy_resnet import optimization
 from legacy_resnet import preprocessing
 from legacy_resnet import settings as run_settings
 from legacy_resnet import training
+from legacy_resnet import train_dir_lock
 from legacy_resnet import training_curves
 from legacy_resnet.errors import UsageError
 from nets import nets_factory
@@ -215,17 +217,24 @@ def main(argv, on_step=None):
     raise UsageError('--train_dir %s: %s' % (train_dir, error.strerror)) from None
   metadata = training.run_metadata(settings, data)
   chief = not task or cluster.is_chief(task)
-  replicas = distributed.replicas_per_step(settings, task) if task else 1
-  steps_per_epoch = training.run_length(settings, data.num_train, replicas)[0]
-  with training_curves.written_at_end(train_dir, steps_per_epoch, chief):
-    if task:
-      report = distributed.run_worker(settings, task, data, metadata)
-      if report is None:
-        return
-    else:
-      report = training.train(settings, data, metadata, on_step)
+  # The chief is the train dir's one writer; other workers write nothing there.
+  with train_dir_lock.held(train_dir) if chief else contextlib.nullcontext():
+    report = _train(settings, task, data, metadata, on_step, chief)
   if report is None:
-    print('%s has already reached the final step; nothing to do' % train_dir)
+    if chief:
+      print('%s has already reached the final step; nothing to do' % train_dir)
   else:
     print('final test accuracy %.4f (%d images); checkpoints in %s'
           % (report['accuracy'], report['num_examples'], train_dir))
+
+
+def _train(settings, task, data, metadata, on_step, chief):
+  """Trains in this process (one process, or this cluster ``task``); returns the test
+  report, None when there was nothing to do or on a cluster worker that is not the
+  chief."""
+  replicas = distributed.replicas_per_step(settings, task) if task else 1
+  steps_per_epoch = training.run_length(settings, data.num_train, replicas)[0]
+  with training_curves.written_at_end(settings.run.train_dir, steps_per_epoch, chief):
+    if task:
+      return distributed.run_worker(settings, task, data, metadata)
+    return training.train(settings, data, metadata, on_step)

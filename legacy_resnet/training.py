@@ -243,6 +243,7 @@ class Trainer:
     # Both calls below leave the interpreter free: the synthetic set is drawn meanwhile.
     self.data.prefetch()
     self.restore_or_initialize(bar.message)
+    self.checkpointer.warn_if_short_of_space()
     step = int(self.session.run(self.tensors.global_step))
     self.checkpointer.last_saved_step = step
     if step < self.total_steps:
@@ -263,6 +264,7 @@ class Trainer:
       step += 1
     if report is not None:
       report = chief.final_report(step, report)
+    checkpoints.write_end(train_dir, self.metadata, step)
     writer.close()
     return report
 

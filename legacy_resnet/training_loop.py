@@ -15,6 +15,8 @@ import collections
 import dataclasses
 import os
 import re
+import shutil
+import sys
 import time
 
 import numpy as np
@@ -91,6 +93,27 @@ class Checkpointer:
     self.best_saver = tf.compat.v1.train.Saver(saver_def=best_saver_def,
                                                save_relative_paths=True)
     self.variables_finite = all_finite(variables.values())
+    # The data file's size; the index and graph files beside it are a few percent more.
+    self.checkpoint_bytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size
+                                for v in variables.values())
+    self.max_to_keep = max_to_keep
+
+  def _space(self):
+    """'a checkpoint needs 45.1 MB, 12.0 MB are free' for the train dir's filesystem."""
+    return 'a checkpoint needs %s, %s are free' % (
+        _megabytes(self.checkpoint_bytes), _megabytes(shutil.disk_usage(self.train_dir).free))
+
+  def warn_if_short_of_space(self):
+    """Says in a ``warning:`` line when the train dir's filesystem lacks the space of
+    ``max_to_keep`` checkpoints, the one being written and the best one (less the
+    checkpoints already there)."""
+    needed = (self.max_to_keep + 2) * self.checkpoint_bytes - checkpoints.bytes_held(
+        self.train_dir)
+    if shutil.disk_usage(self.train_dir).free < needed:
+      sys.stderr.write('warning: %s may run out of space: the %d latest checkpoints kept, '
+                       'the one being saved and best/ need %s more; %s\n'
+                       % (self.train_dir, self.max_to_keep, _megabytes(needed),
+                          self._space()))
 
   def save(self, session, step, best=False):
     """Saves the variables of ``session`` as of ``step`` (into best/ with ``best``);
@@ -112,11 +135,34 @@ class Checkpointer:
       prefix = saver.save(session, os.path.join(folder, CHECKPOINT_BASENAME),
                           global_step=step, **args)
     except (tf.errors.OpError, OSError) as error:
-      raise SettingError('{train_dir} %s: cannot save a checkpoint: %s',
-                         self.train_dir, first_cause(error)) from None
+      # Partial files go (a full disk heals once space is freed); the state file still
+      # names the last complete checkpoint, as the saver updates it only after a save.
+      removed = checkpoints.remove_failed_save(folder, os.path.join(
+          folder, '%s-%d' % (CHECKPOINT_BASENAME, step)))
+      kept = checkpoints.listed_checkpoints(folder, warn=lambda _: None)
+      raise SettingError('{train_dir} %s: cannot save a checkpoint: %s (%s); %d partial '
+                         'files removed, %s', self.train_dir, first_cause(error),
+                         self._space(), removed,
+                         '%s stays the latest' % os.path.basename(kept[-1]) if kept
+                         else 'no checkpoint was saved before') from None
     if not best:
       self.last_saved_step = step
     return prefix
+
+
+def _megabytes(count):
+  return '%.1f MB' % (count / 1e6)
+
+
+def record(writer, name, report, step):
+  """Adds the accuracy and loss of ``report`` on split ``name`` to the FileWriter
+  ``writer`` as ``name``/accuracy and ``name``/loss at ``step``; returns them as the
+  metadata records them."""
+  writer.add_summary(tf.compat.v1.Summary(value=[
+      tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
+      tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)
+  return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step,
+          'split': name}
 
 
 def summary_writer(train_dir, graph):
@@ -163,13 +209,9 @@ class Chief:
     return metrics.classification_report(split.labels, probabilities, split.class_names)
 
   def record(self, name, report, step):
-    """Adds ``report`` on split ``name`` to TensorBoard (``name``/accuracy, /loss) and
-    returns what the metadata records of it."""
-    self.writer.add_summary(tf.compat.v1.Summary(value=[
-        tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
-        tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)
-    return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step,
-            'split': name}
+    """Adds ``report`` on split ``name`` to TensorBoard (see ``record``) and returns
+    what the metadata records of it."""
+    return record(self.writer, name, report, step)
 
   def save(self, step):
     """Saves the latest checkpoint of ``step``; returns its prefix."""

@@ -333,7 +333,13 @@ def test_full_disk_is_one_error_and_keeps_the_checkpoints(two_checkpoints, signs
                                   % train_dir), result.stderr
   assert 'File too large' in result.stderr and result.stderr.count('\n') == 1
   after = _file_bytes(train_dir)
-  assert {name: after[name] for name in before} == before
+  metadata = checkpoints.METADATA_FILE
+  assert {name: after[name] for name in before if name != metadata} == {
+      name: data for name, data in before.items() if name != metadata}
+  # The longer run started: its metadata no longer says the run has ended, and no more.
+  ended = read_json(two_checkpoints / metadata)
+  del ended['ended']
+  assert read_json(train_dir / metadata) == ended
   assert _step_of(_assert_intact(train_dir)) == 2
 
 

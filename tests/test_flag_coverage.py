@@ -41,6 +41,8 @@ pytestmark = netutil.QUIET
 HERE = 'test_flag_coverage.py::'  # Tests in this file.
 PIPELINE_FLAGS = (
     'test_input_pipeline.py::test_flags_make_the_pipeline_and_eval_size_defaults_to_train_size')
+WATCH = ('test_shared_train_dir.py::'
+         'test_watch_evaluates_each_checkpoint_once_and_stops_when_training_ends')
 
 FLAG_CHECKS = {
     'train_graph.py --dataset_dir': HERE + 'test_a_short_run_writes_what_its_flags_say',
@@ -125,6 +127,9 @@ FLAG_CHECKS = {
     'eval_graph.py --heatmaps': 'test_pictures.py::test_heatmap_peaks_lie_in_the_hand_boxes',
     'eval_graph.py --runtime':
         'test_serving.py::test_eval_graph_runtime_gives_tensorflow_results',
+    'eval_graph.py --watch': WATCH,
+    'eval_graph.py --watch_timeout': WATCH,
+    'eval_graph.py --split': WATCH,
 }
 
 PARSERS = {'train_graph.py': train_cli.parser, 'eval_graph.py': eval_cli.parser}
