@@ -52,6 +52,48 @@ def _write_record(descriptor, record):
   os.fsync(descriptor)
 
 
+def _open(path):
+  try:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+  except OSError as error:
+    raise UsageError('%s: cannot create the train dir\'s lock file: %s'
+                     % (path, error.strerror)) from None
+
+
+def _is_at(descriptor, path):
+  """Whether ``path`` still names the file open as ``descriptor``."""
+  try:
+    here = os.stat(path)
+  except FileNotFoundError:
+    return False
+  opened = os.fstat(descriptor)
+  return (here.st_dev, here.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _locked(path, train_dir):
+  """A descriptor of the lock file ``path``, exclusively locked.
+
+  A holder removes the file when it ends; a run that opened it just before then would
+  lock a file no longer there, so the lock counts only once ``path`` still names it.
+  """
+  while True:
+    descriptor = _open(path)
+    try:
+      fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+      record = _read_record(descriptor)
+      os.close(descriptor)
+      if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+        raise UsageError('%s: cannot lock: %s' % (path, error.strerror)) from None
+      raise SettingError('{train_dir} %s is being trained by another process (%s); wait for '
+                         'it to end or stop it, or use another {train_dir}', train_dir,
+                         holder_description(record) if record
+                         else 'it has not written its name yet') from None
+    if _is_at(descriptor, path):
+      return descriptor
+    os.close(descriptor)
+
+
 @contextlib.contextmanager
 def held(train_dir, log=print):
   """Holds the lock of ``train_dir`` (an existing folder) while entered.
@@ -64,22 +106,8 @@ def held(train_dir, log=print):
     UsageError: the lock file cannot be made or written.
   """
   path = os.path.join(train_dir, LOCK_FILE)
+  descriptor = _locked(path, train_dir)
   try:
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-  except OSError as error:
-    raise UsageError('%s: cannot create the train dir\'s lock file: %s'
-                     % (path, error.strerror)) from None
-  try:
-    try:
-      fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
-      if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
-        raise UsageError('%s: cannot lock: %s' % (path, error.strerror)) from None
-      record = _read_record(descriptor)
-      raise SettingError('{train_dir} %s is being trained by another process (%s); wait for '
-                         'it to end or stop it, or use another {train_dir}', train_dir,
-                         holder_description(record) if record
-                         else 'it has not written its name yet') from None
     left = _read_record(descriptor)
     if left:
       log('taking over the lock of %s from a process that is gone (%s)'
@@ -93,8 +121,9 @@ def held(train_dir, log=print):
     try:
       yield
     finally:
-      # An empty lock file after a clean end: the next run has no one to take over from.
+      # Removed while still locked: a clean end, refused or not, leaves the folder as it
+      # was, and the next run has no one to take over from (_locked sees the removal).
       with contextlib.suppress(OSError):
-        os.ftruncate(descriptor, 0)
+        os.unlink(path)
   finally:
     os.close(descriptor)

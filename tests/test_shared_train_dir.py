@@ -23,6 +23,7 @@ from legacy_resnet import checkpoints
 from legacy_resnet import evaluation
 from legacy_resnet import train_dir_lock
 from legacy_resnet import watch
+from legacy_resnet.errors import SettingError
 
 pytestmark = netutil.QUIET
 
@@ -279,3 +280,19 @@ def test_watch_of_a_checkpoint_file_and_split_of_a_run_without_one_are_refused(s
   assert result.stderr == ('error: --split validation: the run held out no validation split '
                            '(it trained with --validation_split 0, or before validation splits '
                            'existed)\n')
+
+
+def test_the_lock_refuses_a_second_holder_and_leaves_nothing_behind(tmp_path):
+  path = tmp_path / train_dir_lock.LOCK_FILE
+  with train_dir_lock.held(str(tmp_path)):
+    assert read_json(path)['pid'] == os.getpid()
+    with pytest.raises(SettingError, match='process %d' % os.getpid()):
+      with train_dir_lock.held(str(tmp_path)):
+        pass
+  assert not os.listdir(tmp_path)  # The holder's clean end removes the lock file.
+  taken_over = []
+  path.write_text('{"host": "gone", "pid": 1, "started": "then"}')  # As SIGKILL leaves it.
+  with train_dir_lock.held(str(tmp_path), log=taken_over.append):
+    pass
+  assert taken_over == ['taking over the lock of %s from a process that is gone '
+                        '(host gone, process 1, started then)' % tmp_path]
