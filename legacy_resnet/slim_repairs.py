@@ -37,16 +37,14 @@ def assign_from_checkpoint(original):
   @functools.wraps(original)
   def repaired(model_path, var_list, ignore_missing_vars=False):
     grouped = _grouped_by_checkpoint_name(var_list, slim_variables.get_variable_full_name)
-    parts = {name: [v for v in variables if v._save_slice_info]  # pylint: disable=protected-access
-             for name, variables in grouped.items()}
-    parts = {name: variables for name, variables in parts.items() if variables}
+    parts, whole = {}, {}  # Split by the variable itself: `in` would compare with ==.
+    for name, variables in grouped.items():
+      for variable in variables:
+        sliced = variable._save_slice_info  # pylint: disable=protected-access
+        (parts if sliced else whole).setdefault(name, []).append(variable)
     if not parts:
       return original(model_path, var_list, ignore_missing_vars)
-    whole = {name: [v for v in variables if v not in parts.get(name, ())]
-             for name, variables in grouped.items()}
-    assign_op, feed_dict = original(
-        model_path, {name: variables for name, variables in whole.items() if variables},
-        ignore_missing_vars)
+    assign_op, feed_dict = original(model_path, whole, ignore_missing_vars)
     reader = tf.train.NewCheckpointReader(model_path)
     assign_ops = [assign_op]
     for name, variables in parts.items():
