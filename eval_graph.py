@@ -17,7 +17,8 @@ def main(argv=None):
   # No tf.keras here: TensorFlow then loads tf-keras, which tf-slim needs anyway, instead
   # of Keras 3 (and matplotlib through it) at start-up.
   os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-  from legacy_resnet import cli, eval_cli
+  from legacy_resnet.platform import cli
+  from legacy_resnet.programs import eval_cli
   return cli.run(eval_cli.main, argv)
 
 

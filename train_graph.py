@@ -20,7 +20,8 @@ def main(argv=None):
   if '--xla' in argv:  # XLA on the CPU: read before the first session (compat.session_config)
     os.environ['TF_XLA_FLAGS'] = (os.environ.get('TF_XLA_FLAGS', '') +
                                   ' --tf_xla_cpu_global_jit').strip()
-  from legacy_resnet import cli, train_cli
+  from legacy_resnet.platform import cli
+  from legacy_resnet.programs import train_cli
   return cli.run(train_cli.main, argv)
 
 

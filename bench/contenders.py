@@ -65,8 +65,13 @@ class Ours:
   """
 
   def __init__(self, config):
-    from legacy_resnet import checkpoints, datasets, evaluation, sessions, synthetic_signs
-    from legacy_resnet import train_cli, training
+    from legacy_resnet.checkpointing import checkpoints
+    from legacy_resnet.data import datasets
+    from legacy_resnet.data import synthetic_signs
+    from legacy_resnet.evaluate import evaluation
+    from legacy_resnet.platform import sessions
+    from legacy_resnet.programs import train_cli
+    from legacy_resnet.train import training
     size, batch = config['image_size'], config['batch_size']
     self.train_dir = tempfile.mkdtemp(prefix='bench-ours-', dir=config['scratch_dir'])
     settings = train_cli.train_settings(train_cli.parser().parse_args(
@@ -116,7 +121,8 @@ def forward_flops(model_name, image_size):
   """Floating-point operations of one image's forward pass (evaluation mode), counted
   by TensorFlow's profiler from the graph's convolution and matmul shapes."""
   import tensorflow as tf
-  from legacy_resnet import model_graph
+
+  from legacy_resnet.graph import model_graph
   graph = tf.Graph()
   with graph.as_default():
     images = tf.zeros([1, image_size, image_size, 3])
@@ -132,8 +138,9 @@ class SlimPort:
   built separately with ``is_training=False`` (as slim's eval script does)."""
 
   def __init__(self, config):
-    import legacy_resnet  # noqa: F401  (tf-slim's batch_norm needs the compat fix on TF 2.21)
     import tensorflow as tf
+
+    import legacy_resnet  # noqa: F401  (tf-slim's batch_norm needs the compat fix on TF 2.21)
     size, batch = config['image_size'], config['batch_size']
     self.images, self.labels = random_batch(batch, size)
     self.train_session, self.train_feed, self.train_op = self._graph(tf, size, True)
@@ -213,6 +220,7 @@ class TorchPeer:
 
   def __init__(self, config):
     import torch
+
     from bench import torch_resnet
     size, batch = config['image_size'], config['batch_size']
     self.torch = torch

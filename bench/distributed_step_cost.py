@@ -4,7 +4,7 @@ parameter-server cluster on this machine (1 ps, loopback).
 
     python -m bench.distributed_step_cost --workers 1 2 4 --modes sync async
 
-For each mode and worker count it runs ``python -m legacy_resnet.launch_local`` on the
+For each mode and worker count it runs ``python -m legacy_resnet.scale_out.launch_local`` on the
 synthetic set (written once to a temporary folder), reads each worker's closing line
 ``done at global step N (K steps, median S s per step)``, and prints a Markdown table:
 the median over workers of their median seconds per step, and the aggregate images
@@ -45,7 +45,7 @@ def run_cluster(settings, dataset_dir, train_dir, num_workers, mode):
   # Synchronous: every worker takes part in every global step. Asynchronous: each
   # worker step is a global step, so the run needs num_workers times as many.
   total = settings.steps * (num_workers if mode == 'async' else 1)
-  argv = [sys.executable, '-m', 'legacy_resnet.launch_local', '--ps', '1', '--workers',
+  argv = [sys.executable, '-m', 'legacy_resnet.scale_out.launch_local', '--ps', '1', '--workers',
           str(num_workers), '--timeout', str(settings.timeout), '--',
           '--dataset_dir', dataset_dir, '--train_dir', train_dir,
           '--model_name', settings.model_name, '--batch_size', str(settings.batch_size),
@@ -69,7 +69,7 @@ def run_cluster(settings, dataset_dir, train_dir, num_workers, mode):
 
 def main(argv):
   settings = parse_args(argv)
-  from legacy_resnet import synthetic_signs  # pylint: disable=import-outside-toplevel
+  from legacy_resnet.data import synthetic_signs  # pylint: disable=import-outside-toplevel
   rows = []
   with tempfile.TemporaryDirectory() as folder:
     dataset_dir = os.path.join(folder, 'signs')

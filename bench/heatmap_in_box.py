@@ -13,9 +13,9 @@ import sys
 import h5py
 import numpy as np
 
-from legacy_resnet import checkpoints
-from legacy_resnet import heatmaps
-from legacy_resnet import synthetic_signs
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.data import synthetic_signs
+from legacy_resnet.evaluate import heatmaps
 
 
 def main(path):

@@ -14,7 +14,6 @@ import sys
 import time
 
 
-
 def _median_milliseconds(runs, images, rounds):
   """{name: median ms} of each run over ``images``, alternated for ``rounds`` rounds
   after 3 untimed calls each."""
@@ -32,8 +31,11 @@ def _median_milliseconds(runs, images, rounds):
 
 
 def _measure(argv):
-  from legacy_resnet import cli, evaluation, inference_graph  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from legacy_resnet.evaluate import evaluation
+  from legacy_resnet.graph import inference_graph  # pylint: disable=g-import-not-at-top
+  from legacy_resnet.platform import cli
   parser = cli.ArgumentParser(prog='python -m bench.inference_graphs', description=__doc__)
   parser.add_argument('--checkpoint_path', required=True, help='train dir or checkpoint prefix')
   parser.add_argument('--rounds', type=cli.positive_int, default=30)
@@ -68,7 +70,7 @@ def _measure(argv):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  from legacy_resnet import cli  # pylint: disable=g-import-not-at-top
+  from legacy_resnet.platform import cli  # pylint: disable=g-import-not-at-top
   return cli.run(_measure, argv)
 
 

@@ -72,10 +72,12 @@ def _row(title, values, unit_value, higher_is_better):
 
 
 def _measure(argv):
-  from legacy_resnet import cli, runtimes  # pylint: disable=g-import-not-at-top
+  import benchmark  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import benchmark  # pylint: disable=g-import-not-at-top
+
+  from legacy_resnet.platform import cli
+  from legacy_resnet.serve import runtimes  # pylint: disable=g-import-not-at-top
   parser = cli.ArgumentParser(prog='bench/serving.py', description=__doc__)
   parser.add_argument('--checkpoint_path', required=True, help='train dir or checkpoint prefix')
   parser.add_argument('--rounds', type=cli.positive_int, default=10)
@@ -114,7 +116,7 @@ def _measure(argv):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  from legacy_resnet import cli  # pylint: disable=g-import-not-at-top
+  from legacy_resnet.platform import cli  # pylint: disable=g-import-not-at-top
   return cli.run(_measure, argv)
 
 

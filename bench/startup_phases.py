@@ -39,8 +39,13 @@ def _timed(owner, name):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  from legacy_resnet import checkpoints, cli, model_graph, synthetic_signs, train_cli
-  from legacy_resnet import training, training_loop
+  from legacy_resnet.checkpointing import checkpoints
+  from legacy_resnet.data import synthetic_signs
+  from legacy_resnet.graph import model_graph
+  from legacy_resnet.platform import cli
+  from legacy_resnet.programs import train_cli
+  from legacy_resnet.train import training
+  from legacy_resnet.train import training_loop
   _stamp('imports', time.time() - LAUNCHED)
   _timed(synthetic_signs, 'generate_split')
   _timed(model_graph, 'build_training')

@@ -1,4 +1,4 @@
 """Network definitions written with tf-slim layers. Importing this package applies
-the TensorFlow 2.x compatibility fix from ``legacy_resnet.compat``."""
+the TensorFlow 2.x compatibility fix from ``legacy_resnet.platform.compat``."""
 
-import legacy_resnet  # noqa: F401  (tf-slim's layers need the compat fix first)
+from legacy_resnet.platform import compat  # noqa: F401  (tf-slim's layers need it first)

@@ -12,7 +12,7 @@ checks that it collected every one)."""
 
 import pytest
 
-from legacy_resnet import synthetic_signs
+from legacy_resnet.data import synthetic_signs
 
 EXACT_50 = 'resnet_v1_50-infer-pool-stride_None'
 SMOKE = {

@@ -7,14 +7,13 @@ import os
 import sys
 
 import numpy as np
-
 import scriptutil
 
 
 def main():
   from_step = int(sys.argv[1])
   sys.path[0] = os.getcwd()  # As for `python script` run from the project's folder.
-  from legacy_resnet import batching  # pylint: disable=import-outside-toplevel
+  from legacy_resnet.data import batching  # pylint: disable=import-outside-toplevel
   real_batch = batching.training_batch
 
   def poisoned_batch(split, batch_size, seed, step, *args, **kwargs):

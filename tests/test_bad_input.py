@@ -7,11 +7,11 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-
 from scriptutil import run_script
-from legacy_resnet import cli
-from legacy_resnet import eval_cli
-from legacy_resnet import train_cli
+
+from legacy_resnet.platform import cli
+from legacy_resnet.programs import eval_cli
+from legacy_resnet.programs import train_cli
 
 
 def run_in_process(main, argv, capsys):

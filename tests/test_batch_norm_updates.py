@@ -3,12 +3,12 @@ and a Saver round trip."""
 
 import types
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-import netutil
 from nets import resnet_utils
 from nets import resnet_v1
 

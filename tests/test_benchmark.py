@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from scriptutil import ROOT
 
 from bench import benchmark
-from scriptutil import ROOT
 
 
 @pytest.mark.slow  # About 2 minutes on the 2-core machine (three TensorFlow processes).

@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from legacy_resnet import datasets
-from legacy_resnet import signs_data
-from legacy_resnet import synthetic_signs
+from legacy_resnet.data import datasets
+from legacy_resnet.data import signs_data
+from legacy_resnet.data import synthetic_signs
 
 
 def test_synthetic_data_knows_its_shape_before_drawing_and_draws_the_default_set():

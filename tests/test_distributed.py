@@ -11,18 +11,20 @@ import subprocess
 import sys
 import time
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import ROOT
+from scriptutil import read_json
+from scriptutil import run_script
 
-import netutil
-from scriptutil import ROOT, read_json, run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import cli
-from legacy_resnet import cluster
-from legacy_resnet import launch_local
-from legacy_resnet import train_cli
-from legacy_resnet.errors import UsageError
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.platform import cli
+from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.programs import train_cli
+from legacy_resnet.scale_out import cluster
+from legacy_resnet.scale_out import launch_local
 
 pytestmark = netutil.QUIET
 
@@ -33,7 +35,7 @@ SMALL = ['--model_name', 'resnet_v1_18', '--batch_size', '6']
 def _launch(signs_dir, train_dir, *extra, workers=2):
   """Runs launch_local with 1 ps and ``workers`` workers; returns (CompletedProcess,
   seconds)."""
-  argv = [sys.executable, '-m', 'legacy_resnet.launch_local', '--ps', '1', '--workers',
+  argv = [sys.executable, '-m', 'legacy_resnet.scale_out.launch_local', '--ps', '1', '--workers',
           str(workers), '--timeout', str(CLUSTER_SECS), '--', '--dataset_dir', signs_dir,
           '--train_dir', str(train_dir)] + SMALL + [str(arg) for arg in extra]
   start = time.monotonic()
@@ -245,7 +247,7 @@ def test_flags_describe_the_same_cluster_as_tf_config():
 
 
 def test_workers_sharing_a_step_draw_disjoint_parts_of_one_batch():
-  from legacy_resnet import batching
+  from legacy_resnet.data import batching
   one = batching.batch_indices(60, 12, seed=0, step=3)
   parts = [batching.batch_indices(60, 6, seed=0, step=3, shard=(index, 2)) for index in (0, 1)]
   assert list(one) == list(parts[0]) + list(parts[1])
@@ -264,7 +266,7 @@ def test_the_launcher_uses_loopback_ports_and_sets_the_cluster_flags_itself(caps
 
 def test_the_launcher_timeout_stops_the_cluster_and_names_what_was_running(tmp_path):
   result = subprocess.run(
-      [sys.executable, '-m', 'legacy_resnet.launch_local', '--ps', '1', '--workers', '1',
+      [sys.executable, '-m', 'legacy_resnet.scale_out.launch_local', '--ps', '1', '--workers', '1',
        '--timeout', '1', '--', '--train_dir', str(tmp_path / 'train')],
       capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert result.returncode == launch_local.EXIT_FAILED, result.stderr

@@ -7,11 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-
 from scriptutil import run_script
-from legacy_resnet import evaluation
-from legacy_resnet import export
-from legacy_resnet import signs_data
+
+from legacy_resnet.data import signs_data
+from legacy_resnet.evaluate import evaluation
+from legacy_resnet.serve import export
 
 LOAD_SAVED_MODEL = '''
 import sys, numpy as np, tensorflow as tf

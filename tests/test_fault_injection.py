@@ -11,17 +11,19 @@ import subprocess
 import sys
 import time
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import ROOT
+from scriptutil import read_json
+from scriptutil import run_script
 
-import netutil
-from scriptutil import ROOT, read_json, run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import datasets
-from legacy_resnet import train_cli
-from legacy_resnet import training
-from legacy_resnet.errors import UsageError
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.data import datasets
+from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.programs import train_cli
+from legacy_resnet.train import training
 
 pytestmark = netutil.QUIET
 
@@ -275,7 +277,7 @@ def _nan_run(signs_dir, train_dir, nan_step):
       ['--dataset_dir', signs_dir, '--train_dir', str(train_dir), '--max_number_of_steps',
        str(nan_step + 3), '--save_every_n_steps', '1'] + SMALL))
   data = datasets.training_data(signs_dir)
-  from legacy_resnet import batching
+  from legacy_resnet.data import batching
   poisoned = batching.batch_indices(data.num_train, 10, settings.data.seed, nan_step - 1)[0]
   data.train.images[poisoned] = np.nan
   os.makedirs(train_dir)

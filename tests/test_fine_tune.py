@@ -1,15 +1,15 @@
 """Fine-tuning from a slim model-zoo style checkpoint (tf-slim's own resnet_v1_50 with
 1000 classes) to 6 classes, with frozen scopes, and the checkpoint inspection tool."""
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import run_script
 from tf_slim.nets import resnet_v1 as slim_resnet_v1
 
-import netutil
-from scriptutil import run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import inspect_checkpoint
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.checkpointing import inspect_checkpoint
 
 
 @pytest.fixture(scope='module')

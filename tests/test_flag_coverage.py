@@ -16,25 +16,26 @@ import ast
 import math
 import os
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import ROOT
+from scriptutil import read_json
 
-import netutil
-from scriptutil import ROOT, read_json
-from legacy_resnet import batching
-from legacy_resnet import checkpoints
-from legacy_resnet import cluster
-from legacy_resnet import cli
-from legacy_resnet import compat
-from legacy_resnet import sessions
-from legacy_resnet import datasets
-from legacy_resnet import distributed
-from legacy_resnet import eval_cli
-from legacy_resnet import signs_data
-from legacy_resnet import synthetic_signs
-from legacy_resnet import train_cli
-from legacy_resnet import training
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.data import batching
+from legacy_resnet.data import datasets
+from legacy_resnet.data import signs_data
+from legacy_resnet.data import synthetic_signs
+from legacy_resnet.platform import cli
+from legacy_resnet.platform import compat
+from legacy_resnet.platform import sessions
+from legacy_resnet.programs import eval_cli
+from legacy_resnet.programs import train_cli
+from legacy_resnet.scale_out import cluster
+from legacy_resnet.scale_out import distributed
+from legacy_resnet.train import training
 
 pytestmark = netutil.QUIET
 

@@ -3,7 +3,8 @@
 import os
 
 from scriptutil import ROOT
-from legacy_resnet import flag_docs
+
+from legacy_resnet.programs import flag_docs
 
 
 def test_the_flag_page_matches_the_parsers():
@@ -13,4 +14,4 @@ def test_the_flag_page_matches_the_parsers():
   written = page.split(flag_docs.BEGIN)[1].split(flag_docs.END)[0].strip()
   assert written == flag_docs.tables(), (
       'docs/flags.md differs from --help; rewrite its tables with: '
-      'python -m legacy_resnet.flag_docs')
+      'python -m legacy_resnet.programs.flag_docs')

@@ -17,17 +17,17 @@ import sys
 import threading
 import traceback
 
-import numpy as np
-import pytest
-
 import hostile_corpus
 import netutil
+import numpy as np
+import pytest
 from scriptutil import ROOT
-from legacy_resnet import checkpoints
-from legacy_resnet import cli
-from legacy_resnet import eval_cli
-from legacy_resnet import inspect_checkpoint
-from legacy_resnet import train_cli
+
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.checkpointing import inspect_checkpoint
+from legacy_resnet.platform import cli
+from legacy_resnet.programs import eval_cli
+from legacy_resnet.programs import train_cli
 
 pytestmark = netutil.QUIET
 
@@ -197,7 +197,7 @@ def test_hostile_files_cost_one_error_line(scale, tiny_run, tmp_path, capsys):
                                       '--images', bomb]),
           ('eval_graph.py --dataset_file', ['eval_graph.py', '--checkpoint_path', train_dir,
                                             '--dataset_file', truncated]),
-          ('inspect_checkpoint', ['-m', 'legacy_resnet.inspect_checkpoint', damaged_index])))
+          ('inspect_checkpoint', ['-m', 'legacy_resnet.checkpointing.inspect_checkpoint', damaged_index])))
   }
 
   before = peak_rss_kib()

@@ -1,13 +1,13 @@
 """The frozen inference graph: every batch norm of each network folds into its
 convolution with the same outputs within 1e-5, and what cannot be folded is left alone."""
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-import netutil
-from legacy_resnet import inference_graph
+from legacy_resnet.graph import inference_graph
 from nets import nets_factory
 
 pytestmark = netutil.QUIET

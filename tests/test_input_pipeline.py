@@ -7,17 +7,18 @@ import math
 import os
 
 import h5py
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import read_json
+from scriptutil import run_script
 
-import netutil
-from scriptutil import read_json, run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import model_graph
-from legacy_resnet import preprocessing
-from legacy_resnet import train_cli
-from legacy_resnet.preprocessing import InputPipeline
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.data import preprocessing
+from legacy_resnet.data.preprocessing import InputPipeline
+from legacy_resnet.graph import model_graph
+from legacy_resnet.programs import train_cli
 
 pytestmark = netutil.QUIET
 

@@ -1,4 +1,4 @@
-"""legacy-resnet-run (``python -m legacy_resnet.run``) runs slim-era TF1 programs
+"""legacy-resnet-run (``python -m legacy_resnet.launcher.run``) runs slim-era TF1 programs
 unchanged: tests/slim_era's train_image_classifier.py and eval_image_classifier.py
 (written as the TF 1.15 research/slim scripts were) on TFRecord files written here, and
 tiny scripts that show what a program sees. Each launch is a real subprocess, about 5 s
@@ -18,20 +18,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim
+from scriptutil import ROOT
 
 import legacy_resnet
 import nets
-from legacy_resnet import contrib
-from legacy_resnet import run
-from legacy_resnet import soft_placement
-from legacy_resnet import tf1_view
-from scriptutil import ROOT
+from legacy_resnet.launcher import contrib
+from legacy_resnet.launcher import run
+from legacy_resnet.launcher import soft_placement
+from legacy_resnet.launcher import tf1_view
 
 SLIM_ERA = os.path.join(ROOT, 'tests', 'slim_era')
 TRAIN = os.path.join(SLIM_ERA, 'train_image_classifier.py')
 EVAL = os.path.join(SLIM_ERA, 'eval_image_classifier.py')
 SPLITS = {'train': 16, 'validation': 8}  # what slim_era/datasets/two_colors.py declares
-MODULE = [sys.executable, '-m', 'legacy_resnet.run']
+MODULE = [sys.executable, '-m', 'legacy_resnet.launcher.run']
 CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), 'legacy-resnet-run')
 GPU_NOTICE = soft_placement.NOTICE % '/device:GPU:0'
 
@@ -244,7 +244,7 @@ def test_help_says_what_the_launcher_does(capsys):
 def test_pyproject_console_scripts_resolve():
   with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as stream:
     scripts = tomllib.load(stream)['project']['scripts']
-  assert scripts['legacy-resnet-run'] == 'legacy_resnet.run:main'
+  assert scripts['legacy-resnet-run'] == 'legacy_resnet.launcher.run:main'
   for entry in scripts.values():
     module, _, function = entry.partition(':')
     assert callable(getattr(importlib.import_module(module), function)), entry
@@ -355,8 +355,8 @@ def test_the_placers_colocation_warnings_are_dropped_and_the_rest_kept():
       b'2026-12-04 20:57:11.830000: I tensorflow/core/x.cc:1] kept\n')
 
 
-LAUNCHER_MODULES = {'legacy_resnet.run', 'legacy_resnet.tf1_view', 'legacy_resnet.contrib',
-                    'legacy_resnet.soft_placement'}
+LAUNCHER_MODULES = {'legacy_resnet.launcher.%s' % name
+                    for name in ('run', 'tf1_view', 'contrib', 'soft_placement')}
 
 
 def _imports(name):
@@ -385,5 +385,5 @@ def test_the_projects_programs_do_not_load_the_launcher():
     if name not in loaded:
       loaded.add(name)
       pending.extend(_imports(name))
-  assert 'legacy_resnet.train_cli' in loaded and 'legacy_resnet.eval_cli' in loaded
+  assert 'legacy_resnet.programs.train_cli' in loaded and 'legacy_resnet.programs.eval_cli' in loaded
   assert not loaded & LAUNCHER_MODULES

@@ -12,10 +12,10 @@ import sys
 import time
 
 import pytest
-
 from scriptutil import ROOT
-from legacy_resnet import cluster
-from legacy_resnet import launch_local
+
+from legacy_resnet.scale_out import cluster
+from legacy_resnet.scale_out import launch_local
 
 START_SECS = 180  # A ps that never comes up fails the test instead of stalling it.
 TCP_LISTEN = '0A'
@@ -87,7 +87,7 @@ def test_a_loopback_ps_listens_on_every_interface_and_warns_so():
 
 def test_launch_local_runs_its_cluster_where_only_loopback_reaches_it(tmp_path):
   process = subprocess.Popen(
-      [sys.executable, '-m', 'legacy_resnet.launch_local', '--ps', '1', '--workers', '1',
+      [sys.executable, '-m', 'legacy_resnet.scale_out.launch_local', '--ps', '1', '--workers', '1',
        '--timeout', str(START_SECS), '--', '--train_dir', str(tmp_path / 'train'),
        '--model_name', 'resnet_v1_18', '--batch_size', '2'],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)

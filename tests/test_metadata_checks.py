@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from legacy_resnet import metadata_checks
-from legacy_resnet.errors import UsageError
+from legacy_resnet.checkpointing import metadata_checks
+from legacy_resnet.platform.errors import UsageError
 
 GOOD = {
     'model_name': 'resnet_v1_18',

@@ -2,12 +2,12 @@
 (weight decay, batch-norm decay) in effect, and is_training as a default, a per-call
 override or a bool tensor."""
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-import netutil
 from nets import nets_factory
 from nets import resnet50_signs
 from nets import resnet_v1

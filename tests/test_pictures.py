@@ -8,16 +8,16 @@ import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import read_json
+from scriptutil import run_script
 
-from scriptutil import read_json, run_script
-from legacy_resnet import batching
-from legacy_resnet import heatmaps
-from legacy_resnet import plots
-from legacy_resnet import synthetic_signs
-from legacy_resnet import training_curves
-from legacy_resnet.errors import Stopped
-from legacy_resnet.errors import UsageError
-
+from legacy_resnet.data import batching
+from legacy_resnet.data import synthetic_signs
+from legacy_resnet.evaluate import heatmaps
+from legacy_resnet.evaluate import plots
+from legacy_resnet.platform.errors import Stopped
+from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.train import training_curves
 from nets import nets_factory
 
 # The pictures are optional (the `plots` extra); without matplotlib there is nothing to test.

@@ -1,12 +1,12 @@
-"""legacy_resnet.preprocessing against the formulas of slim's vgg and inception
+"""legacy_resnet.data.preprocessing against the formulas of slim's vgg and inception
 preprocessing (evaluation path): means, scaling, crops and resized sizes."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from legacy_resnet import preprocessing
-from legacy_resnet.preprocessing import Preprocessing
+from legacy_resnet.data import preprocessing
+from legacy_resnet.data.preprocessing import Preprocessing
 
 VGG_MEANS = np.array([123.68, 116.78, 103.94], np.float32)
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from scriptutil import ROOT
 
 # The program's main with --help (which imports TensorFlow), then which Keras is loaded.

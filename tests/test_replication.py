@@ -3,17 +3,18 @@ CPU, one set of batch-norm updates, and the same training trajectory as one clon
 
 import os
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import read_json
+from scriptutil import run_script
 
-import netutil
-from scriptutil import run_script, read_json
-from legacy_resnet import model_graph
-from legacy_resnet import replication
-from legacy_resnet import sessions
-from legacy_resnet import train_cli
-from legacy_resnet.errors import SettingError
+from legacy_resnet.graph import model_graph
+from legacy_resnet.graph import replication
+from legacy_resnet.platform import sessions
+from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.programs import train_cli
 
 pytestmark = netutil.QUIET
 

@@ -3,12 +3,12 @@ layers (in order, with their kinds, weight and output shapes) and parameter coun
 Keras 3 build of the course model, input-size errors, and a few training steps."""
 
 import keras
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-import netutil
 from nets import resnet50_signs
 
 pytestmark = netutil.QUIET

@@ -2,12 +2,12 @@
 depth_multiplier, store_non_strided_activations, v1's use_bounded_activations and
 multi-grid unit rates in the last block."""
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-import netutil
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2

@@ -3,6 +3,7 @@ and, given the same weights, the same logits and end points."""
 
 import itertools
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,7 +12,6 @@ from tf_slim.nets import resnet_utils as slim_resnet_utils
 from tf_slim.nets import resnet_v1 as slim_resnet_v1
 from tf_slim.nets import resnet_v2 as slim_resnet_v2
 
-import netutil
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2

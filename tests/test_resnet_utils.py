@@ -1,11 +1,11 @@
 """nets.resnet_utils: subsampling, conv2d_same padding and atrous stack_blocks_dense."""
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-import netutil
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2

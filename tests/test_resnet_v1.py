@@ -3,12 +3,12 @@ behaviour (the checks of tf-slim's resnet_v1_test.py and resnet_v2_test.py)."""
 
 import re
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
 
-import netutil
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2

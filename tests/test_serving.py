@@ -9,20 +9,20 @@ missing-package test runs.
 import os
 import sys
 
+import netutil
 import numpy as np
 import pytest
-
 from scriptutil import ROOT
 from scriptutil import read_json
 from scriptutil import run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import evaluation
-from legacy_resnet import export
-from legacy_resnet import inference_graph
-from legacy_resnet import runtimes
-from legacy_resnet import serving_packages
-from legacy_resnet import signs_data
-import netutil
+
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.data import signs_data
+from legacy_resnet.evaluate import evaluation
+from legacy_resnet.graph import inference_graph
+from legacy_resnet.serve import export
+from legacy_resnet.serve import runtimes
+from legacy_resnet.serve import serving_packages
 
 SERVING = pytest.mark.skipif(
     not all(serving_packages.available(name)

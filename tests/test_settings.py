@@ -1,4 +1,4 @@
-"""train_graph.py's flags and the settings the library reads (legacy_resnet/settings.py)
+"""train_graph.py's flags and the settings the library reads (legacy_resnet/settings/settings.py)
 cannot drift apart: every flag fills a field of the same name (but the ones that act on
 the command line alone), every field is filled, with the flag's value."""
 
@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from legacy_resnet import cli
-from legacy_resnet import settings
-from legacy_resnet import train_cli
-from legacy_resnet import training
-from legacy_resnet.errors import SettingError
+from legacy_resnet.platform import cli
+from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.programs import train_cli
+from legacy_resnet.settings import settings
+from legacy_resnet.train import training
 
 # Every flag away from its default, so a field filled from the wrong flag shows.
 NON_DEFAULT = [

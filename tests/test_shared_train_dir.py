@@ -13,17 +13,19 @@ import sys
 import time
 
 import h5py
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import ROOT
+from scriptutil import read_json
+from scriptutil import run_script
 
-import netutil
-from scriptutil import ROOT, read_json, run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import evaluation
-from legacy_resnet import train_dir_lock
-from legacy_resnet import watch
-from legacy_resnet.errors import SettingError
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.checkpointing import train_dir_lock
+from legacy_resnet.evaluate import evaluation
+from legacy_resnet.evaluate import watch
+from legacy_resnet.platform.errors import SettingError
 
 pytestmark = netutil.QUIET
 

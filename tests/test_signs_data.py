@@ -5,8 +5,8 @@ import h5py
 import numpy as np
 import pytest
 
-from legacy_resnet import signs_data
-from legacy_resnet.errors import UsageError
+from legacy_resnet.data import signs_data
+from legacy_resnet.platform.errors import UsageError
 
 
 def write_h5(path, **datasets):

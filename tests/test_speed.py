@@ -6,15 +6,15 @@ weights and batches; and ``--xla`` really compiles on the CPU."""
 import subprocess
 import sys
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import netutil
 from scriptutil import ROOT
-from legacy_resnet import model_graph
-from legacy_resnet import sessions
-from legacy_resnet import train_cli
+
+from legacy_resnet.graph import model_graph
+from legacy_resnet.platform import sessions
+from legacy_resnet.programs import train_cli
 
 pytestmark = netutil.QUIET
 
@@ -124,7 +124,7 @@ def test_fast_graph_building_restores_tensor_equality():
 
 _XLA_PROBE = """
 import numpy as np, tensorflow as tf
-from legacy_resnet import sessions
+from legacy_resnet.platform import sessions
 graph = tf.Graph()
 with graph.as_default():
   x = tf.compat.v1.placeholder(tf.float32, [16, 16])
@@ -148,8 +148,8 @@ def test_xla_flag_compiles_on_the_cpu(xla):
 
 
 def test_frozen_inference_matches_the_restored_graph_within_1e4(tmp_path):
-  from legacy_resnet import checkpoints
-  from legacy_resnet import evaluation
+  from legacy_resnet.checkpointing import checkpoints
+  from legacy_resnet.evaluate import evaluation
   graph, tensors, saver = _graph(False)
   with tf.compat.v1.Session(graph=graph) as session:
     session.run(tensors.initializer)

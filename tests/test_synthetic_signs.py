@@ -8,10 +8,10 @@ import sys
 import h5py
 import numpy as np
 import pytest
-
 from scriptutil import ROOT
-from legacy_resnet import signs_data
-from legacy_resnet import synthetic_signs
+
+from legacy_resnet.data import signs_data
+from legacy_resnet.data import synthetic_signs
 
 
 @pytest.fixture(scope='module')
@@ -83,7 +83,7 @@ def test_written_files_have_the_course_layout(tmp_path):
 
 def test_command_line_writes_the_files(tmp_path):
   result = subprocess.run(
-      [sys.executable, '-m', 'legacy_resnet.synthetic_signs', '--output_dir', str(tmp_path),
+      [sys.executable, '-m', 'legacy_resnet.data.synthetic_signs', '--output_dir', str(tmp_path),
        '--num_train', '12', '--num_test', '6', '--seed', '2'],
       capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert result.returncode == 0, result.stderr

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import tf_slim
-
 from scriptutil import ROOT
 
 SLIM = os.path.dirname(tf_slim.__file__)

@@ -9,11 +9,12 @@ import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import read_json
+from scriptutil import run_script
 
-from scriptutil import read_json, run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import evaluation
-from legacy_resnet import model_graph
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.evaluate import evaluation
+from legacy_resnet.graph import model_graph
 
 SMALL_RUN = ['--model_name', 'resnet_v1_18', '--batch_size', '20', '--num_epochs', '2']
 
@@ -93,7 +94,7 @@ def test_moving_average_weights_are_restored_for_evaluation(signs_dir, tmp_path)
 
 def _raw_weights_loss(prefix, signs_dir):
   """Held-out loss of the checkpoint's raw (not averaged) weights."""
-  from legacy_resnet import signs_data  # pylint: disable=import-outside-toplevel
+  from legacy_resnet.data import signs_data  # pylint: disable=import-outside-toplevel
   split = signs_data.load_split(os.path.join(signs_dir, 'test_signs.h5'), 'test')
   with tf.Graph().as_default():
     tensors = model_graph.build_classifier('resnet_v1_18', 6, (64, 64))

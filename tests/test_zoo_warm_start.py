@@ -6,16 +6,17 @@ import os
 import subprocess
 import sys
 
+import netutil
 import numpy as np
 import pytest
 import tensorflow as tf
+from scriptutil import read_json
+from scriptutil import run_script
 from tf_slim.nets import resnet_v2 as slim_resnet_v2
 
-import netutil
-from scriptutil import read_json, run_script
-from legacy_resnet import checkpoints
-from legacy_resnet import evaluation
-from legacy_resnet import signs_data
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.data import signs_data
+from legacy_resnet.evaluate import evaluation
 
 pytestmark = pytest.mark.slow  # Builds and trains resnet_v2_50 at 96 x 96.
 

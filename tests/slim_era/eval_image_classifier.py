@@ -8,8 +8,8 @@ import math
 
 import tensorflow as tf
 import tensorflow.contrib.slim as slim
-
 from datasets import two_colors
+
 from nets import nets_factory
 
 tf.app.flags.DEFINE_string('dataset_dir', None, 'The folder of the TFRecord files.')

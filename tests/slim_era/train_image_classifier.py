@@ -5,10 +5,10 @@ placed it, and slim.learning.train's Supervisor saving checkpoints. For
 tests/test_launcher.py, which runs it with legacy-resnet-run."""
 
 import tensorflow as tf
+from datasets import two_colors
 from tensorflow.contrib import quantize as contrib_quantize
 from tensorflow.contrib import slim as contrib_slim
 
-from datasets import two_colors
 from nets import nets_factory
 
 slim = contrib_slim

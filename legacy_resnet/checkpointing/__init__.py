@@ -1,0 +1,1 @@
+"""Checkpoints and the train dir: saving, finding, checking, locking."""

@@ -1,0 +1,129 @@
+"""One writer per train dir: a training run (a cluster's chief) holds an exclusive lock
+on ``<train_dir>/train.lock`` for as long as it lives.
+
+The lock is ``flock`` on an open descriptor of that file, so the kernel releases it
+whenever the holder dies, however it dies (SIGKILL, a crash, the machine going down):
+a lock left by a dead process is no lock at all and the next run simply takes it. No
+process ids are compared and no ages guessed. The holder writes its host, process id
+and start time into the file, for the message that refuses a second run.
+
+On NFS, Linux turns ``flock`` into a POSIX lock held by the server's lock manager
+(NFSv4, or NFSv3 with lockd): two machines exclude each other, and the lock of a
+crashed client is released when the server notices (its lease or grace period, about a
+minute or two), not at once. Mounts with ``nolock`` or ``local_lock=all`` lock on
+each client alone: two machines are then not kept apart.
+"""
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import json
+import os
+import socket
+
+from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.platform.errors import UsageError
+
+LOCK_FILE = 'train.lock'
+
+
+def holder_description(record):
+  """'host vm, process 1234, started 2026-12-04T21:00:00Z' of a lock file's record."""
+  return 'host %s, process %s, started %s' % (record.get('host', '?'), record.get('pid', '?'),
+                                              record.get('started', '?'))
+
+
+def _read_record(descriptor):
+  """The holder's record in the lock file open as ``descriptor`` ({} when empty or not
+  a record: written by nobody yet, or by a holder killed while writing it)."""
+  os.lseek(descriptor, 0, os.SEEK_SET)
+  text = os.read(descriptor, 4096)
+  try:
+    record = json.loads(text.decode('utf-8'))
+  except ValueError:
+    return {}
+  return record if isinstance(record, dict) else {}
+
+
+def _write_record(descriptor, record):
+  os.ftruncate(descriptor, 0)
+  os.pwrite(descriptor, (json.dumps(record, sort_keys=True) + '\n').encode('utf-8'), 0)
+  os.fsync(descriptor)
+
+
+def _open(path):
+  try:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+  except OSError as error:
+    raise UsageError('%s: cannot create the train dir\'s lock file: %s'
+                     % (path, error.strerror)) from None
+
+
+def _is_at(descriptor, path):
+  """Whether ``path`` still names the file open as ``descriptor``."""
+  try:
+    here = os.stat(path)
+  except FileNotFoundError:
+    return False
+  opened = os.fstat(descriptor)
+  return (here.st_dev, here.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _locked(path, train_dir):
+  """A descriptor of the lock file ``path``, exclusively locked.
+
+  A holder removes the file when it ends; a run that opened it just before then would
+  lock a file no longer there, so the lock counts only once ``path`` still names it.
+  """
+  while True:
+    descriptor = _open(path)
+    try:
+      fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+      record = _read_record(descriptor)
+      os.close(descriptor)
+      if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+        raise UsageError('%s: cannot lock: %s' % (path, error.strerror)) from None
+      raise SettingError('{train_dir} %s is being trained by another process (%s); wait for '
+                         'it to end or stop it, or use another {train_dir}', train_dir,
+                         holder_description(record) if record
+                         else 'it has not written its name yet') from None
+    if _is_at(descriptor, path):
+      return descriptor
+    os.close(descriptor)
+
+
+@contextlib.contextmanager
+def held(train_dir, log=print):
+  """Holds the lock of ``train_dir`` (an existing folder) while entered.
+
+  A lock file left by a process that is gone is taken over, said through ``log``.
+
+  Raises:
+    SettingError: another live process holds the lock (the message names its host,
+      process id and start time).
+    UsageError: the lock file cannot be made or written.
+  """
+  path = os.path.join(train_dir, LOCK_FILE)
+  descriptor = _locked(path, train_dir)
+  try:
+    left = _read_record(descriptor)
+    if left:
+      log('taking over the lock of %s from a process that is gone (%s)'
+          % (train_dir, holder_description(left)))
+    started = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    try:
+      _write_record(descriptor, {'host': socket.gethostname(), 'pid': os.getpid(),
+                                 'started': started})
+    except OSError as error:
+      raise UsageError('%s: cannot write: %s' % (path, error.strerror)) from None
+    try:
+      yield
+    finally:
+      # Removed while still locked: a clean end, refused or not, leaves the folder as it
+      # was, and the next run has no one to take over from (_locked sees the removal).
+      with contextlib.suppress(OSError):
+        os.unlink(path)
+  finally:
+    os.close(descriptor)

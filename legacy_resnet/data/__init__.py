@@ -1,0 +1,2 @@
+"""SIGNS-format data: reading and checking the files, the embedded synthetic set,
+image files, preprocessing and batching."""

@@ -1,0 +1,32 @@
+"""Reading user image files (JPEG, PNG, GIF, BMP) with TensorFlow's decoders."""
+
+import numpy as np
+import tensorflow as tf
+
+from legacy_resnet.platform import limits
+from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.platform.errors import first_cause
+
+
+def read_image(path, size=None):
+  """Decodes ``path`` to float32 [height, width, 3] in [0, 1].
+
+  Args:
+    path: image file.
+    size: (height, width) to resize to (bilinear), or None to keep its own size.
+
+  Raises:
+    UsageError: for a missing, empty or undecodable file, or one over the size
+      limits of ``limits.read_image_file``.
+  """
+  data = limits.read_image_file(path)
+  try:
+    with tf.device('/device:CPU:0'):
+      image = tf.io.decode_image(data, channels=3, expand_animations=False)
+      image = tf.image.convert_image_dtype(image, tf.float32)
+      if size is not None:
+        image = tf.image.resize(image, size)
+      return np.clip(image.numpy(), 0.0, 1.0)
+  except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+    raise UsageError('--images %s: not a decodable image (%s)'
+                     % (path, first_cause(error))) from None

@@ -1,0 +1,1 @@
+"""Restoring a checkpoint to evaluate, predict, draw and watch a training run."""

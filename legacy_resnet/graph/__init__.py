@@ -1,0 +1,2 @@
+"""The TensorFlow graphs built around a network: training (loss, optimizer,
+clones), inference, metrics."""

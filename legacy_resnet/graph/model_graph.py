@@ -1,0 +1,260 @@
+"""Graph building shared by training, evaluation and the benchmark: placeholders, the
+network from the nets factory, losses, the train op and the moving-average tower."""
+
+import collections
+import functools
+import re
+
+import tensorflow as tf
+import tf_slim as slim
+
+from legacy_resnet.data import preprocessing
+from legacy_resnet.graph import optimization
+from legacy_resnet.graph import replication
+from legacy_resnet.platform import sessions
+from legacy_resnet.platform.errors import SettingError
+from nets import nets_factory
+
+# The batch-norm scale of the last layer of each residual branch: zeroing it at the start
+# makes every unit an identity, so a deep ResNet first trains like a shallow one.
+_RESIDUAL_OUTPUT_GAMMA = re.compile(
+    r'(bottleneck_v1/conv3|basic_v1/conv2)/BatchNorm/gamma$|/bn\d+[a-z]_branch2c/gamma$')
+
+ClassifierTensors = collections.namedtuple(
+    'ClassifierTensors',
+    ['images', 'labels', 'is_training', 'logits', 'end_points', 'eval_logits',
+     'eval_probabilities'])
+
+TrainingTensors = collections.namedtuple(
+    'TrainingTensors',
+    ['model', 'global_step', 'learning_rate', 'loss', 'cross_entropy', 'accuracy',
+     'train_op', 'summary_op', 'variables_to_train', 'initializer'])
+
+
+def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None,
+               pipeline=preprocessing.DEFAULT_PIPELINE):
+  """The factory's network function behind ``pipeline`` (a
+  ``preprocessing.InputPipeline``), or a SettingError naming ``model_name``."""
+  arg_scope_args = {}
+  if batch_norm_decay is not None:
+    arg_scope_args['batch_norm_decay'] = batch_norm_decay
+  try:
+    network = nets_factory.get_network_fn(model_name, num_classes + pipeline.labels_offset,
+                                          weight_decay=weight_decay, **arg_scope_args)
+  except ValueError as error:
+    raise SettingError('{model_name}: %s', error) from None
+  return pipeline.wrap(network)
+
+
+def input_placeholders(image_size):
+  """images float32 [batch, height, width, 3] in [0, 1] and labels int64 [batch]."""
+  height, width = image_size
+  images = tf.compat.v1.placeholder(tf.float32, [None, height, width, 3], name='images')
+  labels = tf.compat.v1.placeholder(tf.int64, [None], name='labels')
+  return images, labels
+
+
+def training_feed(model, images, labels):
+  """The feed dict of one training step; ``model.is_training`` is fed True only when it
+  is a switch (a graph built with ``batch_norm_switch``), not the constant True."""
+  feed = {model.images: images, model.labels: labels}
+  if isinstance(model.is_training, tf.Tensor):
+    feed[model.is_training] = True
+  return feed
+
+
+def moving_average_getter(moving_average):
+  """A variable-scope custom getter that returns each variable's moving average."""
+
+  def getter(next_getter, name, *args, **kwargs):
+    variable = next_getter(name, *args, **kwargs)
+    average = moving_average.average(variable)
+    return variable if average is None else average
+
+  return getter
+
+
+def variables_to_restore(moving_average_decay):
+  """Checkpoint name -> variable for an evaluation graph's model variables; with a
+  moving-average decay, each variable reads its averaged value from the checkpoint."""
+  model_variables = slim.get_model_variables()
+  if not moving_average_decay:
+    return {variable.op.name: variable for variable in model_variables}
+  averages = tf.compat.v1.train.ExponentialMovingAverage(moving_average_decay)
+  return averages.variables_to_restore(model_variables)
+
+
+def _fast_building(build):
+  """Runs the graph-building function ``build`` under ``sessions.fast_graph_building``."""
+
+  @functools.wraps(build)
+  def wrapped(*args, **kwargs):
+    with sessions.fast_graph_building():
+      return build(*args, **kwargs)
+
+  return wrapped
+
+
+@_fast_building
+def build_classifier(model_name, num_classes, image_size,
+                     pipeline=preprocessing.DEFAULT_PIPELINE, **network_args):
+  """Placeholders and the network in evaluation mode (batch norm on its moving
+  statistics) in the current graph, for evaluation, prediction and export.
+
+  ``pipeline`` is the run's ``preprocessing.InputPipeline``; ``network_args`` go to
+  the network (e.g. ``global_pool=False, output_stride=16``).
+  """
+  images, labels = input_placeholders(image_size)
+  logits, end_points = network_fn(model_name, num_classes, pipeline=pipeline)(
+      images, is_training=False, **network_args)
+  return ClassifierTensors(images, labels, False, logits, end_points, logits,
+                           end_points.get('predictions'))
+
+
+def _variables_to_train(trainable_scopes):
+  if not trainable_scopes:
+    return tf.compat.v1.trainable_variables()
+  chosen = []
+  for scope in trainable_scopes:
+    found = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES, scope)
+    if not found:
+      raise SettingError('{trainable_scopes}: no trainable variable under %r', scope)
+    chosen.extend(found)
+  return chosen
+
+
+def initializer(zero_init_residual):
+  """Initializes all variables; with ``zero_init_residual``, then zeroes the batch-norm
+  scale at the end of every residual branch."""
+  init_all = tf.compat.v1.global_variables_initializer()
+  if not zero_init_residual:
+    return init_all
+  gammas = [v for v in slim.get_model_variables() if _RESIDUAL_OUTPUT_GAMMA.search(v.op.name)]
+  with tf.control_dependencies([init_all]):
+    return tf.group([v.assign(tf.zeros_like(v)) for v in gammas], name='init')
+
+
+def _gated(gradient):
+  """``gradient`` behind the current control dependencies (None stays None)."""
+  if gradient is None:
+    return None
+  if isinstance(gradient, tf.IndexedSlices):
+    return tf.IndexedSlices(tf.identity(gradient.values), gradient.indices,
+                            gradient.dense_shape)
+  return tf.identity(gradient)
+
+
+@_fast_building
+def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps,
+                   clones=None, wrap_optimizer=None, batch_norm_switch=False):
+  """Builds the whole training graph into the current graph.
+
+  The training towers' batch norm runs on batch statistics (``model.is_training`` is
+  True), and its moving statistics are updated by the ``UPDATE_OPS`` the train op
+  depends on; ``eval_logits`` come from a second tower, reusing the variables, whose
+  batch norm uses the moving statistics. With ``settings.model.moving_average_decay``, the
+  train op also updates moving averages of the model variables, and the evaluation
+  tower reads those averages.
+
+  Args:
+    settings: a settings.TrainSettings (its model, input, optimizer and schedule).
+    num_classes: number of classes.
+    image_size: (height, width).
+    steps_per_epoch: steps in one pass over the training set.
+    total_steps: steps of the whole run (for the cosine schedule).
+    clones: ``replication.clones(...)``; the fed batch is split evenly over them
+      (default: one clone, TensorFlow's own placement).
+    wrap_optimizer: optional function from the optimizer to the one that applies the
+      gradients (e.g. ``SyncReplicasOptimizer`` for parameter-server training).
+    batch_norm_switch: the older layout: one tower whose batch norm is switched by an
+      ``is_training`` placeholder (inside ``tf.cond``, fed True to train, evaluated
+      with its default False), instead of a training-mode tower plus an evaluation
+      tower. Same numbers, but the conditionals and their gradients make it slower to
+      build and to optimize at the first step; kept as the reference for tests.
+
+  Returns:
+    TrainingTensors.
+  """
+  clones = clones or replication.clones(1, False, 0)
+  with tf.compat.v1.device(replication.variables_device(clones)):
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+  model, schedule, opt = settings.model, settings.schedule, settings.optimizer
+  network = network_fn(model.model_name, num_classes, model.weight_decay,
+                       model.batch_norm_decay,
+                       preprocessing.InputPipeline.from_settings(settings.input))
+  images, labels = input_placeholders(image_size)
+  is_training = True
+  if batch_norm_switch:
+    is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
+
+  rate = optimization.learning_rate(
+      global_step, schedule.learning_rate, schedule.learning_rate_decay_type, total_steps,
+      steps_per_epoch, warmup_epochs=schedule.warmup_epochs,
+      decay_factor=schedule.learning_rate_decay_factor,
+      num_epochs_per_decay=schedule.num_epochs_per_decay,
+      end_learning_rate=schedule.end_learning_rate)
+  optimizer = optimization.optimizer(
+      opt.optimizer, rate, momentum=opt.momentum, adam_beta1=opt.adam_beta1,
+      adam_beta2=opt.adam_beta2, opt_epsilon=opt.opt_epsilon,
+      rmsprop_decay=opt.rmsprop_decay, rmsprop_momentum=opt.rmsprop_momentum)
+  if wrap_optimizer:
+    optimizer = wrap_optimizer(optimizer)
+
+  clone_logits, clone_cross_entropies, clone_gradients = [], [], []
+  parts = zip(replication.split_batch(images, len(clones)),
+              replication.split_batch(labels, len(clones)))
+  for index, (clone, (clone_images, clone_labels)) in enumerate(zip(clones, parts)):
+    with replication.clone_scope(clone, index):
+      logits, clone_end_points = network(clone_images, is_training=is_training)
+      cross_entropy = tf.compat.v1.losses.softmax_cross_entropy(
+          tf.one_hot(clone_labels, num_classes), logits,
+          label_smoothing=model.label_smoothing, loss_collection=None)
+      clone_loss = cross_entropy / len(clones)
+      if index == 0:
+        end_points = clone_end_points
+        variables_to_train = _variables_to_train(model.trainable_scopes)
+        clone_loss += tf.compat.v1.losses.get_regularization_loss()
+      clone_gradients.append(optimizer.compute_gradients(clone_loss, var_list=variables_to_train))
+      clone_logits.append(logits)
+      clone_cross_entropies.append(cross_entropy)
+
+  logits = tf.concat(clone_logits, 0) if len(clones) > 1 else clone_logits[0]
+  cross_entropy = tf.add_n(clone_cross_entropies) / len(clones)
+  loss = tf.add(cross_entropy, tf.compat.v1.losses.get_regularization_loss(), name='loss')
+  accuracy = tf.reduce_mean(
+      tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32), name='accuracy')
+  # The batch-norm updates gate the gradients, not the whole apply step: the ops an
+  # optimizer wrapper creates inside apply_gradients (SyncReplicasOptimizer's token
+  # queue and readiness checks) must run without a fed batch.
+  # One group op carries the updates: each gradient then waits on a single control
+  # input instead of one per batch-norm layer (tens of thousands of edges that
+  # grappler's dependency optimizer spent most of a second on at the first step).
+  updates = tf.group(replication.update_ops(clones[0]), name='batch_norm_updates')
+  with tf.control_dependencies([updates]):
+    gradients = [(_gated(gradient), variable)
+                 for gradient, variable in replication.summed_gradients(clone_gradients)]
+  train_op = optimizer.apply_gradients(gradients, global_step=global_step)
+
+  eval_logits = logits
+  custom_getter = None
+  if model.moving_average_decay:
+    moving_average = tf.compat.v1.train.ExponentialMovingAverage(
+        model.moving_average_decay, num_updates=global_step)
+    with tf.control_dependencies([train_op]):
+      train_op = moving_average.apply(slim.get_model_variables())
+    custom_getter = moving_average_getter(moving_average)
+  if custom_getter or len(clones) > 1 or not batch_norm_switch:
+    # An unsplit tower for evaluation (batch norm on the moving statistics), on the
+    # first clone's device.
+    with tf.compat.v1.device(clones[0].device), tf.compat.v1.variable_scope(
+        tf.compat.v1.get_variable_scope(), reuse=True, custom_getter=custom_getter):
+      eval_logits, _ = network(images, is_training=False, reuse=True)
+
+  for name, value in (('loss', loss), ('cross_entropy', cross_entropy),
+                      ('accuracy', accuracy), ('learning_rate', rate)):
+    tf.compat.v1.summary.scalar(name, value)
+  tensors = ClassifierTensors(images, labels, is_training, logits, end_points, eval_logits,
+                              tf.nn.softmax(eval_logits, name='eval_probabilities'))
+  return TrainingTensors(tensors, global_step, rate, loss, cross_entropy, accuracy, train_op,
+                         tf.compat.v1.summary.merge_all(), variables_to_train,
+                         initializer(model.zero_init_residual))

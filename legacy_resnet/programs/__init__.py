@@ -1,0 +1,1 @@
+"""The command lines of train_graph.py and eval_graph.py and the flag reference."""

@@ -1,0 +1,1 @@
+"""Training on a cluster: parameter servers, workers, local launches."""

@@ -1,0 +1,1 @@
+"""Export for serving: SavedModels, frozen graphs and the runtimes that load them."""

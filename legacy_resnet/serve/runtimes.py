@@ -1,0 +1,121 @@
+"""A restored classifier run by TensorFlow, ONNX Runtime or OpenVINO.
+
+The two other runtimes run the checkpoint's ONNX model (``export.serving_onnx_model``:
+images float32 [N, H, W, 3] in [0, 1] -> probabilities [N, C]), converted at the first
+use and kept beside the checkpoint as ``<prefix>.onnx``. Their packages are optional
+(requirements-serve.txt). CPU settings are the ones measured best on a 2-core Xeon
+(bench/results/serving-*.md): one thread per core inside an operator, operators one
+after another, full float32 precision.
+"""
+
+import os
+
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.evaluate import evaluation
+from legacy_resnet.platform import atomic_files
+from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.serve import export
+from legacy_resnet.serve import serving_packages
+
+RUNTIMES = ('tensorflow', 'onnxruntime', 'openvino')
+DEFAULT_RUNTIME = 'tensorflow'
+ONNX_SUFFIX = '.onnx'
+_INPUT = export.INPUT_NAME + ':0'
+_PROBABILITIES = 'probabilities:0'
+
+
+def checkpoint_onnx_model(prefix):
+  """The serialized ONNX model of checkpoint ``prefix``: read from ``<prefix>.onnx``,
+  else converted and written there (kept in memory only when that folder is read-only)."""
+  path = prefix + ONNX_SUFFIX
+  if os.path.exists(path):
+    with open(path, 'rb') as stream:
+      return stream.read()
+  classifier = evaluation.RestoredClassifier(prefix, finalize=False)
+  try:
+    model = export.serving_onnx_model(classifier).SerializeToString()
+  finally:
+    classifier.close()
+  try:
+    with atomic_files.replacing(path) as temporary:
+      with open(temporary, 'wb') as stream:
+        stream.write(model)
+  except UsageError:
+    pass  # Converted again next time.
+  return model
+
+
+class OnnxRuntimeModel:
+  """An ONNX model in an ONNX Runtime CPU session, called with the batch of its input
+  ``input_name`` and returning its output ``output_name``: ``threads`` inside an
+  operator, operators in sequence (a ResNet is a chain; a second pool only competes for
+  cores)."""
+
+  def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
+    ort = serving_packages.require('onnxruntime', '--runtime onnxruntime')
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    self.session = ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
+    self.input_name, self.output_name = input_name, output_name
+
+  def __call__(self, images):
+    return self.session.run([self.output_name], {self.input_name: images})[0]
+
+
+class OpenVinoModel:
+  """An ONNX model compiled by OpenVINO for the CPU, called like OnnxRuntimeModel:
+  ``threads`` threads, the latency
+  hint (one request at a time, all cores on it) and float32 precision (on CPUs with
+  AMX or AVX-512 bfloat16 OpenVINO would otherwise compute in bfloat16, about 1e-2
+  off)."""
+
+  def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
+    ov = serving_packages.require('openvino', '--runtime openvino')
+    core = ov.Core()
+    self.compiled = core.compile_model(core.read_model(model), 'CPU', {
+        'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY',
+        'INFERENCE_PRECISION_HINT': 'f32'})
+    self.input_name, self.output = input_name, self.compiled.output(output_name)
+
+  def __call__(self, images):
+    return self.compiled({self.input_name: images})[self.output]
+
+
+_MODELS = {'onnxruntime': OnnxRuntimeModel, 'openvino': OpenVinoModel}
+
+
+class ServedClassifier:
+  """A checkpoint's classifier run by ONNX Runtime or OpenVINO, with the attributes and
+  ``probabilities`` of ``evaluation.RestoredClassifier``."""
+
+  def __init__(self, checkpoint_path, runtime, threads=None):
+    make = _MODELS[runtime]
+    serving_packages.require(runtime, '--runtime ' + runtime)  # Before any conversion.
+    prefix = checkpoints.resolve(checkpoint_path)
+    self.metadata = checkpoints.read_metadata(prefix)
+    self.class_names = self.metadata['class_names']
+    self.image_size = tuple(self.metadata['image_size'])
+
+    def load(prefix):
+      self.global_step = checkpoints.global_step(prefix)
+      self.run = make(checkpoint_onnx_model(prefix), threads or os.cpu_count())
+
+    # A train dir's trainer may delete the checkpoint while it is converted.
+    self.prefix = checkpoints.restore_newest(checkpoint_path, load, prefix)
+
+  def probabilities(self, images):
+    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1]."""
+    return evaluation.in_batches(self.run, images)
+
+  def close(self):
+    pass
+
+
+def restored_classifier(checkpoint_path, runtime=DEFAULT_RUNTIME):
+  """The checkpoint's classifier in ``runtime`` (one of RUNTIMES)."""
+  if runtime == 'tensorflow':
+    return evaluation.RestoredClassifier(checkpoint_path)
+  return ServedClassifier(checkpoint_path, runtime)

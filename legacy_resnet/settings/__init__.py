@@ -1,0 +1,2 @@
+"""What a training run is told: each setting declared once, with its flag, default,
+help and range; the typed settings, the parser and the flag docs come from it."""

@@ -1,0 +1,1 @@
+"""The one-process training run: its step loop, checkpoints, summaries and curves."""

@@ -1,0 +1,116 @@
+"""curves.png of a train dir: loss and accuracy per epoch, read back from the run's
+TensorBoard event files (training loss and accuracy every --log_every_n_steps, held-out
+accuracy and loss after every epoch) and its metadata's last held-out result."""
+
+import contextlib
+import glob
+import os
+import re
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from legacy_resnet.checkpointing import checkpoints
+from legacy_resnet.evaluate import plots
+from legacy_resnet.platform.errors import Stopped
+from legacy_resnet.platform.errors import UsageError
+
+CURVES_FILE = 'curves.png'
+# TensorFlow names a summary 'loss_1' when an op is already called 'loss'.
+_UNIQUE_SUFFIX = re.compile(r'_\d+$')
+# Event tag -> curve label. Runs from before the validation split logged their per-epoch
+# evaluation (on the test file) as eval/.
+_SERIES = {'loss': 'training loss', 'accuracy': 'training accuracy',
+           'validation/loss': 'validation loss', 'validation/accuracy': 'validation accuracy',
+           'test/loss': 'test loss', 'test/accuracy': 'test accuracy',
+           'eval/loss': 'held-out loss', 'eval/accuracy': 'held-out accuracy'}
+
+
+def read_scalars(train_dir):
+  """{tag: {step: value}} of every scalar summary in ``train_dir``'s event files, tags
+  without TensorFlow's uniqueness suffix (a resumed run's later file wins for a step
+  logged twice)."""
+  scalars = {}
+  for path in sorted(glob.glob(os.path.join(train_dir, 'events.out.tfevents.*')),
+                     key=os.path.getmtime):
+    try:
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for value in event.summary.value:
+          if value.WhichOneof('value') == 'simple_value':
+            tag = _UNIQUE_SUFFIX.sub('', value.tag)
+            scalars.setdefault(tag, {})[event.step] = value.simple_value
+    except tf.errors.DataLossError:
+      continue  # The end of a file cut off by a kill; what came before it was read.
+  return scalars
+
+
+def per_epoch(scalars, steps_per_epoch, results=()):
+  """(epochs float [E], {label: float [E]}): each epoch's mean training loss and
+  accuracy and its validation and test results (NaN where none), for epochs 1..E.
+
+  ``results`` (the metadata's records: {'accuracy', 'loss', 'global_step'} and the
+  'split' they come from, 'eval' when they name none) add evaluations the events lack
+  (a cluster's chief records its final report in the metadata only).
+  """
+  scalars = {tag: dict(values) for tag, values in scalars.items()}
+  for result in results:
+    for key in ('accuracy', 'loss'):
+      scalars.setdefault('%s/%s' % (result.get('split', 'eval'), key), {}).setdefault(
+          result['global_step'], result[key])
+  steps = [step for values in scalars.values() for step in values]
+  if not steps:
+    return np.zeros(0), {}
+  count = int(np.ceil(max(steps) / steps_per_epoch))
+  epochs = np.arange(1, count + 1, dtype=float)
+  series = {}
+  for tag, label in _SERIES.items():
+    if tag not in scalars:
+      continue
+    sums, counts = np.zeros(count), np.zeros(count)
+    for step, value in scalars[tag].items():
+      epoch = max(0, int(np.ceil(step / steps_per_epoch)) - 1)
+      sums[epoch] += value
+      counts[epoch] += 1
+    with np.errstate(invalid='ignore'):
+      series[label] = sums / counts
+  return epochs, series
+
+
+def write(train_dir, steps_per_epoch):
+  """Writes ``train_dir``/curves.png and says so; says why not when matplotlib is
+  missing, nothing was logged yet or the file cannot be written (the run itself
+  went well, so that is no error)."""
+  if not plots.available():
+    print('note: no %s: matplotlib is not installed (%s)' % (CURVES_FILE, plots.INSTALL_HINT))
+    return None
+  try:
+    metadata = checkpoints.read_metadata(os.path.join(train_dir, checkpoints.METADATA_FILE))
+  except UsageError:
+    metadata = {}
+  results = [metadata[key] for key in ('last_eval', 'test') if metadata.get(key)]
+  epochs, series = per_epoch(read_scalars(train_dir), steps_per_epoch, results)
+  if not len(epochs):
+    return None
+  path = os.path.join(train_dir, CURVES_FILE)
+  try:
+    plots.training_curves(path, epochs, series, os.path.basename(os.path.abspath(train_dir)))
+  except UsageError as error:
+    sys.stderr.write('warning: %s\n' % error)
+    return None
+  print('wrote %s' % path)
+  return path
+
+
+@contextlib.contextmanager
+def written_at_end(train_dir, steps_per_epoch, chief=True):
+  """Writes the curves (``write``) when the block finishes or is stopped by a signal
+  (Ctrl-C); not after an error. Only the ``chief`` writes them."""
+  try:
+    yield
+  except (Stopped, KeyboardInterrupt):
+    if chief:
+      write(train_dir, steps_per_epoch)
+    raise
+  if chief:
+    write(train_dir, steps_per_epoch)
