@@ -1,25 +1,16 @@
 #!/usr/bin/env python3
 """Train a ResNet on SIGNS-format data (see --help and README.md).
 
-Installed as the ``legacy-resnet-train`` command. The environment is set here, before
-``legacy_resnet`` imports TensorFlow, because TensorFlow reads it only then."""
+Installed as the ``legacy-resnet-train`` command."""
 
-import os
 import sys
+
+import program_environment
 
 
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else argv
-  if '--verbose' in argv:
-    os.environ['LEGACY_RESNET_VERBOSE'] = '1'
-  else:
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # read once, when TF is imported
-  # No tf.keras here: TensorFlow then loads tf-keras, which tf-slim needs anyway, instead
-  # of Keras 3 (and matplotlib through it) at start-up.
-  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-  if '--xla' in argv:  # XLA on the CPU: read before the first session (compat.session_config)
-    os.environ['TF_XLA_FLAGS'] = (os.environ.get('TF_XLA_FLAGS', '') +
-                                  ' --tf_xla_cpu_global_jit').strip()
+  program_environment.prepare(argv)
   from legacy_resnet.platform import cli
   from legacy_resnet.programs import train_cli
   return cli.run(train_cli.main, argv)

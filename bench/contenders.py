@@ -74,10 +74,10 @@ class Ours:
     from legacy_resnet.train import training
     size, batch = config['image_size'], config['batch_size']
     self.train_dir = tempfile.mkdtemp(prefix='bench-ours-', dir=config['scratch_dir'])
-    settings = train_cli.train_settings(train_cli.parser().parse_args(
+    settings = train_cli.settings_of(
         ['--model_name', config['model_name'], '--batch_size', str(batch),
          '--train_dir', self.train_dir, '--max_number_of_steps', '1000000'] +
-        config.get('train_flags', [])))
+        config.get('train_flags', []))
     train, test = synthetic_signs.generate(num_train=4 * batch, num_test=batch,
                                            image_size=size)
     data = datasets.from_splits(train, test, {'kind': 'benchmark'})

@@ -211,9 +211,26 @@ def test_readme_seeded_blocks_run(tmp_path, trained_runs):
 DOC_PAGES = sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
 
 
+def require_a_checked_block(path):
+  """Fails for a page with neither a runnable block nor one marked skip (with its reason)."""
+  assert any(block.language in RUNNABLE for block in read_blocks(path)), (
+      '%s has neither a runnable nor a marked-skip block: show the page\'s task as a '
+      'command or Python block' % os.path.relpath(path, ROOT))
+
+
 @pytest.mark.parametrize('page', DOC_PAGES, ids=os.path.basename)
 def test_doc_page_blocks_run(page, tmp_path, trained_runs):
+  require_a_checked_block(page)
   run_file(page, _seeded_copy(tmp_path / 'repo', trained_runs))
+
+
+def test_a_page_without_a_checked_block_fails(tmp_path):
+  page = tmp_path / 'page.md'
+  page.write_text('# Prose only\n\n```\nan unmarked listing\n```\n')
+  with pytest.raises(AssertionError, match='neither a runnable nor a marked-skip block'):
+    require_a_checked_block(str(page))
+  page.write_text('<!-- doctest: skip needs two machines -->\n```sh\nssh other\n```\n')
+  require_a_checked_block(str(page))
 
 
 # `module.name(...)` or `module.name` in the text (not a file name such as `eval_cli.py`).

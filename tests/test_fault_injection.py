@@ -273,9 +273,9 @@ def test_a_damaged_checkpoint_named_explicitly_is_an_error(two_checkpoints, tmp_
 
 def _nan_run(signs_dir, train_dir, nan_step):
   """Trains in-process on data whose image at ``nan_step``'s batch is all NaN."""
-  settings = train_cli.train_settings(train_cli.parser().parse_args(
+  settings = train_cli.settings_of(
       ['--dataset_dir', signs_dir, '--train_dir', str(train_dir), '--max_number_of_steps',
-       str(nan_step + 3), '--save_every_n_steps', '1'] + SMALL))
+       str(nan_step + 3), '--save_every_n_steps', '1'] + SMALL)
   data = datasets.training_data(signs_dir)
   from legacy_resnet.data import batching
   poisoned = batching.batch_indices(data.num_train, 10, settings.data.seed, nan_step - 1)[0]

@@ -35,6 +35,7 @@ from legacy_resnet.programs import eval_cli
 from legacy_resnet.programs import train_cli
 from legacy_resnet.scale_out import cluster
 from legacy_resnet.scale_out import distributed
+from legacy_resnet.settings import derived
 from legacy_resnet.train import training
 
 pytestmark = netutil.QUIET
@@ -218,7 +219,7 @@ def _partial_checkpoint(folder):
 
 
 def _settings(argv):
-  return train_cli.train_settings(train_cli.parser().parse_args(argv))
+  return train_cli.settings_of(argv)
 
 
 @pytest.fixture(scope='module')
@@ -359,10 +360,10 @@ def test_augmentation_flags(trainers, signs_dir):
   for flag in (['--random_shift', '4'], ['--horizontal_flip'], ['--random_brightness', '0.3'],
                ['--random_contrast', '0.3']):
     settings = _settings(off + flag)
-    augmented = batching.augment(raw, training.augmentation(settings.input),
+    augmented = batching.augment(raw, derived.augmentation(settings.input),
                                  np.random.default_rng(0))
     assert not np.array_equal(augmented, raw), flag
-  assert training.augmentation(_settings(off).input) == batching.NO_AUGMENTATION
+  assert derived.augmentation(_settings(off).input) == batching.NO_AUGMENTATION
 
 
 def test_batches_follow_the_seed_and_batch_size(trainers):
@@ -381,7 +382,7 @@ def test_session_config_flags(trainers, monkeypatch):
   from tensorflow.python.client import pywrap_tf_session  # pylint: disable=g-direct-tensorflow-import
   switched = []  # Switching XLA on for real would slow every later session here.
   monkeypatch.setattr(pywrap_tf_session, 'TF_SetTfXlaCpuGlobalJit', switched.append)
-  config = training.session_config(_settings(['--xla']).run)
+  config = derived.session_config(_settings(['--xla']).run)
   assert config.graph_options.optimizer_options.global_jit_level == (
       tf.compat.v1.OptimizerOptions.ON_1)
   assert switched == ([] if sessions.gpus() else [True])

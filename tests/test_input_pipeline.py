@@ -25,7 +25,7 @@ pytestmark = netutil.QUIET
 
 def _settings(*flags):
   """The input settings of train_graph.py's ``flags``."""
-  return train_cli.train_settings(train_cli.parser().parse_args(list(flags))).input
+  return train_cli.settings_of(list(flags)).input
 
 
 def test_flags_make_the_pipeline_and_eval_size_defaults_to_train_size():

@@ -26,9 +26,9 @@ STEPS = 4
 
 def _graph(num_clones):
   # Plain SGD: Adam would turn float noise in near-zero gradients into whole steps.
-  settings = train_cli.train_settings(train_cli.parser().parse_args(
+  settings = train_cli.settings_of(
       ['--model_name', 'resnet_v1_18', '--optimizer', 'sgd', '--learning_rate', '0.02',
-       '--warmup_epochs', '0']))
+       '--warmup_epochs', '0'])
   graph = tf.Graph()
   with graph.as_default():
     tensors = model_graph.build_training(

@@ -1,6 +1,7 @@
-"""train_graph.py's flags and the settings the library reads (legacy_resnet/settings/settings.py)
-cannot drift apart: every flag fills a field of the same name (but the ones that act on
-the command line alone), every field is filled, with the flag's value."""
+"""train_graph.py's flags, the typed settings the library reads and the flag reference
+all come from one declaration (legacy_resnet/settings/declaration.py): every declared
+setting is a flag and a field, filled with the flag's value, and adding a setting is
+one declaration."""
 
 import dataclasses
 
@@ -8,9 +9,11 @@ import pytest
 
 from legacy_resnet.platform import cli
 from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.programs import flag_docs
 from legacy_resnet.programs import train_cli
-from legacy_resnet.settings import settings
-from legacy_resnet.train import training
+from legacy_resnet.settings import declaration
+from legacy_resnet.settings import derived
+from legacy_resnet.settings import train_settings
 
 # Every flag away from its default, so a field filled from the wrong flag shows.
 NON_DEFAULT = [
@@ -34,50 +37,73 @@ NON_DEFAULT = [
     '--replicas_to_aggregate', '1', '--ps_timeout_secs', '30']
 
 
-def _flag_names():
-  return {action.dest for action in train_cli.parser()._actions  # pylint: disable=protected-access
-          if action.option_strings and action.dest != 'help'}
+def _declared():
+  """{setting name: group field} of the declaration."""
+  return {setting.name: group.field for group in declaration.TRAIN_SETTINGS
+          for setting in group.settings}
 
 
-def _fields():
-  """{field name: group} over every group of settings.TrainSettings."""
-  return {field.name: group for group, kind in settings.groups().items()
-          for field in dataclasses.fields(kind)}
-
-
-def test_every_flag_fills_a_field_and_every_field_has_a_flag():
-  fields, flags = _fields(), _flag_names()
-  assert sum(len(dataclasses.fields(kind)) for kind in settings.groups().values()) == len(fields)
-  assert sorted(set(fields) - flags) == []
-  assert sorted(flags - set(fields)) == sorted(train_cli.COMMAND_LINE_ONLY)
+def test_every_declared_setting_is_a_flag_and_a_field():
+  flags = {action.dest for action in train_cli.parser()._actions  # pylint: disable=protected-access
+           if action.option_strings and action.dest != 'help'}
+  assert flags == set(_declared()) | {'verbose'}  # --verbose acts on the command line only.
+  fields = {field.name: group for group, kind in train_settings.GROUPS.items()
+            for field in dataclasses.fields(kind)}
+  assert fields == _declared()
 
 
 def test_non_default_flags_are_the_values_of_their_fields():
-  flags = train_cli.parser().parse_args(NON_DEFAULT)
-  defaults = train_cli.parser().parse_args([])
-  built = train_cli.train_settings(flags)
-  for name, group in _fields().items():
-    value = getattr(getattr(built, group), name)
-    assert getattr(flags, name) != getattr(defaults, name), name
-    expected = getattr(flags, name)
-    assert value == (tuple(expected) if isinstance(expected, list) else expected), name
+  built, defaults = train_cli.settings_of(NON_DEFAULT), train_cli.settings_of([])
+  for name, group in _declared().items():
+    value, default = getattr(getattr(built, group), name), getattr(getattr(defaults, group), name)
+    assert value != default, name
+  assert built.model.trainable_scopes == ('c',)
+  assert built.run.checkpoint_exclude_scopes == ('a', 'b')
+  assert defaults.run.checkpoint_exclude_scopes == ()
 
 
-def test_settings_are_frozen_and_have_no_defaults_of_their_own():
-  built = train_cli.train_settings(train_cli.parser().parse_args([]))
+def test_settings_are_frozen_typed_and_have_no_defaults_of_their_own():
+  built = train_cli.settings_of([])
   with pytest.raises(dataclasses.FrozenInstanceError):
     built.data.batch_size = 1
-  for kind in settings.groups().values():
+  types = {field.name: field.type for field in dataclasses.fields(train_settings.DataSettings)}
+  assert types['batch_size'] is int and types['dataset_dir'] == (str | None)
+  for kind in train_settings.GROUPS.values():
     assert kind.__dataclass_params__.frozen, kind
     for field in dataclasses.fields(kind):
       assert field.default is dataclasses.MISSING, (kind.__name__, field.name)
-    assert kind.__name__ in settings.__doc__
+    assert kind.__name__ in train_settings.__doc__
+
+
+def test_adding_a_setting_is_one_declaration():
+  harmless = declaration.Setting('summary_note', declaration.TEXT, 'none',
+                                 'a note kept with the run (default: %(default)s)')
+  groups = tuple(dataclasses.replace(group, settings=group.settings + (harmless,))
+                 if group.field == 'run' else group for group in declaration.TRAIN_SETTINGS)
+  parser = cli.ArgumentParser(prog='train_graph.py')
+  train_settings.add_flags(parser, groups)
+  built = train_settings.from_flags(parser.parse_args(['--summary_note', 'first try']), groups)
+  assert built.run.summary_note == 'first try'
+  assert train_settings.from_flags(parser.parse_args([]), groups).run.summary_note == 'none'
+  assert ('| `--summary_note` | text | a note kept with the run (default: none) |'
+          in flag_docs.table(parser))
+  assert '--summary_note' not in flag_docs.table(train_cli.parser())
+
+
+def test_each_kind_of_value_refuses_what_is_outside_its_range(capsys):
+  for flags in (['--batch_size', '0'], ['--random_shift', '-1'], ['--learning_rate', 'nan'],
+                ['--adam_beta1', '1'], ['--model_name', 'vgg_16']):
+    with pytest.raises(SystemExit) as exited:
+      train_cli.parser().parse_args(flags)
+    assert exited.value.code == cli.EXIT_USAGE
+    error = capsys.readouterr().err
+    assert error.startswith('error: argument %s' % flags[0]) and error.count('\n') == 1
 
 
 def test_library_errors_name_the_setting_and_the_command_line_the_flag(capsys):
-  built = train_cli.train_settings(train_cli.parser().parse_args(['--batch_size', '100']))
+  built = train_cli.settings_of(['--batch_size', '100'])
   with pytest.raises(SettingError) as raised:
-    training.run_length(built, 60)
+    derived.run_length(built, 60)
   assert str(raised.value) == 'batch_size 100 is larger than the 60 training images'
 
   def main(argv):

@@ -24,8 +24,7 @@ STEPS = 3
 
 
 def _graph(batch_norm_switch):
-  settings = train_cli.train_settings(train_cli.parser().parse_args(['--model_name',
-                                                                    'resnet_v1_18']))
+  settings = train_cli.settings_of(['--model_name', 'resnet_v1_18'])
   graph = tf.Graph()
   with graph.as_default():
     tf.compat.v1.set_random_seed(0)

@@ -115,7 +115,7 @@ def fold_batch_norms(graph_def, output_names):
 class FrozenOutput:
   """One output of a restored session, recomputed by a graph of constants with the
   batch norms folded (see the module docstring), which made batch inference of
-  resnet_v1_50 faster on a CPU (README, "Speed").
+  resnet_v1_50 faster on a CPU (bench/README.md, "Results").
 
   Attributes:
     inputs, output: the frozen graph's tensors of the same names.

@@ -178,7 +178,7 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   clones = clones or replication.clones(1, False, 0)
   with tf.compat.v1.device(replication.variables_device(clones)):
     global_step = tf.compat.v1.train.get_or_create_global_step()
-  model, schedule, opt = settings.model, settings.schedule, settings.optimizer
+  model = settings.model
   network = network_fn(model.model_name, num_classes, model.weight_decay,
                        model.batch_norm_decay,
                        preprocessing.InputPipeline.from_settings(settings.input))
@@ -187,16 +187,9 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   if batch_norm_switch:
     is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
 
-  rate = optimization.learning_rate(
-      global_step, schedule.learning_rate, schedule.learning_rate_decay_type, total_steps,
-      steps_per_epoch, warmup_epochs=schedule.warmup_epochs,
-      decay_factor=schedule.learning_rate_decay_factor,
-      num_epochs_per_decay=schedule.num_epochs_per_decay,
-      end_learning_rate=schedule.end_learning_rate)
-  optimizer = optimization.optimizer(
-      opt.optimizer, rate, momentum=opt.momentum, adam_beta1=opt.adam_beta1,
-      adam_beta2=opt.adam_beta2, opt_epsilon=opt.opt_epsilon,
-      rmsprop_decay=opt.rmsprop_decay, rmsprop_momentum=opt.rmsprop_momentum)
+  rate = optimization.learning_rate(global_step, settings.schedule, total_steps,
+                                    steps_per_epoch)
+  optimizer = optimization.optimizer(settings.optimizer, rate)
   if wrap_optimizer:
     optimizer = wrap_optimizer(optimizer)
 
@@ -227,8 +220,8 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   # optimizer wrapper creates inside apply_gradients (SyncReplicasOptimizer's token
   # queue and readiness checks) must run without a fed batch.
   # One group op carries the updates: each gradient then waits on a single control
-  # input instead of one per batch-norm layer (tens of thousands of edges that
-  # grappler's dependency optimizer spent most of a second on at the first step).
+  # input instead of one per batch-norm layer, which spares grappler's dependency
+  # optimizer tens of thousands of edges at the first step (bench/startup_phases.py).
   updates = tf.group(replication.update_ops(clones[0]), name='batch_norm_updates')
   with tf.control_dependencies([updates]):
     gradients = [(_gated(gradient), variable)

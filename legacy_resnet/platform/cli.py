@@ -25,8 +25,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def comma_list(text):
-  """'a,b , c' -> ['a', 'b', 'c'] (slim's format for scope lists)."""
-  return [item.strip() for item in text.split(',') if item.strip()]
+  """'a,b , c' -> ('a', 'b', 'c') (slim's format for scope lists)."""
+  return tuple(item.strip() for item in text.split(',') if item.strip())
 
 
 def positive_int(text):

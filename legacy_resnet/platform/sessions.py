@@ -45,8 +45,8 @@ def prepared_run(session, feeds, fetches, targets=()):
   also run the operations ``targets``.
 
   Unlike ``session.run``, which prepares a signature at its first run, this prepares
-  it now (grappler's rewrites, kernels, the executor: about a second for a ResNet-50
-  training step) and without holding Python's interpreter lock, so other threads work
+  it now (grappler's rewrites, kernels, the executor: the largest part of a ResNet-50
+  training step's start-up, bench/startup_phases.py) and without holding Python's interpreter lock, so other threads work
   meanwhile; and each call skips ``session.run``'s per-call feed and fetch handling.
   It rests on ``Session._make_callable_from_options``, TensorFlow's C++
   ``Session::MakeCallable`` (``session.make_callable`` with feeds falls back to
@@ -75,7 +75,7 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
     inter_op_threads: ops run in parallel (0: TensorFlow picks).
     xla_jit: compile the graph with XLA's just-in-time compiler (auto-clustering, on
       the CPU too). On a CPU it was measured slower than the default kernels for these
-      ResNets (README, "Speed"), so the programs leave it off unless ``--xla``.
+      ResNets (bench/README.md, "Results"), so the programs leave it off unless ``--xla``.
     num_cpu_devices: logical CPU devices to expose (for replicating over CPUs).
 
   Returns:
@@ -89,9 +89,9 @@ def session_config(intra_op_threads=0, inter_op_threads=0, xla_jit=False,
       inter_op_parallelism_threads=inter_op_threads,
       device_count={'CPU': num_cpu_devices})
   config.gpu_options.allow_growth = True
-  # The second round of passes costs about 0.3 s at each graph's first run (the
-  # initializer, the training step) and only drops a few hundred cheap nodes; steady
-  # training speed measured the same (README, "Speed").
+  # A second round of passes lengthens each graph's first run (the initializer, the
+  # training step) and only drops a few hundred cheap nodes; steady training speed
+  # measured the same (bench/README.md).
   config.graph_options.rewrite_options.meta_optimizer_iterations = (
       rewriter_config_pb2.RewriterConfig.ONE)
   if xla_jit:

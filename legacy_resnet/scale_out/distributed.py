@@ -39,6 +39,7 @@ from legacy_resnet.graph import model_graph
 from legacy_resnet.platform.errors import SettingError
 from legacy_resnet.platform.errors import UsageError
 from legacy_resnet.scale_out import cluster
+from legacy_resnet.settings import derived
 from legacy_resnet.train import training
 from legacy_resnet.train import training_loop
 from legacy_resnet.train.progress import ProgressBar
@@ -80,7 +81,7 @@ def _expected_cancellations_quiet():
 def session_config(settings, task):
   """The run's ConfigProto, seeing only the ps tasks and this task, so that workers
   never wait for each other (a restarted or late worker holds nobody up)."""
-  config = training.session_config(settings.run)
+  config = derived.session_config(settings.run)
   config.device_filters.extend(['/job:%s' % cluster.PS,
                                 '/job:%s/task:%d' % (task.job_name, task.task_index)])
   return config
@@ -283,7 +284,7 @@ def _train_steps(session, worker, settings, task, train_split, loop):
     (the last global step seen, seconds each of this worker's steps took).
   """
   tensors = worker.tensors
-  augmentation = training.augmentation(settings.input)
+  augmentation = derived.augmentation(settings.input)
   shard = (task.task_index, len(task.worker_hosts))
   step = int(session.run(tensors.global_step))
   seconds = []
@@ -340,7 +341,7 @@ def run_worker(settings, task, data, metadata):
   run, tells the parameter servers it is done, and (the chief) evaluates the final
   checkpoint. Returns the chief's test report, None on other workers."""
   replicas = replicas_per_step(settings, task)
-  steps_per_epoch, total_steps = training.run_length(settings, data.num_train, replicas)
+  steps_per_epoch, total_steps = derived.run_length(settings, data.num_train, replicas)
   worker = _WorkerGraph(settings, task, len(data.class_names), data.image_size,
                         steps_per_epoch, total_steps, replicas)
   chief = worker.chief
@@ -359,7 +360,7 @@ def run_worker(settings, task, data, metadata):
   with worker.graph.as_default(), _expected_cancellations_quiet():
     writer = training_loop.summary_writer(train_dir, worker.graph) if chief else None
     loop = training_loop.StepLoop(
-        training.cadence(settings, steps_per_epoch, total_steps), bar, train_dir,
+        derived.Cadence.of(settings.run, steps_per_epoch, total_steps), bar, train_dir,
         _chief(worker, data, metadata, writer, bar.message) if chief else None)
     with _monitored_session(worker, server.target, config, resume_from) as session:
       step, seconds = _train_steps(session, worker, settings, task, data.train, loop)

@@ -17,32 +17,9 @@ from legacy_resnet.platform import sessions
 from legacy_resnet.platform.errors import SettingError
 from legacy_resnet.platform.errors import Stopped
 from legacy_resnet.platform.stop_signals import StopRequests
+from legacy_resnet.settings import derived
 from legacy_resnet.train import training_loop
 from legacy_resnet.train.progress import ProgressBar
-
-
-def run_length(settings, num_train, batches_per_step=1):
-  """(steps_per_epoch, total_steps) of a settings.TrainSettings on ``num_train``
-  images; ``batches_per_step`` batches make one step (synchronous replicas aggregate
-  several)."""
-  batch_size, num_clones = settings.data.batch_size, settings.run.num_clones
-  if batch_size > num_train:
-    raise SettingError('{batch_size} %d is larger than the %d training images',
-                       batch_size, num_train)
-  if batch_size % num_clones:
-    raise SettingError('{batch_size} %d does not split evenly over {num_clones} %d',
-                       batch_size, num_clones)
-  per_epoch = batching.steps_per_epoch(num_train, batch_size * batches_per_step)
-  schedule = settings.schedule
-  total = schedule.max_number_of_steps or int(round(schedule.num_epochs * per_epoch))
-  return per_epoch, max(1, total)
-
-
-def cadence(settings, steps_per_epoch, total_steps):
-  """The training_loop.Cadence of a settings.TrainSettings."""
-  run = settings.run
-  return training_loop.Cadence(steps_per_epoch, total_steps, run.save_every_n_steps,
-                               run.save_interval_secs, run.log_every_n_steps)
 
 
 def run_metadata(settings, data):
@@ -94,18 +71,6 @@ def resume_point(train_dir, metadata):
   return resume_from
 
 
-def augmentation(settings):
-  """The batching.Augmentation of a settings.InputSettings."""
-  return batching.Augmentation(settings.random_shift, settings.horizontal_flip,
-                               settings.random_brightness, settings.random_contrast)
-
-
-def session_config(settings, num_cpu_devices=1):
-  """The ConfigProto of a settings.RunSettings' threads and XLA."""
-  return sessions.session_config(settings.num_intra_threads, settings.num_inter_threads,
-                                 settings.xla, num_cpu_devices=num_cpu_devices)
-
-
 class Trainer:
   """One training run in one process: its graph, session, checkpoints and loop.
 
@@ -140,8 +105,8 @@ class Trainer:
     self.data = data
     self.metadata = metadata
     self._run_step = None  # from prepare_step()
-    self.steps_per_epoch, self.total_steps = run_length(settings, data.num_train)
-    self.augmentation = augmentation(settings.input)
+    self.steps_per_epoch, self.total_steps = derived.run_length(settings, data.num_train)
+    self.augmentation = derived.augmentation(settings.input)
     run = settings.run
     self.graph = tf.Graph()
     with self.graph.as_default():
@@ -157,7 +122,7 @@ class Trainer:
           self.tensors.train_op, self.saved_variables.values())
       self.warm_start = self._warm_start_saver()
     self.graph.finalize()  # Nothing may be added per step.
-    self.session_config = session_config(
+    self.session_config = derived.session_config(
         run, num_cpu_devices=run.num_clones if run.clone_on_cpu else 1)
     self.session = tf.compat.v1.Session(graph=self.graph, config=self.session_config)
 
@@ -252,8 +217,8 @@ class Trainer:
     writer = training_loop.summary_writer(train_dir, self.graph)
     chief = training_loop.Chief(lambda: self.session, self.checkpointer, self.tensors.model,
                                 self.data, self.metadata, writer, bar.message)
-    loop = training_loop.StepLoop(cadence(self.settings, self.steps_per_epoch,
-                                          self.total_steps), bar, train_dir, chief, on_step)
+    cadence = derived.Cadence.of(self.settings.run, self.steps_per_epoch, self.total_steps)
+    loop = training_loop.StepLoop(cadence, bar, train_dir, chief, on_step)
     report = None
     while step < self.total_steps:
       if stop_requests and stop_requests.signal_name:
