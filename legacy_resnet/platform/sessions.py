@@ -49,8 +49,8 @@ def prepared_run(session, feeds, fetches, targets=()):
   training step's start-up, bench/startup_phases.py) and without holding Python's
   interpreter lock, so other threads work meanwhile; and each call skips
   ``session.run``'s per-call feed and fetch handling. It rests on
-  ``Session._make_callable_from_options``, TensorFlow's C++ ``Session::MakeCallable`` (``session.make_callable`` with feeds falls back to
-  ``session.run``).
+  ``Session._make_callable_from_options``, TensorFlow's C++ ``Session::MakeCallable``
+  (``session.make_callable`` with feeds falls back to ``session.run``).
   """
   from tensorflow.core.protobuf import config_pb2  # pylint: disable=g-direct-tensorflow-import
   options = config_pb2.CallableOptions(feed=[tensor.name for tensor in feeds],
