@@ -11,7 +11,7 @@ import program_environment
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else argv
   program_environment.prepare(argv)
-  from legacy_resnet.platform import cli
+  from legacy_resnet.core import cli
   from legacy_resnet.programs import eval_cli
   return cli.run(eval_cli.main, argv)
 

@@ -30,10 +30,10 @@ import time
 import numpy as np
 
 from bench import contenders
-from legacy_resnet.platform import atomic_files
-from legacy_resnet.platform import cli
-from legacy_resnet.platform import onednn
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import atomic_files
+from legacy_resnet.core import cli
+from legacy_resnet.core import onednn
+from legacy_resnet.core.errors import UsageError
 from nets import nets_factory
 
 HERE = os.path.dirname(os.path.abspath(__file__))

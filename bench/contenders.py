@@ -69,7 +69,7 @@ class Ours:
     from legacy_resnet.data import datasets
     from legacy_resnet.data import synthetic_signs
     from legacy_resnet.evaluate import evaluation
-    from legacy_resnet.platform import sessions
+    from legacy_resnet.core import sessions
     from legacy_resnet.programs import train_cli
     from legacy_resnet.train import training
     size, batch = config['image_size'], config['batch_size']

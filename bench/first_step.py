@@ -13,7 +13,7 @@ import time
 def main(argv):
   marker, train_flags = argv[0], argv[1:]
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # As train_graph.py, before TF loads.
-  from legacy_resnet.platform import cli
+  from legacy_resnet.core import cli
   from legacy_resnet.programs import train_cli  # pylint: disable=import-outside-toplevel
   marked = []
 

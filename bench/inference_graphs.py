@@ -35,7 +35,7 @@ def _measure(argv):
 
   from legacy_resnet.evaluate import evaluation
   from legacy_resnet.graph import inference_graph  # pylint: disable=g-import-not-at-top
-  from legacy_resnet.platform import cli
+  from legacy_resnet.core import cli
   parser = cli.ArgumentParser(prog='python -m bench.inference_graphs', description=__doc__)
   parser.add_argument('--checkpoint_path', required=True, help='train dir or checkpoint prefix')
   parser.add_argument('--rounds', type=cli.positive_int, default=30)
@@ -70,7 +70,7 @@ def _measure(argv):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  from legacy_resnet.platform import cli  # pylint: disable=g-import-not-at-top
+  from legacy_resnet.core import cli  # pylint: disable=g-import-not-at-top
   return cli.run(_measure, argv)
 
 

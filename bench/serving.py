@@ -76,7 +76,7 @@ def _measure(argv):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  from legacy_resnet.platform import cli
+  from legacy_resnet.core import cli
   from legacy_resnet.serve import runtimes  # pylint: disable=g-import-not-at-top
   parser = cli.ArgumentParser(prog='bench/serving.py', description=__doc__)
   parser.add_argument('--checkpoint_path', required=True, help='train dir or checkpoint prefix')
@@ -116,7 +116,7 @@ def _measure(argv):
 
 def main(argv):
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  from legacy_resnet.platform import cli  # pylint: disable=g-import-not-at-top
+  from legacy_resnet.core import cli  # pylint: disable=g-import-not-at-top
   return cli.run(_measure, argv)
 
 

@@ -42,7 +42,7 @@ def main(argv):
   from legacy_resnet.checkpointing import checkpoints
   from legacy_resnet.data import synthetic_signs
   from legacy_resnet.graph import model_graph
-  from legacy_resnet.platform import cli
+  from legacy_resnet.core import cli
   from legacy_resnet.programs import train_cli
   from legacy_resnet.train import training
   from legacy_resnet.train import training_loop

@@ -3,14 +3,16 @@ with TensorFlow's oneDNN CPU kernels on whatever the CPU.
 
 The package is built in wings, listed in ``WINGS`` from the bottom up: a module imports
 from its own wing and the wings below it, never from one above (tests/test_architecture.py
-checks it; docs/architecture.md says what each wing owns).
+checks it; docs/architecture.md says what each wing owns). The lowest is ``core``, not
+``platform``, which would shadow the standard library's module of that name wherever
+this folder itself lands on ``sys.path``.
 """
 
-from legacy_resnet.platform import onednn
+from legacy_resnet.core import onednn
 
 onednn.enable_unless_chosen()  # Before compat imports TensorFlow: it reads the variable once.
 
-from legacy_resnet.platform import compat  # noqa: E402,F401  (installs the tf-slim fix on import)
+from legacy_resnet.core import compat  # noqa: E402,F401  (installs the tf-slim fix on import)
 
-WINGS = ('platform', 'data', 'graph', 'settings', 'checkpointing', 'evaluate', 'train',
+WINGS = ('core', 'data', 'graph', 'settings', 'checkpointing', 'evaluate', 'train',
          'scale_out', 'serve', 'programs', 'launcher')

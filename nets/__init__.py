@@ -1,4 +1,4 @@
 """Network definitions written with tf-slim layers. Importing this package applies
-the TensorFlow 2.x compatibility fix from ``legacy_resnet.platform.compat``."""
+the TensorFlow 2.x compatibility fix from ``legacy_resnet.core.compat``."""
 
-from legacy_resnet.platform import compat  # noqa: F401  (tf-slim's layers need it first)
+from legacy_resnet.core import compat  # noqa: F401  (tf-slim's layers need it first)

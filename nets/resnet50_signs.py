@@ -37,7 +37,7 @@ import string
 import tensorflow as tf
 import tf_slim as slim
 
-from legacy_resnet.platform import compat  # noqa: F401  (tf-slim's layers need it first)
+from legacy_resnet.core import compat  # noqa: F401  (tf-slim's layers need it first)
 
 # (filters of the 1x1, 3x3 and 1x1 convolutions, units, stride of the first unit) of
 # stages 2, 3, 4 and 5.

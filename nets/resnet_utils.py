@@ -11,7 +11,7 @@ import collections
 import tensorflow as tf
 import tf_slim as slim
 
-from legacy_resnet.platform import compat  # noqa: F401  (tf-slim's layers need it first)
+from legacy_resnet.core import compat  # noqa: F401  (tf-slim's layers need it first)
 
 
 class Block(collections.namedtuple('Block', ['scope', 'unit_fn', 'args'])):

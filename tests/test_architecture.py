@@ -58,7 +58,7 @@ def upward_imports(root, wings):
     for imported in project_imports(path):
       own, theirs = wing_of(module), wing_of(imported)
       if module.startswith('nets'):
-        bad = imported.startswith('legacy_resnet') and imported != 'legacy_resnet.platform.compat'
+        bad = imported.startswith('legacy_resnet') and imported != 'legacy_resnet.core.compat'
       else:
         bad = own and theirs and rank[theirs] > rank[own]
       if bad:
@@ -100,6 +100,12 @@ def test_every_wing_is_listed_and_holds_at_most_a_dozen_modules():
     assert len(modules) <= MAX_MODULES_PER_PACKAGE, folder
 
 
+def test_no_wing_shadows_a_standard_library_module():
+  # A folder of legacy_resnet on sys.path (a child's PYTHONPATH, a script run inside it)
+  # would otherwise hide the standard library's module from everything in the process.
+  assert not set(legacy_resnet.WINGS) & sys.stdlib_module_names
+
+
 def test_imports_run_down_the_wings_only():
   assert upward_imports(ROOT, legacy_resnet.WINGS) == []
 
@@ -117,7 +123,7 @@ def tiny_project(tmp_path):
   (tmp_path / 'legacy_resnet/low/base.py').write_text('import os\n')
   (tmp_path / 'legacy_resnet/high/top.py').write_text(
       'from legacy_resnet.low import base\n')
-  (tmp_path / 'nets/net.py').write_text('from legacy_resnet.platform import compat\n')
+  (tmp_path / 'nets/net.py').write_text('from legacy_resnet.core import compat\n')
   return tmp_path
 
 
@@ -139,4 +145,4 @@ def test_nets_loads_alone_and_brings_the_compatibility_layer_only():
           'if m.startswith("legacy_resnet.")}))')
   result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
                           text=True, check=True)
-  assert result.stdout.strip() == "['platform']"
+  assert result.stdout.strip() == "['core']"

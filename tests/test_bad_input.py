@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scriptutil import run_script
 
-from legacy_resnet.platform import cli
+from legacy_resnet.core import cli
 from legacy_resnet.programs import eval_cli
 from legacy_resnet.programs import train_cli
 

@@ -1,4 +1,4 @@
-"""The compatibility layer's shims (legacy_resnet/platform/compat.py SHIMS): each is applied exactly
+"""The compatibility layer's shims (legacy_resnet/core/compat.py SHIMS): each is applied exactly
 where this installation needs it, serves what it names, and tf-slim 1.1.0's library code
 calls no TensorFlow or numpy name that is missing once the layer is in. tf-slim's own test
 suite (tests/tf_slim_suite.py, run by .ci/run) checks the same from the inside."""
@@ -16,7 +16,7 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 from scriptutil import ROOT
 
-from legacy_resnet.platform import compat
+from legacy_resnet.core import compat
 
 
 @pytest.mark.parametrize('shim', compat.SHIMS, ids=lambda shim: '%s.%s' % (
@@ -168,7 +168,7 @@ def test_assign_from_checkpoint_names_a_missing_partitioned_variable(tmp_path):
 _FRESH = '''
 import sys, numpy, tf_slim
 import legacy_resnet
-from legacy_resnet.platform import compat
+from legacy_resnet.core import compat
 import tensorflow as tf
 variables = sys.modules['tf_slim.ops.variables']
 print('repaired after tf-slim loaded first:',

@@ -20,8 +20,8 @@ from scriptutil import read_json
 from scriptutil import run_script
 
 from legacy_resnet.checkpointing import checkpoints
-from legacy_resnet.platform import cli
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import cli
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.programs import train_cli
 from legacy_resnet.scale_out import cluster
 from legacy_resnet.scale_out import launch_local

@@ -21,7 +21,7 @@ from scriptutil import run_script
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.data import datasets
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.programs import train_cli
 from legacy_resnet.train import training
 

@@ -28,9 +28,9 @@ from legacy_resnet.data import batching
 from legacy_resnet.data import datasets
 from legacy_resnet.data import signs_data
 from legacy_resnet.data import synthetic_signs
-from legacy_resnet.platform import cli
-from legacy_resnet.platform import compat
-from legacy_resnet.platform import sessions
+from legacy_resnet.core import cli
+from legacy_resnet.core import compat
+from legacy_resnet.core import sessions
 from legacy_resnet.programs import eval_cli
 from legacy_resnet.programs import train_cli
 from legacy_resnet.scale_out import cluster

@@ -25,7 +25,7 @@ from scriptutil import ROOT
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.checkpointing import inspect_checkpoint
-from legacy_resnet.platform import cli
+from legacy_resnet.core import cli
 from legacy_resnet.programs import eval_cli
 from legacy_resnet.programs import train_cli
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from legacy_resnet.checkpointing import metadata_checks
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 
 GOOD = {
     'model_name': 'resnet_v1_18',

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from legacy_resnet.platform import onednn
+from legacy_resnet.core import onednn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REPORT = ('import os, legacy_resnet; from legacy_resnet.platform import onednn; '
+REPORT = ('import os, legacy_resnet; from legacy_resnet.core import onednn; '
           'print(os.environ.get(onednn.VARIABLE), onednn.enabled())')
 
 
@@ -37,7 +37,7 @@ def test_import_turns_onednn_on_unless_the_user_chose(value, expected):
 
 
 def test_tensorflow_imported_first_is_left_alone():
-  code = ('import tensorflow, os, legacy_resnet; from legacy_resnet.platform import onednn; '
+  code = ('import tensorflow, os, legacy_resnet; from legacy_resnet.core import onednn; '
           'print(os.environ.get(onednn.VARIABLE), onednn.describe())')
   words = _python(code, None)
   assert words[0] == 'None'

@@ -15,8 +15,8 @@ from legacy_resnet.data import batching
 from legacy_resnet.data import synthetic_signs
 from legacy_resnet.evaluate import heatmaps
 from legacy_resnet.evaluate import plots
-from legacy_resnet.platform.errors import Stopped
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import Stopped
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.train import training_curves
 from nets import nets_factory
 

@@ -1,5 +1,5 @@
 """The private TensorFlow APIs the project touches are all listed in
-legacy_resnet/platform/private_apis.py and all still present."""
+legacy_resnet/core/private_apis.py and all still present."""
 
 import glob
 import os
@@ -8,7 +8,7 @@ import re
 import tensorflow as tf
 from scriptutil import ROOT
 
-from legacy_resnet.platform import private_apis
+from legacy_resnet.core import private_apis
 
 # `from tensorflow.python.x import y`, `tensorflow.core...` and `obj._private(` uses.
 _PRIVATE_IMPORT = re.compile(r'from (tensorflow\.(?:python|core)[\w.]*|tf_keras\.src[\w.]*) '
@@ -19,7 +19,7 @@ _PRIVATE_ATTRIBUTE = re.compile(r'\.(_[a-zA-Z]\w*)\b.*protected-access')
 def test_every_private_api_is_still_there():
   gone = private_apis.missing()
   assert not gone, ('TensorFlow %s lacks private APIs this project uses (see '
-                    'legacy_resnet/platform/private_apis.py):\n%s' % (tf.__version__, '\n'.join(gone)))
+                    'legacy_resnet/core/private_apis.py):\n%s' % (tf.__version__, '\n'.join(gone)))
 
 
 def test_a_removed_api_is_reported_by_name():
@@ -57,4 +57,4 @@ def test_the_sources_use_no_unlisted_private_api():
         if name not in listed_names:
           unlisted.append('%s:%d: %s' % (os.path.relpath(path, ROOT), number, name))
   assert not unlisted, ('private TensorFlow APIs used but not listed in '
-                        'legacy_resnet/platform/private_apis.py: %s' % ', '.join(unlisted))
+                        'legacy_resnet/core/private_apis.py: %s' % ', '.join(unlisted))

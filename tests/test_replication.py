@@ -12,8 +12,8 @@ from scriptutil import run_script
 
 from legacy_resnet.graph import model_graph
 from legacy_resnet.graph import replication
-from legacy_resnet.platform import sessions
-from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.core import sessions
+from legacy_resnet.core.errors import SettingError
 from legacy_resnet.programs import train_cli
 
 pytestmark = netutil.QUIET

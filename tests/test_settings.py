@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from legacy_resnet.platform import cli
-from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.core import cli
+from legacy_resnet.core.errors import SettingError
 from legacy_resnet.programs import flag_docs
 from legacy_resnet.programs import train_cli
 from legacy_resnet.settings import declaration

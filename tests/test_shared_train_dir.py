@@ -25,7 +25,7 @@ from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.checkpointing import train_dir_lock
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.evaluate import watch
-from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.core.errors import SettingError
 
 pytestmark = netutil.QUIET
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from legacy_resnet.data import signs_data
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 
 
 def write_h5(path, **datasets):

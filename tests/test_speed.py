@@ -13,7 +13,7 @@ import tensorflow as tf
 from scriptutil import ROOT
 
 from legacy_resnet.graph import model_graph
-from legacy_resnet.platform import sessions
+from legacy_resnet.core import sessions
 from legacy_resnet.programs import train_cli
 
 pytestmark = netutil.QUIET
@@ -123,7 +123,7 @@ def test_fast_graph_building_restores_tensor_equality():
 
 _XLA_PROBE = """
 import numpy as np, tensorflow as tf
-from legacy_resnet.platform import sessions
+from legacy_resnet.core import sessions
 graph = tf.Graph()
 with graph.as_default():
   x = tf.compat.v1.placeholder(tf.float32, [16, 16])

@@ -14,11 +14,11 @@ import tensorflow as tf
 import tf_slim as slim
 
 from legacy_resnet.checkpointing import metadata_checks
-from legacy_resnet.platform import atomic_files
-from legacy_resnet.platform import limits
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import UsageError
-from legacy_resnet.platform.errors import first_cause
+from legacy_resnet.core import atomic_files
+from legacy_resnet.core import limits
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import first_cause
 
 METADATA_FILE = 'legacy_resnet.json'
 STATE_FILE = 'checkpoint'  # The Saver's list of checkpoints in a folder.

@@ -16,7 +16,7 @@ import tf_slim as slim
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.graph import model_graph
-from legacy_resnet.platform import cli
+from legacy_resnet.core import cli
 from nets import nets_factory
 
 

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 from nets import nets_factory
 
 # Beyond these the file is not one train_graph.py writes, and trusting it could make

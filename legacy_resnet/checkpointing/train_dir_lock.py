@@ -22,8 +22,8 @@ import json
 import os
 import socket
 
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import UsageError
 
 LOCK_FILE = 'train.lock'
 

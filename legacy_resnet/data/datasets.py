@@ -11,8 +11,8 @@ import numpy as np
 
 from legacy_resnet.data import signs_data
 from legacy_resnet.data import synthetic_signs
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import UsageError
 
 SYNTHETIC_SEED = 0
 

@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from legacy_resnet.platform import limits
-from legacy_resnet.platform.errors import UsageError
-from legacy_resnet.platform.errors import first_cause
+from legacy_resnet.core import limits
+from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import first_cause
 
 
 def read_image(path, size=None):

@@ -8,9 +8,9 @@ import os
 import h5py
 import numpy as np
 
-from legacy_resnet.platform import limits
-from legacy_resnet.platform.errors import UsageError
-from legacy_resnet.platform.errors import first_cause
+from legacy_resnet.core import limits
+from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import first_cause
 
 TRAIN_FILE = 'train_signs.h5'
 TEST_FILE = 'test_signs.h5'

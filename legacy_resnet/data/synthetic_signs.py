@@ -18,9 +18,9 @@ import h5py
 import numpy as np
 
 from legacy_resnet.data import signs_data
-from legacy_resnet.platform import atomic_files
-from legacy_resnet.platform import cli
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import atomic_files
+from legacy_resnet.core import cli
+from legacy_resnet.core.errors import UsageError
 
 NUM_CLASSES = 6
 CLASS_VALUES = np.arange(NUM_CLASSES, dtype=np.int64)

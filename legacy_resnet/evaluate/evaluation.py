@@ -12,8 +12,8 @@ from legacy_resnet.data import preprocessing
 from legacy_resnet.graph import inference_graph
 from legacy_resnet.graph import metrics
 from legacy_resnet.graph import model_graph
-from legacy_resnet.platform import sessions
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import sessions
+from legacy_resnet.core.errors import UsageError
 from nets import resnet_utils
 
 PREDICT_BATCH_SIZE = 64

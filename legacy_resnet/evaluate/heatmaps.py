@@ -14,8 +14,8 @@ import numpy as np
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.evaluate import evaluation
-from legacy_resnet.platform import atomic_files
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import atomic_files
+from legacy_resnet.core.errors import UsageError
 from nets import nets_factory
 
 HDF5_FILE = 'heatmaps.h5'

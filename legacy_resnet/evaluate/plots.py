@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from legacy_resnet.platform import atomic_files
+from legacy_resnet.core import atomic_files
 
 INSTALL_HINT = 'pip install matplotlib==3.11.2'
 MAX_MISTAKES = 48  # tiles on a contact sheet; the most confident mistakes come first

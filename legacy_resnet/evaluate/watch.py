@@ -19,9 +19,9 @@ import tensorflow as tf
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.evaluate import evaluation
-from legacy_resnet.platform import atomic_files
-from legacy_resnet.platform.errors import UsageError
-from legacy_resnet.platform.errors import first_cause
+from legacy_resnet.core import atomic_files
+from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import first_cause
 
 EVAL_SUBDIR = 'eval'
 EVALUATED_FILE = 'evaluated.json'

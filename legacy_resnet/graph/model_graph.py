@@ -11,8 +11,8 @@ import tf_slim as slim
 from legacy_resnet.data import preprocessing
 from legacy_resnet.graph import optimization
 from legacy_resnet.graph import replication
-from legacy_resnet.platform import sessions
-from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.core import sessions
+from legacy_resnet.core.errors import SettingError
 from nets import nets_factory
 
 # The batch-norm scale of the last layer of each residual branch: zeroing it at the start

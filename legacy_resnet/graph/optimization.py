@@ -5,7 +5,7 @@ import math
 
 import tensorflow as tf
 
-from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.core.errors import SettingError
 
 DECAY_TYPES = ('fixed', 'exponential', 'cosine')
 OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop')

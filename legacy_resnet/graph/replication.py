@@ -8,7 +8,7 @@ import contextlib
 import tensorflow as tf
 import tf_slim as slim
 
-from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.core.errors import SettingError
 
 VARIABLES_DEVICE = '/device:CPU:0'
 

@@ -13,7 +13,7 @@ with exit status 2. Nothing here is imported until a program asks for it.
 import importlib
 import types
 
-from legacy_resnet.platform.cli import EXIT_USAGE
+from legacy_resnet.core.cli import EXIT_USAGE
 
 # tensorflow.contrib.<name> that is a module of today's packages, as it is.
 MODULES = {'slim': 'tf_slim'}

@@ -18,7 +18,7 @@ import legacy_resnet
 from legacy_resnet.launcher import contrib
 from legacy_resnet.launcher import soft_placement
 from legacy_resnet.launcher import tf1_view
-from legacy_resnet.platform.cli import EXIT_USAGE
+from legacy_resnet.core.cli import EXIT_USAGE
 
 USAGE = """\
 usage: legacy-resnet-run SCRIPT.py [FLAGS ...]

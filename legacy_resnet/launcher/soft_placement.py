@@ -25,7 +25,7 @@ import weakref
 import tensorflow as tf
 from tensorflow.python.client import session  # pylint: disable=g-direct-tensorflow-import
 
-from legacy_resnet.platform import native_stderr
+from legacy_resnet.core import native_stderr
 
 NOTICE = ('legacy-resnet-run: no GPU is visible; operations pinned to %s run on the CPU '
           '(soft placement)\n')

@@ -16,10 +16,10 @@ from legacy_resnet.evaluate import heatmaps
 from legacy_resnet.evaluate import plots
 from legacy_resnet.evaluate import watch
 from legacy_resnet.graph import metrics
-from legacy_resnet.platform import atomic_files
-from legacy_resnet.platform import cli
-from legacy_resnet.platform import limits
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import atomic_files
+from legacy_resnet.core import cli
+from legacy_resnet.core import limits
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.serve import export
 from legacy_resnet.serve import runtimes
 

@@ -6,8 +6,8 @@ import os
 
 from legacy_resnet.checkpointing import train_dir_lock
 from legacy_resnet.data import datasets
-from legacy_resnet.platform import cli
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import cli
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.scale_out import cluster
 from legacy_resnet.scale_out import distributed
 from legacy_resnet.settings import derived

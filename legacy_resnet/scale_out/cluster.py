@@ -11,8 +11,8 @@ import json
 import re
 import socket
 
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import UsageError
 
 PS, WORKER, CHIEF = 'ps', 'worker', 'chief'
 TF_CONFIG = 'TF_CONFIG'

@@ -36,8 +36,8 @@ from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.data import batching
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.graph import model_graph
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.scale_out import cluster
 from legacy_resnet.settings import derived
 from legacy_resnet.train import training

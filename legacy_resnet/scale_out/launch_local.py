@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from legacy_resnet.platform import cli
+from legacy_resnet.core import cli
 from legacy_resnet.scale_out import cluster
 
 LOOPBACK = '127.0.0.1'

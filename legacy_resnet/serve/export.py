@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.graph import inference_graph
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.serve import serving_packages
 
 FROZEN_GRAPH_FILE = 'frozen_inference_graph.pb'

@@ -12,8 +12,8 @@ import os
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.evaluate import evaluation
-from legacy_resnet.platform import atomic_files
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import atomic_files
+from legacy_resnet.core.errors import UsageError
 from legacy_resnet.serve import export
 from legacy_resnet.serve import serving_packages
 

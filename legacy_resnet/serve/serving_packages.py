@@ -4,7 +4,7 @@ requirements-serve.txt, imported only when a flag needs them."""
 import importlib
 import importlib.util
 
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 
 INSTALL_COMMAND = 'pip install -r requirements-serve.txt'
 

@@ -13,7 +13,7 @@ from typing import Callable, Optional, Tuple
 
 from legacy_resnet.data import preprocessing
 from legacy_resnet.graph import optimization
-from legacy_resnet.platform import cli
+from legacy_resnet.core import cli
 from nets import nets_factory
 
 

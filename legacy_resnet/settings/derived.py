@@ -4,8 +4,8 @@ its cadence, its augmentation and its session configuration."""
 import dataclasses
 
 from legacy_resnet.data import batching
-from legacy_resnet.platform import sessions
-from legacy_resnet.platform.errors import SettingError
+from legacy_resnet.core import sessions
+from legacy_resnet.core.errors import SettingError
 
 
 def run_length(settings, num_train, batches_per_step=1):

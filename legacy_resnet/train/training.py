@@ -13,10 +13,10 @@ from legacy_resnet.data import batching
 from legacy_resnet.data import preprocessing
 from legacy_resnet.graph import model_graph
 from legacy_resnet.graph import replication
-from legacy_resnet.platform import sessions
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import Stopped
-from legacy_resnet.platform.stop_signals import StopRequests
+from legacy_resnet.core import sessions
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import Stopped
+from legacy_resnet.core.stop_signals import StopRequests
 from legacy_resnet.settings import derived
 from legacy_resnet.train import training_loop
 from legacy_resnet.train.progress import ProgressBar

@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.evaluate import plots
-from legacy_resnet.platform.errors import Stopped
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import Stopped
+from legacy_resnet.core.errors import UsageError
 
 CURVES_FILE = 'curves.png'
 # TensorFlow names a summary 'loss_1' when an op is already called 'loss'.

@@ -24,8 +24,8 @@ import tensorflow as tf
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.graph import metrics
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import first_cause
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import first_cause
 
 CHECKPOINT_BASENAME = 'model.ckpt'
 _MOVING_STATISTICS = re.compile(r'moving_(mean|variance)$')

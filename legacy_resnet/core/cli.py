@@ -6,11 +6,11 @@ import argparse
 import math
 import sys
 
-from legacy_resnet.platform import compat
-from legacy_resnet.platform import onednn
-from legacy_resnet.platform.errors import SettingError
-from legacy_resnet.platform.errors import Stopped
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core import compat
+from legacy_resnet.core import onednn
+from legacy_resnet.core.errors import SettingError
+from legacy_resnet.core.errors import Stopped
+from legacy_resnet.core.errors import UsageError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT

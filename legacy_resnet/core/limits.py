@@ -12,7 +12,7 @@ import struct
 
 import numpy as np
 
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 
 # One HDF5 dataset read into memory (SIGNS training pixels as stored; they become
 # float32, four times as many bytes for uint8 pixels).

@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 
-from legacy_resnet.platform.errors import UsageError
+from legacy_resnet.core.errors import UsageError
 
 
 @contextlib.contextmanager

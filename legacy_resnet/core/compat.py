@@ -40,7 +40,7 @@ import re
 import sys
 import warnings
 
-from legacy_resnet.platform import native_stderr
+from legacy_resnet.core import native_stderr
 
 _NATIVE_NOISE = re.compile(
     rb'^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to '
@@ -150,7 +150,7 @@ SHIMS = (
     # numpy 1.23 stopped indexing with a list of slices, which is how tf-slim reads the
     # part of a checkpoint value that a partitioned variable restores.
     Shim('tf_slim.ops.variables', 'assign_from_checkpoint',
-         'legacy_resnet.platform.slim_repairs.assign_from_checkpoint', ('numpy', '1.23', None)),
+         'legacy_resnet.core.slim_repairs.assign_from_checkpoint', ('numpy', '1.23', None)),
 )
 
 _applied = []  # The shims install() applied, in the order it applied them.
