@@ -273,6 +273,25 @@ def resolve(checkpoint_path, warn=_warn):
   return checkpoint_path
 
 
+class Resolved(collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])):
+  """A checkpoint resolved once for a whole command: ``path`` as named (a prefix, or a
+  train dir meaning its newest readable checkpoint), the ``prefix`` found there and the
+  ``metadata`` of its run."""
+
+
+def resolved(checkpoint, warn=_warn):
+  """``checkpoint``, a path, resolved (``resolve``) with its metadata; a Resolved one is
+  returned as it is.
+
+  Raises:
+    UsageError: what ``resolve`` and ``read_metadata`` raise.
+  """
+  if isinstance(checkpoint, Resolved):
+    return checkpoint
+  prefix = resolve(checkpoint, warn)
+  return Resolved(checkpoint, prefix, read_metadata(prefix))
+
+
 def variable_shapes(prefix):
   """Checkpoint variable name -> shape (list of ints)."""
   try:
