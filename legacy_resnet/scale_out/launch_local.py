@@ -30,7 +30,7 @@ from legacy_resnet.platform import cli
 from legacy_resnet.scale_out import cluster
 
 LOOPBACK = '127.0.0.1'
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN_SCRIPT = os.path.join(REPO_ROOT, 'train_graph.py')
 EXIT_FAILED = 1
 STOP_GRACE_SECS = 10.0
