@@ -32,11 +32,8 @@ arg_scopes_map['resnet50_signs'] = resnet50_signs.resnet50_signs_arg_scope
 
 
 def declaration(name):
-  """What network ``name`` declares about itself (``resnet_utils.Declaration``).
-
-  Raises:
-    ValueError: for an unknown name.
-  """
+  """What network ``name`` declares about itself (``resnet_utils.Declaration``); a
+  ValueError for an unknown name."""
   return _network(name).declaration
 
 
