@@ -53,7 +53,7 @@ class OnnxRuntimeModel:
   cores)."""
 
   def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
-    ort = serving_packages.require('onnxruntime', '--runtime onnxruntime')
+    ort = serving_packages.require('onnxruntime', '{runtime} onnxruntime')
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -74,7 +74,7 @@ class OpenVinoModel:
   off)."""
 
   def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
-    ov = serving_packages.require('openvino', '--runtime openvino')
+    ov = serving_packages.require('openvino', '{runtime} openvino')
     core = ov.Core()
     self.compiled = core.compile_model(core.read_model(model), 'CPU', {
         'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY',
@@ -94,7 +94,7 @@ class ServedClassifier:
 
   def __init__(self, checkpoint, runtime, threads=None):
     make = _MODELS[runtime]
-    serving_packages.require(runtime, '--runtime ' + runtime)  # Before any conversion.
+    serving_packages.require(runtime, '{runtime} ' + runtime)  # Before any conversion.
     checkpoint = checkpoints.resolved(checkpoint)
     self.metadata = checkpoint.metadata
     self.class_names = self.metadata['class_names']
