@@ -279,16 +279,12 @@ class Resolved(collections.namedtuple('Resolved', ['path', 'prefix', 'metadata']
   ``metadata`` of its run."""
 
 
-def resolved(checkpoint, warn=_warn):
-  """``checkpoint``, a path, resolved (``resolve``) with its metadata; a Resolved one is
-  returned as it is.
-
-  Raises:
-    UsageError: what ``resolve`` and ``read_metadata`` raise.
-  """
+def resolved(checkpoint):
+  """``checkpoint``, a path, resolved with its metadata (or the UsageError of ``resolve``
+  or ``read_metadata``); a Resolved one is returned as it is."""
   if isinstance(checkpoint, Resolved):
     return checkpoint
-  prefix = resolve(checkpoint, warn)
+  prefix = resolve(checkpoint)
   return Resolved(checkpoint, prefix, read_metadata(prefix))
 
 

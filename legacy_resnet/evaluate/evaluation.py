@@ -153,8 +153,8 @@ def fully_convolutional_args(model_name, setting, output_stride):
 
 
 def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_grid=None):
-  """The RestoredClassifier of ``checkpoint`` with ``fully_convolutional_args`` (and
-  the last block's ``multi_grid``), for images of any size."""
+  """The RestoredClassifier of ``checkpoint`` (a ``checkpoints.Resolved``) with
+  ``fully_convolutional_args`` and the last block's ``multi_grid``, for any image size."""
   network_args = fully_convolutional_args(checkpoint.metadata['model_name'], setting,
                                           output_stride)
   if multi_grid:
