@@ -31,6 +31,19 @@ arg_scopes_map = {name: resnet_utils.resnet_arg_scope
 arg_scopes_map['resnet50_signs'] = resnet50_signs.resnet50_signs_arg_scope
 
 
+def declaration(name):
+  """What network ``name`` declares about itself (``resnet_utils.Declaration``); a
+  ValueError for an unknown name."""
+  return _network(name).declaration
+
+
+def _network(name):
+  if name not in networks_map:
+    raise ValueError('Name of network unknown %s (known: %s)'
+                     % (name, ', '.join(sorted(networks_map))))
+  return networks_map[name]
+
+
 def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False, **arg_scope_args):
   """A function that builds network ``name`` under its arg scope.
 
@@ -48,16 +61,13 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False, **arg
     [batch, num_classes], end_points). ``network_args`` go to the network, e.g.
     ``is_training`` (a Python bool or a scalar bool tensor, which switches batch norm
     at run time) or ``reuse``. ``network_fn.default_image_size`` is the network's
-    usual input size.
+    usual input size, ``network_fn.declaration`` what it declares (``declaration``).
 
   Raises:
     ValueError: for an unknown name.
     TypeError: for an argument the network's arg scope does not take.
   """
-  if name not in networks_map:
-    raise ValueError('Name of network unknown %s (known: %s)'
-                     % (name, ', '.join(sorted(networks_map))))
-  network = networks_map[name]
+  network = _network(name)
   arg_scope = arg_scopes_map[name](weight_decay=weight_decay, **arg_scope_args)
 
   @functools.wraps(network)
@@ -66,5 +76,4 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False, **arg
     with slim.arg_scope(arg_scope):
       return network(images, num_classes=num_classes, **network_args)
 
-  network_fn.default_image_size = network.default_image_size
-  return network_fn
+  return network_fn  # functools.wraps gave it the network's attributes.

@@ -38,6 +38,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from legacy_resnet.core import compat  # noqa: F401  (tf-slim's layers need it first)
+from nets import resnet_utils
 
 # (filters of the 1x1, 3x3 and 1x1 convolutions, units, stride of the first unit) of
 # stages 2, 3, 4 and 5.
@@ -214,3 +215,11 @@ def resnet50_signs(inputs, num_classes=6, is_training=True, reuse=None, scope='r
 
 
 resnet50_signs.default_image_size = 64
+# The unit names ('2a', '2b', ...) of each stage.
+_STAGE_UNITS = [['%d%s' % (stage, letter) for letter in string.ascii_lowercase[:units]]
+                for stage, (_, units, _) in enumerate(STAGES, start=2)]
+resnet50_signs.declaration = resnet_utils.Declaration(
+    fully_convolutional=False,  # The dense layer's size follows the image size.
+    feature_blocks=tuple('res' + units[-1] for units in _STAGE_UNITS),
+    zero_init_scales=tuple('bn%s_branch2c/gamma' % unit for units in _STAGE_UNITS
+                           for unit in units))

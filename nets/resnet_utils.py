@@ -131,6 +131,21 @@ def stack_blocks_dense(net, blocks, output_stride=None, store_non_strided_activa
   return net
 
 
+class Declaration(collections.namedtuple(
+    'Declaration', ['fully_convolutional', 'feature_blocks', 'zero_init_scales'])):
+  """What a network says about itself, as timm's models declare their features; every
+  named network carries one as its ``declaration``.
+
+  fully_convolutional: it takes ``global_pool=False``, ``output_stride`` and
+    ``spatial_squeeze=False``, and then images of any size.
+  feature_blocks: the end points of its feature blocks, shallowest first, named under
+    the network's scope ('block4' is ``end_points['<scope>/block4']``).
+  zero_init_scales: the batch-norm scales, named under the network's scope, that close
+    a residual branch: zeroed at the start, every unit begins as an identity and a deep
+    network first trains like a shallow one.
+  """
+
+
 class MultiGridError(ValueError):
   """Multi-grid rates that do not fit the block."""
 
@@ -233,15 +248,18 @@ def named_resnet(builder, depth, block_fns):
 
   name = '%s_%d' % (builder.__name__, depth)
   kind, units_per_block = NAMED_LAYOUTS[depth]
-  block_fn = block_fns[kind]
+
+  def make_blocks(depth_multiplier=1, min_base_depth=8):
+    return [block_fns[kind]('block%d' % (index + 1),
+                            max(int(base_depth * depth_multiplier), min_base_depth), units,
+                            stride)
+            for index, (base_depth, units, stride)
+            in enumerate(zip(BLOCK_BASE_DEPTHS, units_per_block, BLOCK_STRIDES))]
 
   def network(inputs, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, spatial_squeeze=True, store_non_strided_activations=False,
               min_base_depth=8, depth_multiplier=1, multi_grid=None, reuse=None, scope=name):
-    blocks = [block_fn('block%d' % (index + 1),
-                       max(int(base_depth * depth_multiplier), min_base_depth), units, stride)
-              for index, (base_depth, units, stride)
-              in enumerate(zip(BLOCK_BASE_DEPTHS, units_per_block, BLOCK_STRIDES))]
+    blocks = make_blocks(depth_multiplier, min_base_depth)
     if multi_grid is not None:
       blocks[-1] = with_multi_grid(blocks[-1], multi_grid)
     return builder(inputs, blocks, num_classes, is_training, global_pool, output_stride,
@@ -249,6 +267,12 @@ def named_resnet(builder, depth, block_fns):
                    store_non_strided_activations=store_non_strided_activations,
                    reuse=reuse, scope=scope)
 
+  blocks = make_blocks()  # Scope names do not depend on the depths.
+  network.declaration = Declaration(
+      fully_convolutional=True, feature_blocks=tuple(block.scope for block in blocks),
+      zero_init_scales=tuple('%s/unit_%d/%s' % (block.scope, index + 1, block.unit_fn.last_scale)
+                             for block in blocks if block.unit_fn.last_scale
+                             for index in range(len(block.args))))
   network.__name__ = name
   network.__doc__ = ('%s: %s with %s units per block. See %s() for the arguments and '
                      'return values, and resnet_utils.named_resnet for min_base_depth, '

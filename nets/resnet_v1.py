@@ -109,6 +109,11 @@ def basic(inputs, depth, stride, rate=1, unit_rate=1, use_bounded_activations=Fa
     return slim.utils.collect_named_outputs(outputs_collections, unit_scope.name, output)
 
 
+# The batch-norm scale that closes each unit's residual branch (Declaration.zero_init_scales).
+bottleneck.last_scale = 'bottleneck_v1/conv3/BatchNorm/gamma'
+basic.last_scale = 'basic_v1/conv2/BatchNorm/gamma'
+
+
 def resnet_v1(inputs, blocks, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, include_root_block=True, spatial_squeeze=True,
               store_non_strided_activations=False, reuse=None, scope=None):

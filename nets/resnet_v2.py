@@ -93,6 +93,10 @@ def basic(inputs, depth, stride, rate=1, unit_rate=1, outputs_collections=None, 
                                             shortcut + residual)
 
 
+# A pre-activation residual branch ends on a plain convolution: no scale to zero.
+bottleneck.last_scale = basic.last_scale = None
+
+
 def resnet_v2(inputs, blocks, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, include_root_block=True, spatial_squeeze=True,
               store_non_strided_activations=False, reuse=None, scope=None):

@@ -242,7 +242,7 @@ def test_flags_describe_the_same_cluster_as_tf_config():
       'cluster': {'ps': ['p:1'], 'worker': ['c:1', 'w:1']},
       'task': {'type': 'worker', 'index': 1}}))
   assert cluster.from_flags(None, None, None, None) is None
-  with pytest.raises(UsageError, match='--task_index: task index -1'):
+  with pytest.raises(UsageError, match='^task_index: task index -1'):
     cluster.from_flags('p:1', 'c:1', 'worker', -1)
 
 

@@ -2,6 +2,8 @@
 (weight decay, batch-norm decay) in effect, and is_training as a default, a per-call
 override or a bool tensor."""
 
+import re
+
 import netutil
 import numpy as np
 import pytest
@@ -126,3 +128,41 @@ def test_bool_tensor_switches_batch_norm_at_run_time(name):
     inference = sess.run(logits, {images: batch})
   assert training.shape == inference.shape == (2, 6)
   assert not np.allclose(training, inference)
+
+
+@pytest.mark.parametrize('name', [pytest.param(name, marks=pytest.mark.slow) if name in DEEP
+                                  else name for name in sorted(EXPECTED_NETWORKS)])
+def test_every_network_declares_its_feature_blocks_and_zero_init_scales(name):
+  declaration = nets_factory.declaration(name)
+  with tf.Graph().as_default():
+    _, end_points = nets_factory.get_network_fn(name, 6)(_images())
+    gammas = {v.op.name for v in slim.get_model_variables() if v.op.name.endswith('/gamma')}
+  sides = [end_points['%s/%s' % (name, block)].shape[1] for block in declaration.feature_blocks]
+  assert len(sides) == 4 and sides == sorted(sides, reverse=True)  # Shallowest first.
+  scales = {'%s/%s' % (name, scale) for scale in declaration.zero_init_scales}
+  assert scales <= gammas
+  # One per unit, but none in a v2 unit: its residual branch ends on a plain convolution.
+  units = [key for key in end_points if re.search(r'/(unit_\d+/\w+_v[12]|res\d[a-z])$', key)]
+  assert len(scales) == (0 if name.startswith('resnet_v2') else len(units))
+  assert declaration.fully_convolutional == (name != 'resnet50_signs')
+
+
+@pytest.mark.parametrize('name, unit, next_unit, stride', [
+    ('resnet_v1_18', 'block1/unit_1/basic_v1', 'block1/unit_2/basic_v1', 2),
+    ('resnet_v1_50', 'block1/unit_1/bottleneck_v1', 'block1/unit_2/bottleneck_v1', 1),
+    ('resnet50_signs', 'res2a', 'res2b', 1)])
+def test_zeroing_the_declared_scales_makes_units_identities(name, unit, next_unit, stride):
+  """The next unit passes its input on (subsampled by its stride): its residual is 0."""
+  with netutil.graph_session() as sess:
+    images = _images()
+    _, end_points = nets_factory.get_network_fn(name, 6)(images)
+    variables = {v.op.name: v for v in slim.get_model_variables()}
+    netutil.initialize(sess)
+    sess.run([variables['%s/%s' % (name, scale)].assign(
+        tf.zeros_like(variables['%s/%s' % (name, scale)]))
+              for scale in nets_factory.declaration(name).zero_init_scales])
+    before, after = sess.run([end_points['%s/%s' % (name, unit)],
+                              end_points['%s/%s' % (name, next_unit)]],
+                             {images: netutil.random_images(2, 64, 64)})
+  assert np.any(before)
+  np.testing.assert_array_equal(after, before[:, ::stride, ::stride])

@@ -13,6 +13,7 @@ from scriptutil import run_script
 
 from legacy_resnet.data import batching
 from legacy_resnet.data import synthetic_signs
+from legacy_resnet.evaluate import evaluation
 from legacy_resnet.evaluate import heatmaps
 from legacy_resnet.evaluate import plots
 from legacy_resnet.core.errors import Stopped
@@ -219,18 +220,21 @@ FAST_FCN_NETWORKS = ('resnet_v1_18', 'resnet_v1_50')  # a basic-block and a bott
 
 @pytest.mark.parametrize('name', [
     name if name in FAST_FCN_NETWORKS else pytest.param(name, marks=pytest.mark.slow)
-    for name in sorted(nets_factory.networks_map) if name != 'resnet50_signs'])
+    for name in sorted(nets_factory.networks_map)
+    if nets_factory.declaration(name).fully_convolutional])
 def test_every_fcn_network_gives_a_class_map_of_any_size(name):
   with tf.Graph().as_default():
     images = tf.compat.v1.placeholder(tf.float32, [1, 80, 48, 3])
-    logits, _ = nets_factory.get_network_fn(name, 6)(images,
-                                                     **heatmaps.fcn_network_args(name, 16))
+    logits, _ = nets_factory.get_network_fn(name, 6)(
+        images, **evaluation.fully_convolutional_args(name, 'heatmaps', 16))
   assert logits.shape.as_list() == [1, 5, 3, 6]
 
 
 def test_resnet50_signs_has_no_fcn_mode():
-  with pytest.raises(UsageError, match='resnet50_signs has no fully convolutional mode'):
-    heatmaps.fcn_network_args('resnet50_signs', 16)
+  with pytest.raises(UsageError) as refused:
+    evaluation.fully_convolutional_args('resnet50_signs', 'heatmaps', 16)
+  assert refused.value.naming(lambda name: '--' + name).startswith(
+      '--heatmaps: resnet50_signs has no fully convolutional mode')
 
 
 def test_hand_boxes_hold_the_hands():

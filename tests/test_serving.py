@@ -84,7 +84,7 @@ def test_dense_features_onnx_take_any_image_size(exported):
       train_dir, image_size=(None, None), finalize=False,
       network_args={'global_pool': False, 'output_stride': 16})
   try:
-    features = evaluation.last_block(classifier.tensors.end_points)
+    features = evaluation.last_block(classifier)
     frozen = inference_graph.FrozenOutput(classifier.session, classifier.tensors.images,
                                           features, classifier.config)
     graph_def = frozen.session.graph.as_graph_def()

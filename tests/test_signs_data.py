@@ -192,7 +192,7 @@ def test_missing_file(tmp_path):
 
 
 def test_missing_folder_and_missing_file_in_folder(tmp_path):
-  with pytest.raises(UsageError, match='--dataset_dir .*absent: folder not found'):
+  with pytest.raises(UsageError, match='^dataset_dir .*absent: folder not found'):
     signs_data.load_dataset_dir(str(tmp_path / 'absent'))
   write_h5(tmp_path / signs_data.TRAIN_FILE, **signs_arrays('train'))
   with pytest.raises(UsageError, match='test_signs.h5: file not found'):

@@ -139,6 +139,22 @@ def test_dense_features_on_images_of_any_size(trained_dir, tmp_path):
     assert features['features'].shape == (2, math.ceil(97 / 8), math.ceil(81 / 8), 512)
 
 
+@pytest.mark.parametrize('flag, output', [('--dense_features', 'features.h5'),
+                                          ('--heatmaps', 'maps')])
+def test_dense_paths_refuse_a_network_that_is_not_fully_convolutional(trained_dir, tmp_path,
+                                                                     flag, output):
+  signs = tmp_path / 'signs'  # Refused on its declaration, before any graph is built.
+  shutil.copytree(trained_dir, signs)
+  metadata = read_json(signs / checkpoints.METADATA_FILE)
+  checkpoints.write_metadata(str(signs), dict(metadata, model_name='resnet50_signs'))
+  result = run_script('eval_graph.py', '--checkpoint_path', signs, flag, tmp_path / output,
+                      check=False)
+  assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+  assert result.stderr.startswith('error: %s: resnet50_signs has no fully convolutional mode'
+                                  % flag)
+  assert not (tmp_path / 'features.h5').exists()
+
+
 def test_predictions_for_image_files(trained_dir, tmp_path):
   path = tmp_path / 'sign.jpg'
   pixels = np.random.default_rng(0).integers(0, 255, (120, 90, 3), dtype=np.uint8)

@@ -273,6 +273,21 @@ def resolve(checkpoint_path, warn=_warn):
   return checkpoint_path
 
 
+class Resolved(collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])):
+  """A checkpoint resolved once for a whole command: ``path`` as named (a prefix, or a
+  train dir meaning its newest readable checkpoint), the ``prefix`` found there and the
+  ``metadata`` of its run."""
+
+
+def resolved(checkpoint):
+  """``checkpoint``, a path, resolved with its metadata (or the UsageError of ``resolve``
+  or ``read_metadata``); a Resolved one is returned as it is."""
+  if isinstance(checkpoint, Resolved):
+    return checkpoint
+  prefix = resolve(checkpoint)
+  return Resolved(checkpoint, prefix, read_metadata(prefix))
+
+
 def variable_shapes(prefix):
   """Checkpoint variable name -> shape (list of ints)."""
   try:

@@ -12,6 +12,7 @@ import struct
 
 import numpy as np
 
+from legacy_resnet.core.errors import SettingError
 from legacy_resnet.core.errors import UsageError
 
 # One HDF5 dataset read into memory (SIGNS training pixels as stored; they become
@@ -157,29 +158,29 @@ def image_dimensions(data):
   raise ValueError('not a JPEG, PNG, GIF or BMP file')
 
 
-def read_image_file(path, flag='--images'):
-  """The bytes of image file ``path`` once its size and declared dimensions are
-  within MAX_IMAGE_FILE_BYTES and MAX_IMAGE_PIXELS."""
+def read_image_file(path):
+  """The bytes of image file ``path`` (one of the ``images`` setting) once its size and
+  declared dimensions are within MAX_IMAGE_FILE_BYTES and MAX_IMAGE_PIXELS."""
   try:
     size = os.path.getsize(path)
     if size > MAX_IMAGE_FILE_BYTES:
-      raise UsageError('%s %s: file is %s; the limit is %s'
-                       % (flag, path, _size(size), _size(MAX_IMAGE_FILE_BYTES)))
+      raise SettingError('{images} %s: file is %s; the limit is %s',
+                         path, _size(size), _size(MAX_IMAGE_FILE_BYTES))
     with open(path, 'rb') as stream:
       data = stream.read()
   except OSError as error:
-    raise UsageError('%s %s: %s' % (flag, path, error.strerror)) from None
+    raise SettingError('{images} %s: %s', path, error.strerror) from None
   if not data:
-    raise UsageError('%s %s: file is empty' % (flag, path))
+    raise SettingError('{images} %s: file is empty', path)
   try:
     frames, height, width = image_dimensions(data)
   except (ValueError, struct.error) as error:
-    raise UsageError('%s %s: not a decodable image (%s)' % (flag, path, error)) from None
+    raise SettingError('{images} %s: not a decodable image (%s)', path, error) from None
   pixels = frames * height * width
   if not pixels or pixels > MAX_IMAGE_PIXELS:
-    raise UsageError('%s %s: declares %s%dx%d pixels; the limit is %d pixels'
-                     % (flag, path, '%d frames of ' % frames if frames > 1 else '', width,
-                        height, MAX_IMAGE_PIXELS))
+    raise SettingError('{images} %s: declares %s%dx%d pixels; the limit is %d pixels', path,
+                       '%d frames of ' % frames if frames > 1 else '', width, height,
+                       MAX_IMAGE_PIXELS)
   return data
 
 

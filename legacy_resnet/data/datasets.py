@@ -219,8 +219,8 @@ def validation_split(trained_on, fraction, seed):
     UsageError: the run held out no validation split.
   """
   if not fraction:
-    raise UsageError('--split validation: the run held out no validation split (it trained '
-                     'with --validation_split 0, or before validation splits existed)')
+    raise SettingError('{split} validation: the run held out no validation split (it trained '
+                       'with {validation_split} 0, or before validation splits existed)')
   if trained_on['kind'] not in ('signs', 'synthetic'):
     raise UsageError('metadata: unknown dataset kind %r' % trained_on.get('kind'))
   return training_data(trained_on.get('dataset_dir'), fraction, seed).held_out

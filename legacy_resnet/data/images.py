@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from legacy_resnet.core import limits
-from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import SettingError
 from legacy_resnet.core.errors import first_cause
 
 
@@ -28,5 +28,5 @@ def read_image(path, size=None):
         image = tf.image.resize(image, size)
       return np.clip(image.numpy(), 0.0, 1.0)
   except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
-    raise UsageError('--images %s: not a decodable image (%s)'
-                     % (path, first_cause(error))) from None
+    raise SettingError('{images} %s: not a decodable image (%s)', path,
+                       first_cause(error)) from None

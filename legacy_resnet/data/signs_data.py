@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from legacy_resnet.core import limits
+from legacy_resnet.core.errors import SettingError
 from legacy_resnet.core.errors import UsageError
 from legacy_resnet.core.errors import first_cause
 
@@ -165,7 +166,7 @@ def load_dataset_dir(folder):
   """(train Split, test Split) from ``folder``'s train_signs.h5 and test_signs.h5, which
   must agree on list_classes and image size."""
   if not os.path.isdir(folder):
-    raise UsageError('--dataset_dir %s: folder not found' % folder)
+    raise SettingError('{dataset_dir} %s: folder not found', folder)
   train = load_split(os.path.join(folder, TRAIN_FILE), 'train')
   test = load_split(os.path.join(folder, TEST_FILE), 'test')
   check_same_kind(train, test)

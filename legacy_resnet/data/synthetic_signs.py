@@ -20,7 +20,7 @@ import numpy as np
 from legacy_resnet.data import signs_data
 from legacy_resnet.core import atomic_files
 from legacy_resnet.core import cli
-from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import SettingError
 
 NUM_CLASSES = 6
 CLASS_VALUES = np.arange(NUM_CLASSES, dtype=np.int64)
@@ -263,8 +263,8 @@ def write_signs_files(output_dir, num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0
   try:
     os.makedirs(output_dir, exist_ok=True)
   except OSError as error:
-    raise UsageError('--output_dir %s: cannot create the folder (%s)'
-                     % (output_dir, error.strerror)) from None
+    raise SettingError('{output_dir} %s: cannot create the folder (%s)', output_dir,
+                       error.strerror) from None
   for count, (prefix, stream, filename) in zip((num_train, num_test), _SETS):
     images, labels = draw_images(count, seed, stream, image_size)
     path = os.path.join(output_dir, filename)

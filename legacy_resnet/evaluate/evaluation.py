@@ -1,8 +1,6 @@
 """Restoring a trained classifier and running it: held-out evaluation, predictions for
 image files and dense (FCN-mode) feature maps."""
 
-import re
-
 import numpy as np
 import tensorflow as tf
 
@@ -13,7 +11,9 @@ from legacy_resnet.graph import inference_graph
 from legacy_resnet.graph import metrics
 from legacy_resnet.graph import model_graph
 from legacy_resnet.core import sessions
+from legacy_resnet.core.errors import SettingError
 from legacy_resnet.core.errors import UsageError
+from nets import nets_factory
 from nets import resnet_utils
 
 PREDICT_BATCH_SIZE = 64
@@ -32,15 +32,9 @@ def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATC
                     batch_size)
 
 
-def last_block(end_points):
-  """The end point of the network's deepest block ('<scope>/block4' for resnet_v1)."""
-  blocks = {int(match.group(1)): name for name in end_points
-            for match in [re.search(r'/block(\d+)$', name)] if match}
-  return end_points[blocks[max(blocks)]]
-
-
 class RestoredClassifier:
-  """A trained network rebuilt in evaluation mode and restored from a checkpoint.
+  """A trained network rebuilt in evaluation mode and restored from a checkpoint (a
+  path, or ``checkpoints.Resolved`` when the command resolved it already).
 
   The moving-average weights are restored when the run kept them. ``image_size``
   overrides the trained size ((None, None) accepts any); the graph is finalized unless
@@ -50,10 +44,10 @@ class RestoredClassifier:
   ``prefix`` and ``global_step`` are those of the checkpoint restored.
   """
 
-  def __init__(self, checkpoint_path, image_size=None, network_args=None, finalize=True,
+  def __init__(self, checkpoint, image_size=None, network_args=None, finalize=True,
                config=None):
-    self.prefix = checkpoints.resolve(checkpoint_path)
-    self.metadata = checkpoints.read_metadata(self.prefix)
+    checkpoint = checkpoints.resolved(checkpoint)
+    self.prefix, self.metadata = checkpoint.prefix, checkpoint.metadata
     self.class_names = self.metadata['class_names']
     self.image_size = tuple(image_size or self.metadata['image_size'])
     self.graph = tf.Graph()
@@ -69,7 +63,7 @@ class RestoredClassifier:
       self.config = config or sessions.session_config()
       self.session = tf.compat.v1.Session(graph=self.graph, config=self.config)
     self._frozen = None
-    self.restore(checkpoint_path, self.prefix)
+    self.restore(checkpoint.path, self.prefix)
 
   def _restore_one(self, prefix):
     checkpoints.check_fits(prefix, self._restore_map)
@@ -135,11 +129,49 @@ def top_predictions(classifier, paths, top_k):
   return results
 
 
-def dense_features(checkpoint_path, output_stride, images, multi_grid=None):
+def last_block(classifier):
+  """The end point of the last feature block that ``classifier``'s network declares."""
+  model_name = classifier.metadata['model_name']
+  block = nets_factory.declaration(model_name).feature_blocks[-1]
+  return classifier.tensors.end_points['%s/%s' % (model_name, block)]
+
+
+def fully_convolutional_args(model_name, setting, output_stride):
+  """The network arguments that run ``model_name`` fully convolutionally (any image size,
+  features and logits at every location) at ``output_stride``.
+
+  Raises:
+    SettingError: naming ``setting``, what asked for it, when the network declares no
+      fully convolutional mode.
+  """
+  if not nets_factory.declaration(model_name).fully_convolutional:
+    raise SettingError('{%s}: %%s has no fully convolutional mode (its classifier needs a '
+                       'fixed image size); these have: %%s' % setting, model_name, ', '.join(
+                           name for name in sorted(nets_factory.networks_map)
+                           if nets_factory.declaration(name).fully_convolutional))
+  return {'global_pool': False, 'output_stride': output_stride, 'spatial_squeeze': False}
+
+
+def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_grid=None):
+  """The RestoredClassifier of ``checkpoint`` (a ``checkpoints.Resolved``) with
+  ``fully_convolutional_args`` and the last block's ``multi_grid``, for any image size."""
+  network_args = fully_convolutional_args(checkpoint.metadata['model_name'], setting,
+                                          output_stride)
+  if multi_grid:
+    network_args['multi_grid'] = tuple(multi_grid)
+  try:
+    return RestoredClassifier(checkpoint, image_size=(None, None), network_args=network_args)
+  except resnet_utils.MultiGridError as error:
+    raise SettingError('{multi_grid}: %s', error) from None
+  except ValueError as error:
+    raise SettingError('{output_stride} %d: %s', output_stride, error) from None
+
+
+def dense_features(checkpoint, output_stride, images, multi_grid=None):
   """The last block's feature maps in FCN mode (no global pooling, atrous convolution).
 
   Args:
-    checkpoint_path: checkpoint prefix or train dir of a resnet_v1 or resnet_v2 model.
+    checkpoint: a ``checkpoints.Resolved`` of a fully convolutional network.
     output_stride: 8 or 16 (any stride the network can produce).
     images: float32 [N, H, W, 3] in [0, 1], any H and W (the run's preprocessing
       transforms their pixel values, without cropping or resizing).
@@ -149,24 +181,11 @@ def dense_features(checkpoint_path, output_stride, images, multi_grid=None):
     float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], and the
     prefix of the checkpoint restored.
   """
-  model_name = checkpoints.read_metadata(checkpoint_path)['model_name']
-  if not model_name.startswith(('resnet_v1_', 'resnet_v2_')):
-    raise UsageError('--dense_features: %s has no output_stride; use a resnet_v1_* or '
-                     'resnet_v2_* model' % model_name)
-  network_args = {'global_pool': False, 'output_stride': output_stride}
-  if multi_grid:
-    network_args['multi_grid'] = tuple(multi_grid)
+  classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride,
+                                              multi_grid)
   try:
-    classifier = RestoredClassifier(checkpoint_path, image_size=(None, None),
-                                    network_args=network_args)
-  except resnet_utils.MultiGridError as error:
-    raise UsageError('--multi_grid: %s' % error) from None
-  except ValueError as error:
-    raise UsageError('--output_stride %d: %s' % (output_stride, error)) from None
-  try:
-    features = last_block(classifier.tensors.end_points)
-    return predict(classifier.session, features, classifier.tensors.images, images,
-                   DENSE_BATCH_SIZE), classifier.prefix
+    return predict(classifier.session, last_block(classifier), classifier.tensors.images,
+                   images, DENSE_BATCH_SIZE), classifier.prefix
   finally:
     classifier.close()
 

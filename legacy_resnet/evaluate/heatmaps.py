@@ -7,47 +7,20 @@ the classifier's logits, so the class they pick is the image's prediction, and t
 predicted class's map shows where in the image that score comes from.
 """
 
-import inspect
-
 import h5py
 import numpy as np
 
-from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.core import atomic_files
-from legacy_resnet.core.errors import UsageError
-from nets import nets_factory
 
 HDF5_FILE = 'heatmaps.h5'
 
 
-_FCN_ARGUMENTS = {'global_pool', 'output_stride', 'spatial_squeeze'}
-
-
-def _has_fcn_mode(model_name):
-  return _FCN_ARGUMENTS <= set(inspect.signature(nets_factory.networks_map[model_name])
-                               .parameters)
-
-
-def fcn_network_args(model_name, output_stride):
-  """The network arguments that turn ``model_name`` fully convolutional.
-
-  Raises:
-    UsageError: the network has no FCN mode (no ``global_pool``/``output_stride``).
-  """
-  if model_name not in nets_factory.networks_map or not _has_fcn_mode(model_name):
-    raise UsageError('--heatmaps: %s has no fully convolutional mode (its classifier '
-                     'needs a fixed image size); these have: %s'
-                     % (model_name, ', '.join(sorted(filter(_has_fcn_mode,
-                                                            nets_factory.networks_map)))))
-  return {'global_pool': False, 'output_stride': output_stride, 'spatial_squeeze': False}
-
-
-def class_score_maps(checkpoint_path, output_stride, images):
+def class_score_maps(checkpoint, output_stride, images):
   """The logits at every location of each image, in FCN mode.
 
   Args:
-    checkpoint_path: checkpoint prefix or train dir.
+    checkpoint: a ``checkpoints.Resolved`` of a fully convolutional network.
     output_stride: 8 or 16 (any stride the network can produce).
     images: a list of float32 [H, W, 3] in [0, 1]; sizes may differ.
 
@@ -55,13 +28,7 @@ def class_score_maps(checkpoint_path, output_stride, images):
     a list of float32 [ceil(H / output_stride), ceil(W / output_stride), classes],
     the class names and the prefix of the checkpoint restored.
   """
-  model_name = checkpoints.read_metadata(checkpoint_path)['model_name']
-  try:
-    classifier = evaluation.RestoredClassifier(
-        checkpoint_path, image_size=(None, None),
-        network_args=fcn_network_args(model_name, output_stride))
-  except ValueError as error:
-    raise UsageError('--output_stride %d: %s' % (output_stride, error)) from None
+  classifier = evaluation.fully_convolutional_classifier(checkpoint, 'heatmaps', output_stride)
   maps = [None] * len(images)
   try:
     by_size = {}

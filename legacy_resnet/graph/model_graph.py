@@ -3,7 +3,6 @@ network from the nets factory, losses, the train op and the moving-average tower
 
 import collections
 import functools
-import re
 
 import tensorflow as tf
 import tf_slim as slim
@@ -14,11 +13,6 @@ from legacy_resnet.graph import replication
 from legacy_resnet.core import sessions
 from legacy_resnet.core.errors import SettingError
 from nets import nets_factory
-
-# The batch-norm scale of the last layer of each residual branch: zeroing it at the start
-# makes every unit an identity, so a deep ResNet first trains like a shallow one.
-_RESIDUAL_OUTPUT_GAMMA = re.compile(
-    r'(bottleneck_v1/conv3|basic_v1/conv2)/BatchNorm/gamma$|/bn\d+[a-z]_branch2c/gamma$')
 
 ClassifierTensors = collections.namedtuple(
     'ClassifierTensors',
@@ -123,13 +117,15 @@ def _variables_to_train(trainable_scopes):
   return chosen
 
 
-def initializer(zero_init_residual):
+def initializer(zero_init_residual, model_name):
   """Initializes all variables; with ``zero_init_residual``, then zeroes the batch-norm
-  scale at the end of every residual branch."""
+  scales that network ``model_name`` (built under its own name) declares for it."""
   init_all = tf.compat.v1.global_variables_initializer()
   if not zero_init_residual:
     return init_all
-  gammas = [v for v in slim.get_model_variables() if _RESIDUAL_OUTPUT_GAMMA.search(v.op.name)]
+  variables = {v.op.name: v for v in slim.get_model_variables()}
+  gammas = [variables[model_name + '/' + name]
+            for name in nets_factory.declaration(model_name).zero_init_scales]
   with tf.control_dependencies([init_all]):
     return tf.group([v.assign(tf.zeros_like(v)) for v in gammas], name='init')
 
@@ -250,4 +246,4 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
                               tf.nn.softmax(eval_logits, name='eval_probabilities'))
   return TrainingTensors(tensors, global_step, rate, loss, cross_entropy, accuracy, train_op,
                          tf.compat.v1.summary.merge_all(), variables_to_train,
-                         initializer(model.zero_init_residual))
+                         initializer(model.zero_init_residual, model.model_name))

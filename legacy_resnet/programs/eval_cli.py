@@ -183,10 +183,9 @@ def _dense_inputs(settings, metadata, same_size=True):
   return split.images, sources, split.labels
 
 
-def _write_dense_features(settings):
-  metadata = checkpoints.read_metadata(settings.checkpoint_path)
-  inputs, sources, labels = _dense_inputs(settings, metadata)
-  features, prefix = evaluation.dense_features(settings.checkpoint_path, settings.output_stride,
+def _write_dense_features(settings, checkpoint):
+  inputs, sources, labels = _dense_inputs(settings, checkpoint.metadata)
+  features, prefix = evaluation.dense_features(checkpoint, settings.output_stride,
                                                np.stack(inputs), settings.multi_grid)
   with atomic_files.replacing(settings.dense_features, suffix='.h5') as temporary:
     with h5py.File(temporary, 'w') as out:
@@ -196,18 +195,17 @@ def _write_dense_features(settings):
       if labels is not None:
         out.create_dataset('labels', data=labels)
       out.attrs.update(output_stride=settings.output_stride, checkpoint=prefix,
-                       model_name=metadata['model_name'],
+                       model_name=checkpoint.metadata['model_name'],
                        multi_grid=list(settings.multi_grid or []))
   print('wrote %s features %s (output stride %d) to %s'
         % (len(features), list(features.shape[1:]), settings.output_stride,
            settings.dense_features))
 
 
-def _write_heatmaps(settings):
-  metadata = checkpoints.read_metadata(settings.checkpoint_path)
-  inputs, sources, labels = _dense_inputs(settings, metadata, same_size=False)
+def _write_heatmaps(settings, checkpoint):
+  inputs, sources, labels = _dense_inputs(settings, checkpoint.metadata, same_size=False)
   stride = settings.output_stride
-  maps, class_names, prefix = heatmaps.class_score_maps(settings.checkpoint_path, stride, inputs)
+  maps, class_names, prefix = heatmaps.class_score_maps(checkpoint, stride, inputs)
   predictions = heatmaps.predictions_and_peaks(maps, stride)
   with plots.HeatmapPictures() as pictures:
     for index, (image, score_map) in enumerate(zip(inputs, maps)):
@@ -221,7 +219,7 @@ def _write_heatmaps(settings):
   path = os.path.join(settings.heatmaps, heatmaps.HDF5_FILE)
   heatmaps.write_hdf5(path, maps, sources, predictions, stride,
                       {'class_names': class_names, 'checkpoint': prefix,
-                       'model_name': metadata['model_name']}, labels)
+                       'model_name': checkpoint.metadata['model_name']}, labels)
   print('wrote %d heatmaps (%s) and %s (output stride %d)'
         % (len(maps), os.path.join(settings.heatmaps, HEATMAP_FILE.replace('%04d', '*')),
            path, stride))
@@ -283,7 +281,7 @@ def main(argv):
           % (settings.checkpoint_path, settings.export_dir, ', '.join(written)))
     return
   if settings.dense_features:
-    _write_dense_features(settings)
+    _write_dense_features(settings, checkpoints.resolved(settings.checkpoint_path))
     return
   # Files named on the command line are checked before the checkpoint is restored.
   split = None
@@ -292,7 +290,7 @@ def main(argv):
   for path in settings.images or ():
     limits.read_image_file(path)
   if settings.heatmaps:
-    _write_heatmaps(settings)
+    _write_heatmaps(settings, checkpoints.resolved(settings.checkpoint_path))
     return
   classifier = runtimes.restored_classifier(settings.checkpoint_path, settings.runtime)
   try:

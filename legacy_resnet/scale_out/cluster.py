@@ -75,32 +75,33 @@ def cluster_dict(task):
 
 
 def parse_hosts(text, where):
-  """'a:2222,b:2222' -> ['a:2222', 'b:2222']; ``where`` names the flag or variable."""
+  """'a:2222,b:2222' -> ['a:2222', 'b:2222']; ``where`` names the variable or, as
+  '{ps_hosts}', the setting."""
   hosts = [item.strip() for item in text.split(',')] if isinstance(text, str) else text
   if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) for h in hosts):
-    raise UsageError('%s: expected a non-empty list of host:port addresses, got %r'
-                     % (where, text))
+    raise SettingError(where + ': expected a non-empty list of host:port addresses, got %r',
+                       text)
   for host in hosts:
     match = _HOST_PORT.match(host)
     if not match or not 1 <= int(match.group('port')) <= 65535:
-      raise UsageError('%s: %r is not a host:port address (port 1-65535)' % (where, host))
+      raise SettingError(where + ': %r is not a host:port address (port 1-65535)', host)
   duplicates = sorted({host for host in hosts if hosts.count(host) > 1})
   if duplicates:
-    raise UsageError('%s: address %s is listed twice' % (where, duplicates[0]))
+    raise SettingError(where + ': address %s is listed twice', duplicates[0])
   return hosts
 
 
 def _checked(task, where):
   """``task`` once its job and index are known to exist and no address serves two jobs."""
   if not task.ps_hosts:
-    raise UsageError('%s: parameter-server training needs at least one ps address' % where)
+    raise SettingError(where + ': parameter-server training needs at least one ps address')
   shared = sorted(set(task.ps_hosts) & set(task.worker_hosts))
   if shared:
-    raise UsageError('%s: address %s is both a ps and a worker' % (where, shared[0]))
+    raise SettingError(where + ': address %s is both a ps and a worker', shared[0])
   count = len(task.ps_hosts if task.job_name == PS else task.worker_hosts)
   if not 0 <= task.task_index < count:
-    raise UsageError('%s: task index %d is out of range for job %r with %d task(s)'
-                     % (where, task.task_index, task.job_name, count))
+    raise SettingError(where + ': task index %d is out of range for job %r with %d task(s)',
+                       task.task_index, task.job_name, count)
   return task
 
 
@@ -109,15 +110,15 @@ def from_flags(ps_hosts, worker_hosts, job_name, task_index):
   if ps_hosts is None and worker_hosts is None and job_name is None and task_index is None:
     return None
   if job_name is None:
-    raise UsageError('--job_name: required (ps or worker) with --ps_hosts/--worker_hosts')
+    raise SettingError('{job_name}: required (ps or worker) with {ps_hosts}/{worker_hosts}')
   if job_name not in (PS, WORKER):
-    raise UsageError('--job_name: %r is neither ps nor worker' % job_name)
-  for flag, value in (('--ps_hosts', ps_hosts), ('--worker_hosts', worker_hosts)):
+    raise SettingError('{job_name}: %r is neither ps nor worker', job_name)
+  for name, value in (('ps_hosts', ps_hosts), ('worker_hosts', worker_hosts)):
     if value is None:
-      raise UsageError('%s: required with --job_name' % flag)
-  task = Task(parse_hosts(ps_hosts, '--ps_hosts'), parse_hosts(worker_hosts, '--worker_hosts'),
+      raise SettingError('{%s}: required with {job_name}' % name)
+  task = Task(parse_hosts(ps_hosts, '{ps_hosts}'), parse_hosts(worker_hosts, '{worker_hosts}'),
               job_name, 0 if task_index is None else task_index)
-  return _checked(task, '--task_index')
+  return _checked(task, '{task_index}')
 
 
 def _json_object(value, what):
@@ -185,9 +186,9 @@ def from_settings(settings, environ):
   task = from_flags(*(getattr(settings.cluster, flag) for flag in CLUSTER_FLAGS))
   from_environment = from_tf_config(environ[TF_CONFIG]) if environ.get(TF_CONFIG) else None
   if task and from_environment:
-    raise UsageError('both --ps_hosts/--worker_hosts/--job_name/--task_index and %s '
-                     'describe a cluster; use one (unset %s or drop the flags)'
-                     % (TF_CONFIG, TF_CONFIG))
+    raise SettingError('both {ps_hosts}/{worker_hosts}/{job_name}/{task_index} and %s '
+                       'describe a cluster; use one (unset %s or drop the flags)',
+                       TF_CONFIG, TF_CONFIG)
   task = task or from_environment
   replicas = settings.cluster.replicas_to_aggregate
   if task and (replicas or 0) > len(task.worker_hosts):

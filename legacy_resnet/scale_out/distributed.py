@@ -37,7 +37,6 @@ from legacy_resnet.data import batching
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.graph import model_graph
 from legacy_resnet.core.errors import SettingError
-from legacy_resnet.core.errors import UsageError
 from legacy_resnet.scale_out import cluster
 from legacy_resnet.settings import derived
 from legacy_resnet.train import training
@@ -95,9 +94,9 @@ def start_server(task, config):
                                   job_name=task.job_name, task_index=task.task_index,
                                   config=config)
   except (tf.errors.OpError, ValueError) as error:
-    raise UsageError('--%s_hosts: cannot serve %s as %s %d: %s' % (
-        task.job_name, cluster.own_address(task), task.job_name, task.task_index,
-        error)) from None
+    raise SettingError('{%s_hosts}: cannot serve %%s as %%s %%d: %%s' % task.job_name,
+                       cluster.own_address(task), task.job_name, task.task_index,
+                       error) from None
   warning = cluster.exposure_warning(task)
   if warning:
     sys.stderr.write(warning + '\n')

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.graph import inference_graph
-from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import SettingError
 from legacy_resnet.serve import serving_packages
 
 FROZEN_GRAPH_FILE = 'frozen_inference_graph.pb'
@@ -39,7 +39,7 @@ def onnx_model(graph_def, input_names, output_names):
   """The ONNX ModelProto of a frozen ``graph_def`` (variables made constants), through
   tf2onnx; tensor names (``'images:0'``) stay the same and unknown dimensions stay
   dynamic. A UsageError naming the install command when tf2onnx is missing."""
-  tf2onnx = serving_packages.require('tf2onnx', '--export_dir')
+  tf2onnx = serving_packages.require('tf2onnx', '{export_dir}')
   model, _ = tf2onnx.convert.from_graph_def(
       graph_def, input_names=list(input_names), output_names=list(output_names),
       opset=ONNX_OPSET)
@@ -91,10 +91,10 @@ def export(checkpoint_path, export_dir):
   ``checkpoint_path`` to ``export_dir``, which must not exist yet (it appears whole or
   not at all). Returns the names of the files beside the SavedModel."""
   if os.path.exists(export_dir):
-    raise UsageError('--export_dir %s already exists; choose a new folder' % export_dir)
+    raise SettingError('{export_dir} %s already exists; choose a new folder', export_dir)
   parent = os.path.dirname(os.path.abspath(export_dir))
   if not os.path.isdir(parent):
-    raise UsageError('--export_dir %s: folder %s does not exist' % (export_dir, parent))
+    raise SettingError('{export_dir} %s: folder %s does not exist', export_dir, parent)
   temporary = export_dir.rstrip('/') + '.partial'
   shutil.rmtree(temporary, ignore_errors=True)
   classifier = evaluation.RestoredClassifier(checkpoint_path, finalize=False)
@@ -103,7 +103,7 @@ def export(checkpoint_path, export_dir):
       wrote_onnx = _write(classifier, temporary)
     os.rename(temporary, export_dir)
   except OSError as error:
-    raise UsageError('--export_dir %s: %s' % (export_dir, error.strerror)) from None
+    raise SettingError('{export_dir} %s: %s', export_dir, error.strerror) from None
   finally:
     classifier.close()
     shutil.rmtree(temporary, ignore_errors=True)

@@ -24,14 +24,15 @@ _INPUT = export.INPUT_NAME + ':0'
 _PROBABILITIES = 'probabilities:0'
 
 
-def checkpoint_onnx_model(prefix):
-  """The serialized ONNX model of checkpoint ``prefix``: read from ``<prefix>.onnx``,
-  else converted and written there (kept in memory only when that folder is read-only)."""
-  path = prefix + ONNX_SUFFIX
+def checkpoint_onnx_model(checkpoint):
+  """The serialized ONNX model of ``checkpoint`` (a ``checkpoints.Resolved``): read from
+  ``<prefix>.onnx``, else converted and written there (kept in memory only when that
+  folder is read-only)."""
+  path = checkpoint.prefix + ONNX_SUFFIX
   if os.path.exists(path):
     with open(path, 'rb') as stream:
       return stream.read()
-  classifier = evaluation.RestoredClassifier(prefix, finalize=False)
+  classifier = evaluation.RestoredClassifier(checkpoint, finalize=False)
   try:
     model = export.serving_onnx_model(classifier).SerializeToString()
   finally:
@@ -52,7 +53,7 @@ class OnnxRuntimeModel:
   cores)."""
 
   def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
-    ort = serving_packages.require('onnxruntime', '--runtime onnxruntime')
+    ort = serving_packages.require('onnxruntime', '{runtime} onnxruntime')
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -73,7 +74,7 @@ class OpenVinoModel:
   off)."""
 
   def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
-    ov = serving_packages.require('openvino', '--runtime openvino')
+    ov = serving_packages.require('openvino', '{runtime} openvino')
     core = ov.Core()
     self.compiled = core.compile_model(core.read_model(model), 'CPU', {
         'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY',
@@ -91,20 +92,21 @@ class ServedClassifier:
   """A checkpoint's classifier run by ONNX Runtime or OpenVINO, with the attributes and
   ``probabilities`` of ``evaluation.RestoredClassifier``."""
 
-  def __init__(self, checkpoint_path, runtime, threads=None):
+  def __init__(self, checkpoint, runtime, threads=None):
     make = _MODELS[runtime]
-    serving_packages.require(runtime, '--runtime ' + runtime)  # Before any conversion.
-    prefix = checkpoints.resolve(checkpoint_path)
-    self.metadata = checkpoints.read_metadata(prefix)
+    serving_packages.require(runtime, '{runtime} ' + runtime)  # Before any conversion.
+    checkpoint = checkpoints.resolved(checkpoint)
+    self.metadata = checkpoint.metadata
     self.class_names = self.metadata['class_names']
     self.image_size = tuple(self.metadata['image_size'])
 
     def load(prefix):
       self.global_step = checkpoints.global_step(prefix)
-      self.run = make(checkpoint_onnx_model(prefix), threads or os.cpu_count())
+      self.run = make(checkpoint_onnx_model(checkpoints.Resolved(prefix, prefix, self.metadata)),
+                      threads or os.cpu_count())
 
     # A train dir's trainer may delete the checkpoint while it is converted.
-    self.prefix = checkpoints.restore_newest(checkpoint_path, load, prefix)
+    self.prefix = checkpoints.restore_newest(checkpoint.path, load, checkpoint.prefix)
 
   def probabilities(self, images):
     """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1]."""

@@ -4,7 +4,7 @@ requirements-serve.txt, imported only when a flag needs them."""
 import importlib
 import importlib.util
 
-from legacy_resnet.core.errors import UsageError
+from legacy_resnet.core.errors import SettingError
 
 INSTALL_COMMAND = 'pip install -r requirements-serve.txt'
 
@@ -14,9 +14,9 @@ def available(module_name):
 
 
 def require(module_name, needed_by):
-  """The imported module, or a UsageError naming ``needed_by`` (a flag) and the
-  install command."""
+  """The imported module, or a SettingError naming ``needed_by`` (a setting and maybe
+  its value: '{runtime} openvino') and the install command."""
   if not available(module_name):
-    raise UsageError('%s needs %s, which is not installed; install it with: %s'
-                     % (needed_by, module_name, INSTALL_COMMAND))
+    raise SettingError(needed_by + ' needs %s, which is not installed; install it with: %s',
+                       module_name, INSTALL_COMMAND)
   return importlib.import_module(module_name)
