@@ -124,8 +124,8 @@ def test_default_style_draws_the_images_it_drew_before_styles_existed():
 
 
 def test_shifted_style_differs_in_what_it_says():
-  """The shifted set: other pixels, hands placed and sized more widely, colour casts,
-  lower sharpness; balanced classes and boxes inside the image all the same."""
+  """The shifted set: other pixels, hands placed and sized more widely, less sharp;
+  balanced classes and boxes inside the image all the same."""
   default_images, _, default_boxes = synthetic_signs.draw_images(
       300, 0, synthetic_signs.TEST_STREAM, with_boxes=True)
   images, labels, boxes = synthetic_signs.draw_images(
@@ -138,11 +138,6 @@ def test_shifted_style_differs_in_what_it_says():
   areas, default_areas = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
                           for b in (boxes, default_boxes))
   assert np.ptp(areas) > np.ptp(default_areas)
-  # Colour casts: the mean image colour's spread between channels.
-  def cast(pictures):
-    means = pictures.astype(np.float32).mean(axis=(1, 2))
-    return np.mean(means.max(axis=1) - means.min(axis=1))
-  assert cast(images) > cast(default_images)
   # Blur and JPEG: less energy between neighbouring pixels.
   def sharpness(pictures):
     return np.mean(np.abs(np.diff(pictures.astype(np.float32), axis=2)))
