@@ -43,6 +43,14 @@ class InputSettings:
   horizontal_flip: bool
   random_brightness: float
   random_contrast: float
+  augmentation: str
+  random_crop_scale: float
+  random_rotation: float
+  random_hue: float
+  random_saturation: float
+  random_white_balance: float
+  random_blur: float
+  random_noise: float
 
 
 @dataclasses.dataclass(frozen=True)

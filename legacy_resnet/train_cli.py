@@ -11,6 +11,7 @@ from legacy_resnet import cluster
 from legacy_resnet import datasets
 from legacy_resnet import distributed
 from legacy_resnet import optimization
+from legacy_resnet import photo_augmentation
 from legacy_resnet import preprocessing
 from legacy_resnet import settings as run_settings
 from legacy_resnet import training
@@ -126,6 +127,36 @@ def parser():
   aug.add_argument('--random_contrast', type=cli.non_negative_float, default=0.1,
                    help='scale the contrast by up to 1 +- this (0: off; default: '
                    '%(default)s)')
+  aug.add_argument('--augmentation', choices=sorted(photo_augmentation.PRESETS),
+                   default=photo_augmentation.DEFAULT_PRESET,
+                   help='the recipe the --random_* flags below default to: default leaves '
+                   'them off; photo, for predictions on photographs taken elsewhere '
+                   '(docs/photos.md), turns them on (crop scale %(crop_scale)g, rotation '
+                   '%(rotation)g, hue %(hue)g, saturation %(saturation)g, white balance '
+                   '%(white_balance)g, blur %(blur)g, noise %(noise)g); each flag given '
+                   'overrides its value (default: %%(default)s)'
+                   % photo_augmentation.PRESETS['photo']._asdict())
+  aug.add_argument('--random_crop_scale', type=cli.non_negative_float,
+                   help='random resized crop: zoom each image by 1/(1+S) to 1+S and move '
+                   'it at random within the image (0: off; default: from --augmentation)')
+  aug.add_argument('--random_rotation', type=cli.degrees,
+                   help='rotate each image by up to this many degrees either way (0: off; '
+                   'default: from --augmentation)')
+  aug.add_argument('--random_hue', type=cli.degrees,
+                   help='turn colours around the grey axis by up to this many degrees (0: '
+                   'off; default: from --augmentation)')
+  aug.add_argument('--random_saturation', type=cli.fraction,
+                   help='scale colourfulness by 1 +- up to this (0: off; default: from '
+                   '--augmentation)')
+  aug.add_argument('--random_white_balance', type=cli.fraction,
+                   help='scale each colour channel by 1 +- up to this (0: off; default: '
+                   'from --augmentation)')
+  aug.add_argument('--random_blur', type=cli.non_negative_float,
+                   help='Gaussian blur of sigma up to this many pixels (0: off; default: '
+                   'from --augmentation)')
+  aug.add_argument('--random_noise', type=cli.non_negative_float,
+                   help='Gaussian pixel noise of standard deviation up to this (0: off; '
+                   'default: from --augmentation)')
   aug.add_argument('--seed', type=cli.non_negative_int, default=0,
                    help='same seed, same CPU run, same losses and validation split '
                    '(default: %(default)s)')
@@ -189,9 +220,21 @@ def _field_value(value):
   return tuple(value) if isinstance(value, list) else value
 
 
+def _with_preset(flags):
+  """``flags`` with each --random_* flag of photo_augmentation that was not given set
+  to the --augmentation preset's value."""
+  chosen = photo_augmentation.PRESETS[flags.augmentation]
+  values = dict(vars(flags))
+  for field, flag in photo_augmentation.FLAGS.items():
+    if values[flag] is None:
+      values[flag] = getattr(chosen, field)
+  return argparse.Namespace(**values)
+
+
 def train_settings(flags):
   """The settings.TrainSettings of the parsed flags ``flags``: every field from the flag
-  of the same name."""
+  of the same name (the --random_* flags left out from the --augmentation preset)."""
+  flags = _with_preset(flags)
   return run_settings.TrainSettings(**{
       group: kind(**{field.name: _field_value(getattr(flags, field.name))
                      for field in dataclasses.fields(kind)})
