@@ -11,6 +11,7 @@ import tensorflow as tf
 from legacy_resnet import batching
 from legacy_resnet import checkpoints
 from legacy_resnet import model_graph
+from legacy_resnet import photo_augmentation
 from legacy_resnet import preprocessing
 from legacy_resnet import replication
 from legacy_resnet import sessions
@@ -79,7 +80,7 @@ def _carry_over_results(train_dir, resume_from, metadata):
         raise SettingError('{train_dir} %s holds a run with %s=%r, not %r: its best '
                            'checkpoint was chosen on another split; use another {train_dir}',
                            train_dir, key, previous.get(key), metadata[key])
-  for key in ('best', 'last_eval', 'test'):
+  for key in ('best', 'last_eval', 'test', 'calibration'):
     if key in previous:
       metadata[key] = previous[key]
 
@@ -96,8 +97,12 @@ def resume_point(train_dir, metadata):
 
 def augmentation(settings):
   """The batching.Augmentation of a settings.InputSettings."""
+  photo = photo_augmentation.PhotoAugmentation(**{
+      field: getattr(settings, flag) for field, flag in photo_augmentation.FLAGS.items()})
   return batching.Augmentation(settings.random_shift, settings.horizontal_flip,
-                               settings.random_brightness, settings.random_contrast)
+                               settings.random_brightness, settings.random_contrast,
+                               None if photo == photo_augmentation.NO_PHOTO_AUGMENTATION
+                               else photo)
 
 
 def session_config(settings, num_cpu_devices=1):
