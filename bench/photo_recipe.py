@@ -10,8 +10,8 @@ a user runs it:
 - shifted: ``--report`` on the shifted synthetic test set
   (``python -m legacy_resnet.synthetic_signs --style shifted``, written once into
   ``--work_dir``);
-- ``--images`` on the first ``--num_images`` shifted images written as PNG files: how
-  often the right and the wrong predictions are marked "not sure".
+- ``--images`` on the shifted images (the first ``--num_images``; default all) written
+  as PNG files: how often the right and the wrong predictions are marked "not sure".
 
 Prints a markdown table; ``--output`` also writes it with the commands.
 """
@@ -35,7 +35,8 @@ _LINE = re.compile(r'^(?P<path>.+\.png): (?P<name>\S+) (?P<confidence>[0-9.]+)(?
 
 
 def _run(command):
-  print('$ ' + ' '.join(command[1:]), flush=True)
+  shown = command[1:] if len(command) < 12 else command[1:10] + ['... (%d more)' % (len(command) - 10)]
+  print('$ ' + ' '.join(shown), flush=True)
   result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
   if result.returncode:
     sys.exit('failed: %s\n%s' % (' '.join(command), result.stderr))
@@ -74,9 +75,10 @@ def main(argv):
   parser.add_argument('--run', action='append', required=True, metavar='LABEL=TRAIN_DIR')
   parser.add_argument('--work_dir', default=os.path.join('runs', 'photo_recipe'))
   parser.add_argument('--num_shifted', type=int, default=synthetic_signs.NUM_TEST)
-  parser.add_argument('--num_images', type=int, default=120)
+  parser.add_argument('--num_images', type=int, help='(default: --num_shifted)')
   parser.add_argument('--output', help='also write the table to this markdown file')
   args = parser.parse_args(argv)
+  args.num_images = args.num_images or args.num_shifted
   shifted_dir = os.path.join(args.work_dir, 'shifted')
   if not os.path.exists(os.path.join(shifted_dir, signs_data.TEST_FILE)):
     synthetic_signs.write_signs_files(shifted_dir, num_train=6, num_test=args.num_shifted,

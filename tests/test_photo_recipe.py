@@ -267,3 +267,35 @@ def test_a_run_without_calibration_evaluates_at_temperature_one_and_says_so(
                        check=False)
   assert damaged.returncode == 2 and damaged.stderr.startswith('error: ')
   assert 'calibration' in damaged.stderr and 'Traceback' not in damaged.stderr
+
+
+@pytest.mark.slow
+def test_images_mark_wrong_predictions_unsure_more_often_than_right_ones(tmp_path, capsys):
+  """A resnet_v1_18 trained 4 epochs on the embedded set with the photo recipe, then
+  eval_graph.py --images on 300 shifted-style images: the share of wrong predictions
+  marked "not sure" is larger than the share of right ones (the numbers are printed)."""
+  train_dir = str(tmp_path / 'run')
+  run_script('train_graph.py', '--train_dir', train_dir, '--model_name', 'resnet_v1_18',
+             '--augmentation', 'photo', '--num_epochs', '4')
+  images, labels = synthetic_signs.draw_images(300, 0, synthetic_signs.TEST_STREAM,
+                                               style='shifted')
+  paths = []
+  for index, image in enumerate(images):
+    paths.append(str(tmp_path / ('s%03d.png' % index)))
+    tf.io.write_file(paths[-1], tf.io.encode_png(image))
+  result = run_script('eval_graph.py', '--checkpoint_path', train_dir, '--top_k', '1',
+                      '--images', *paths)
+  names = synthetic_signs.class_names()
+  right, unsure = [], []
+  for line in result.stdout.splitlines():
+    if '.png: ' in line:
+      path, rest = line.split(': ', 1)
+      right.append(rest.split()[0] == names[labels[paths.index(path)]])
+      unsure.append(rest.endswith(calibration.UNSURE_MARK))
+  right, unsure = np.array(right), np.array(unsure)
+  assert len(right) == 300
+  of_right, of_wrong = unsure[right].mean(), unsure[~right].mean()
+  with capsys.disabled():
+    print('\n%d right, %d wrong on the shifted set; "not sure" marks %.3f of the right, '
+          '%.3f of the wrong' % (right.sum(), (~right).sum(), of_right, of_wrong))
+  assert of_wrong > of_right
