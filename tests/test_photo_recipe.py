@@ -271,12 +271,12 @@ def test_a_run_without_calibration_evaluates_at_temperature_one_and_says_so(
 
 @pytest.mark.slow
 def test_images_mark_wrong_predictions_unsure_more_often_than_right_ones(tmp_path, capsys):
-  """A resnet_v1_18 trained 4 epochs on the embedded set with the photo recipe, then
+  """A resnet_v1_18 trained 10 epochs on the embedded set with the photo recipe, then
   eval_graph.py --images on 300 shifted-style images: the share of wrong predictions
   marked "not sure" is larger than the share of right ones (the numbers are printed)."""
   train_dir = str(tmp_path / 'run')
   run_script('train_graph.py', '--train_dir', train_dir, '--model_name', 'resnet_v1_18',
-             '--augmentation', 'photo', '--num_epochs', '4')
+             '--augmentation', 'photo', '--num_epochs', '10')
   images, labels = synthetic_signs.draw_images(300, 0, synthetic_signs.TEST_STREAM,
                                                style='shifted')
   paths = []
