@@ -43,6 +43,8 @@ pytestmark = netutil.QUIET
 HERE = 'test_flag_coverage.py::'  # Tests in this file.
 PIPELINE_FLAGS = (
     'test_input_pipeline.py::test_flags_make_the_pipeline_and_eval_size_defaults_to_train_size')
+PHOTO = 'test_photo_recipe.py::'
+PHOTO_FLAG = PHOTO + 'test_each_photo_flag_alone_changes_a_batch_the_same_way_for_the_same_step'
 WATCH = ('test_shared_train_dir.py::'
          'test_watch_evaluates_each_checkpoint_once_and_stops_when_training_ends')
 
@@ -80,6 +82,14 @@ FLAG_CHECKS = {
     'train_graph.py --random_brightness': HERE + 'test_augmentation_flags',
     'train_graph.py --random_contrast': HERE + 'test_augmentation_flags',
     'train_graph.py --seed': HERE + 'test_batches_follow_the_seed_and_batch_size',
+    'train_graph.py --augmentation': PHOTO + 'test_augmentation_presets',
+    'train_graph.py --random_crop_scale': PHOTO_FLAG,
+    'train_graph.py --random_rotation': PHOTO_FLAG,
+    'train_graph.py --random_hue': PHOTO_FLAG,
+    'train_graph.py --random_saturation': PHOTO_FLAG,
+    'train_graph.py --random_white_balance': PHOTO_FLAG,
+    'train_graph.py --random_blur': PHOTO_FLAG,
+    'train_graph.py --random_noise': PHOTO_FLAG,
     'train_graph.py --save_every_n_steps': HERE + 'test_a_short_run_writes_what_its_flags_say',
     'train_graph.py --save_interval_secs': HERE + 'test_save_interval_secs',
     'train_graph.py --max_to_keep': HERE + 'test_a_short_run_writes_what_its_flags_say',

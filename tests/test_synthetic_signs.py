@@ -1,6 +1,7 @@
 """The synthetic hand signs: deterministic, balanced, truly held out, readable by the
 SIGNS reader, and neither noise nor solvable by a linear classifier."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -108,3 +109,48 @@ def _ridge_accuracy(train, test, strength=0.1):
 def test_linear_classifier_finds_some_signal_but_does_not_solve_it(signs):
   accuracy = _ridge_accuracy(*signs)
   assert 0.2 < accuracy < 0.6  # chance is 1/6
+
+
+# A digest of the default set's first images, taken before styles existed: the default
+# style must keep drawing exactly these pixels, labels and boxes.
+DEFAULT_TEST_DIGEST = 'd5844e21dfb8d9aa0a1d9633af1d0af4'
+
+
+def test_default_style_draws_the_images_it_drew_before_styles_existed():
+  images, labels, boxes = synthetic_signs.draw_images(
+      200, 0, synthetic_signs.TEST_STREAM, with_boxes=True, style='default')
+  digest = hashlib.md5(images.tobytes() + labels.tobytes() + boxes.tobytes()).hexdigest()
+  assert digest == DEFAULT_TEST_DIGEST
+
+
+def test_shifted_style_differs_in_what_it_says():
+  """The shifted set: other pixels, hands placed and sized more widely, less sharp;
+  balanced classes and boxes inside the image all the same."""
+  default_images, _, default_boxes = synthetic_signs.draw_images(
+      300, 0, synthetic_signs.TEST_STREAM, with_boxes=True)
+  images, labels, boxes = synthetic_signs.draw_images(
+      300, 0, synthetic_signs.TEST_STREAM, with_boxes=True, style='shifted')
+  assert not np.array_equal(images, default_images)
+  assert np.bincount(labels, minlength=6).tolist() == [50] * 6
+  assert boxes.min() >= 0.0 and boxes.max() <= 64.0
+  centres, default_centres = ((b[:, :2] + b[:, 2:]) / 2 for b in (boxes, default_boxes))
+  assert centres.std(axis=0).min() > 1.5 * default_centres.std(axis=0).min()
+  areas, default_areas = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+                          for b in (boxes, default_boxes))
+  assert np.ptp(areas) > np.ptp(default_areas)
+  # Blur and JPEG: less energy between neighbouring pixels.
+  def sharpness(pictures):
+    return np.mean(np.abs(np.diff(pictures.astype(np.float32), axis=2)))
+  assert sharpness(images) < sharpness(default_images)
+
+
+def test_command_line_writes_the_shifted_set(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'legacy_resnet.data.synthetic_signs', '--output_dir', str(tmp_path),
+       '--num_train', '12', '--num_test', '6', '--style', 'shifted'],
+      capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert result.returncode == 0, result.stderr
+  _, test = signs_data.load_dataset_dir(str(tmp_path))
+  made = synthetic_signs.generate_split('test', 6, style='shifted')
+  assert test.images.tobytes() == made.images.tobytes()
+  assert 'shifted style' in made.source

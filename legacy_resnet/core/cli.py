@@ -58,6 +58,14 @@ def fraction(text):
   return value
 
 
+def degrees(text):
+  """An angle limit: a number of degrees in [0, 180]."""
+  value = float(text)
+  if not 0 <= value <= 180:
+    raise argparse.ArgumentTypeError('%r is not a number of degrees in [0, 180]' % text)
+  return value
+
+
 def run(main, argv):
   """Calls ``main(argv)``; a UsageError becomes one ``error:`` line and exit 2 (a
   SettingError naming the flag of each setting it names), a stop on a signal its

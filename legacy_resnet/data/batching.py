@@ -8,8 +8,12 @@ import collections
 
 import numpy as np
 
+from legacy_resnet.data import photo_augmentation
+
+# ``photo``: a photo_augmentation.PhotoAugmentation, or None (off).
 Augmentation = collections.namedtuple(
-    'Augmentation', ['max_shift', 'horizontal_flip', 'max_brightness', 'max_contrast'])
+    'Augmentation', ['max_shift', 'horizontal_flip', 'max_brightness', 'max_contrast', 'photo'],
+    defaults=(None,))
 
 NO_AUGMENTATION = Augmentation(0, False, 0.0, 0.0)
 
@@ -37,11 +41,12 @@ def batch_indices(num_examples, batch_size, seed, step, shard=(0, 1)):
 
 
 def augment(images, augmentation, rng):
-  """Randomly shifted, flipped, brightened and contrasted copies of ``images``.
+  """Randomly shifted, flipped, brightened and contrasted copies of ``images``, and
+  with ``augmentation.photo`` cropped, rotated, colour-jittered, blurred and noisy.
 
   Args:
     images: float32 [batch, height, width, channels] in [0, 1].
-    augmentation: an Augmentation; zeros and False switch a transform off.
+    augmentation: an Augmentation; zeros, False and None switch a transform off.
     rng: numpy Generator.
 
   Returns:
@@ -66,6 +71,9 @@ def augment(images, augmentation, rng):
   if augmentation.max_brightness:
     out = out + rng.uniform(-augmentation.max_brightness, augmentation.max_brightness,
                             (batch, 1, 1, 1))
+  # After the others, so that runs without it draw the same random numbers as before.
+  if augmentation.photo and augmentation.photo != photo_augmentation.NO_PHOTO_AUGMENTATION:
+    out = photo_augmentation.augment(out, augmentation.photo, rng)
   return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 

@@ -10,7 +10,9 @@ pass ``--dataset_dir`` to the programs.
 ``python -m legacy_resnet.data.synthetic_signs --output_dir DIR`` writes the pair of files.
 """
 
+import dataclasses
 import functools
+import io
 import os
 import sys
 
@@ -60,6 +62,78 @@ _SKIN_TONES = np.array([[0.96, 0.80, 0.69], [0.89, 0.68, 0.55], [0.78, 0.57, 0.4
                        np.float32)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _TEXTURE_CELLS = 5
+# Skin tones of the shifted style, none of them in _SKIN_TONES.
+_OTHER_SKIN_TONES = np.array([[0.33, 0.22, 0.16], [0.86, 0.56, 0.47], [0.70, 0.60, 0.42],
+                              [1.00, 0.84, 0.82], [0.54, 0.35, 0.26]], np.float32)
+_CLUTTER_SHAPES = 8
+_BLUR_RADIUS = 4  # pixels of the blur kernel on each side (2.7 sigmas at the largest)
+
+
+@dataclasses.dataclass(frozen=True)
+class Style:
+  """How the images of a set look: ranges each image draws its own value from.
+
+  The default style is the embedded set's (its images stay what they always were);
+  ``SHIFTED`` draws from ranges the default never reaches, like photographs taken by
+  someone else. Ranges are (low, high); a 0 or None switches a transform off.
+
+  Attributes:
+    name: how the set is named ('default', 'shifted').
+    hand_scale: palm radius as a fraction of the image side.
+    rotation: the hand turns by up to this many degrees either way.
+    centre_x, centre_y: where the palm goes, as fractions of the image side (the hand
+      is then moved inside the image).
+    skin_tones: float32 [K, 3] tones to pick from; skin_tint: brightness of the tone.
+    gradient: background brightness tilt across the image, up to this either way.
+    blotches: amplitude of the background's soft blotches, up to this.
+    clutter: the share of images whose background is cluttered with shapes.
+    exposure, light_strength: overall exposure and a light from a random side.
+    white_balance: each colour channel of the whole image scaled by up to 1 +- this.
+    blur: the Gaussian blur's sigma in pixels (None: no blur).
+    noise: standard deviation of the pixel noise.
+    jpeg_quality: images go through JPEG at this quality (None: not).
+    stream: 0 for the default, else extra random numbers of its own, so a style's
+      hands are not the default set's drawn again.
+  """
+  name: str = 'default'
+  hand_scale: tuple = (0.21, 0.27)
+  rotation: float = 25.0
+  centre_x: tuple = (0.4, 0.6)
+  centre_y: tuple = (0.6, 0.7)
+  skin_tones: np.ndarray = dataclasses.field(default_factory=lambda: _SKIN_TONES)
+  skin_tint: tuple = (0.85, 1.08)
+  gradient: float = 0.15
+  blotches: float = 0.08
+  clutter: float = 0.0
+  exposure: tuple = (0.8, 1.15)
+  light_strength: tuple = (0.0, 0.5)
+  white_balance: float = 0.0
+  blur: tuple = None
+  noise: tuple = (0.005, 0.035)
+  jpeg_quality: tuple = None
+  stream: int = 0
+
+
+DEFAULT_STYLE = Style()
+# Another camera, room, light and hand: backgrounds cluttered with shapes, colour casts,
+# other skin tones, a hand of any size anywhere in the frame and turned further, blur,
+# more noise and JPEG compression.
+SHIFTED_STYLE = Style(
+    name='shifted', hand_scale=(0.16, 0.32), rotation=60.0, centre_x=(0.2, 0.8),
+    centre_y=(0.3, 0.85), skin_tones=_OTHER_SKIN_TONES, skin_tint=(0.8, 1.1),
+    gradient=0.35, blotches=0.15, clutter=0.7, exposure=(0.6, 1.35),
+    light_strength=(0.2, 0.8), white_balance=0.2, blur=(0.0, 1.3), noise=(0.02, 0.06),
+    jpeg_quality=(20, 60), stream=1)
+STYLES = {style.name: style for style in (DEFAULT_STYLE, SHIFTED_STYLE)}
+
+
+def style_named(style):
+  """The Style of ``style``, a Style or one of the names of STYLES."""
+  if isinstance(style, Style):
+    return style
+  if style not in STYLES:
+    raise SettingError('{style} %s: unknown (known: %s)', style, ', '.join(STYLES))
+  return STYLES[style]
 
 
 @functools.lru_cache(maxsize=4)
@@ -101,18 +175,19 @@ def _hand_in_own_frame(rng, counts):
   return segments, radii
 
 
-def _place_in_image(rng, segments, radii, size):
+def _place_in_image(rng, segments, radii, size, style):
   """The hands scaled, rotated, mirrored and moved into a size x size image, with all
   hand but the wrist inside it: (segments [B, P, 2, 2], radii [B, P]) in pixels."""
   batch = len(segments)
-  scale = size * rng.uniform(0.21, 0.27, batch)
-  angle = np.radians(rng.uniform(-25.0, 25.0, batch))
+  scale = size * rng.uniform(*style.hand_scale, batch)
+  angle = np.radians(rng.uniform(-style.rotation, style.rotation, batch))
   mirror = rng.choice([-1.0, 1.0], batch)
   cos, sin = np.cos(angle), np.sin(angle)
   # Columns are the images of the hand frame's x and y axes.
   axes = np.stack([np.stack([cos * mirror, sin * mirror], -1), np.stack([-sin, cos], -1)], -1)
   points = np.einsum('bij,bpkj->bpki', axes * scale[:, None, None], segments)
-  points += np.stack([rng.uniform(0.4, 0.6, batch), rng.uniform(0.6, 0.7, batch)], -1)[
+  points += np.stack([rng.uniform(*style.centre_x, batch),
+                      rng.uniform(*style.centre_y, batch)], -1)[
       :, None, None, :] * size
   radii = radii * scale[:, None]
   hand = np.arange(segments.shape[1]) != _WRIST_INDEX
@@ -142,14 +217,14 @@ def _signed_distances(segments, radii, size):
   return np.sqrt(across_x * across_x + across_y * across_y) - radii[..., None, None]
 
 
-def _skin_colours(rng, batch):
+def _skin_colours(rng, batch, style):
   """float32 [B, 3] skin colours."""
-  tone = _SKIN_TONES[rng.integers(len(_SKIN_TONES), size=batch)]
-  tint = rng.uniform(0.85, 1.08, (batch, 1)) * rng.uniform(0.94, 1.06, (batch, 3))
+  tone = style.skin_tones[rng.integers(len(style.skin_tones), size=batch)]
+  tint = rng.uniform(*style.skin_tint, (batch, 1)) * rng.uniform(0.94, 1.06, (batch, 3))
   return tone * tint.astype(np.float32)
 
 
-def _backgrounds(rng, skin, size):
+def _backgrounds(rng, skin, size, style):
   """float32 [B, size, size, 3]: coloured, shaded, blotchy backgrounds whose brightness
   stays clearly apart from the skin's, so the hand's outline is always visible."""
   batch = len(skin)
@@ -161,21 +236,44 @@ def _backgrounds(rng, skin, size):
   colour = ((skin_luma + gap)[:, None] + rng.uniform(0.3, 1.0, (batch, 1)) * chroma
             ).astype(np.float32)
   xs, ys = (grid / size - 0.5 for grid in _pixel_centres(size))
-  tilt = rng.uniform(-0.15, 0.15, (batch, 2, 3)).astype(np.float32)
+  tilt = rng.uniform(-style.gradient, style.gradient, (batch, 2, 3)).astype(np.float32)
   gradient = xs[..., None] * tilt[:, None, None, 0] + ys[..., None] * tilt[:, None, None, 1]
   cells = rng.normal(0.0, 1.0, (batch, 3, _TEXTURE_CELLS, _TEXTURE_CELLS))
-  cells *= rng.uniform(0.0, 0.08, (batch, 1, 1, 1))
+  cells *= rng.uniform(0.0, style.blotches, (batch, 1, 1, 1))
   upsample = _upsampling_matrix(size, _TEXTURE_CELLS)
   texture = (upsample @ cells.astype(np.float32) @ upsample.T).transpose(0, 2, 3, 1)
-  return colour[:, None, None, :] + gradient + texture
+  background = colour[:, None, None, :] + gradient + texture
+  if style.clutter:
+    background = _clutter(rng, background, colour, size, style.clutter)
+  return background
 
 
-def _lighting(rng, batch, size):
+def _clutter(rng, background, colour, size, share):
+  """``background`` [B, size, size, 3] with, on ``share`` of the images, shapes (bars,
+  blobs) of other colours strewn over it, of the background's brightness give or take
+  a little, so the hand's outline stays visible."""
+  batch = len(background)
+  ends = rng.uniform(-0.1, 1.1, (batch, _CLUTTER_SHAPES, 2, 2)) * size
+  ends[:, :, 1] = ends[:, :, 0] + (ends[:, :, 1] - ends[:, :, 0]) * rng.uniform(
+      0.05, 0.5, (batch, _CLUTTER_SHAPES, 1))
+  radii = (rng.uniform(0.02, 0.12, (batch, _CLUTTER_SHAPES)) * size).astype(np.float32)
+  distances = _signed_distances(ends.astype(np.float32), radii, size)
+  shades = rng.uniform(-0.12, 0.12, (batch, _CLUTTER_SHAPES, 1)) + rng.uniform(
+      -0.25, 0.25, (batch, _CLUTTER_SHAPES, 3)) * 0.5
+  shown = rng.random(batch) < share
+  for shape in range(_CLUTTER_SHAPES):
+    cover = np.clip(0.5 - distances[:, shape], 0.0, 1.0)[..., None] * shown[:, None, None, None]
+    fill = (colour + shades[:, shape])[:, None, None, :]
+    background = background + (fill - background) * cover
+  return background.astype(np.float32)
+
+
+def _lighting(rng, batch, size, style):
   """float32 [B, size, size]: exposure times a light falling from a random side."""
   xs, ys = (grid / size - 0.5 for grid in _pixel_centres(size))
   direction = rng.uniform(0.0, 2.0 * np.pi, batch)[:, None, None]
-  strength = rng.uniform(0.0, 0.5, batch)[:, None, None]
-  exposure = rng.uniform(0.8, 1.15, batch)[:, None, None]
+  strength = rng.uniform(*style.light_strength, batch)[:, None, None]
+  exposure = rng.uniform(*style.exposure, batch)[:, None, None]
   return (exposure * (1.0 + strength * (np.cos(direction) * xs + np.sin(direction) * ys))
           ).astype(np.float32)
 
@@ -190,43 +288,81 @@ def _hand_boxes(segments, radii, size):
   return np.clip(np.concatenate([low, high], axis=1), 0.0, size).astype(np.float32)
 
 
-def _draw_batch(rng, counts, size):
+def _blurred(rng, images, sigmas):
+  """``images`` [B, S, S, 3] blurred by a Gaussian of sigma uniform in ``sigmas``
+  (pixels, each image its own), as two passes of a [S, S] matrix."""
+  batch, size = images.shape[:2]
+  sigma = np.maximum(rng.uniform(*sigmas, batch), 1e-3)[:, None, None]
+  offsets = np.arange(size)[None, :, None] - np.arange(size)[None, None, :]
+  weights = np.exp(-0.5 * (offsets / sigma) ** 2) * (np.abs(offsets) <= _BLUR_RADIUS)
+  weights = (weights / weights.sum(axis=2, keepdims=True)).astype(np.float32)
+  rows = np.einsum('bij,bjwc->biwc', weights, images)
+  return np.einsum('bij,bhjc->bhic', weights, rows)
+
+
+def _through_jpeg(rng, images, qualities):
+  """uint8 ``images`` [B, S, S, 3] encoded as JPEG and decoded again, each at a quality
+  drawn from ``qualities``."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel  (shifted style only)
+  quality = rng.integers(qualities[0], qualities[1] + 1, len(images))
+  out = np.empty_like(images)
+  for index, image in enumerate(images):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format='JPEG', quality=int(quality[index]))
+    buffer.seek(0)
+    out[index] = np.asarray(Image.open(buffer).convert('RGB'))
+  return out
+
+
+def _draw_batch(rng, counts, size, style=DEFAULT_STYLE):
   """(uint8 images [B, size, size, 3] of hands raising ``counts`` [B] fingers,
-  float32 hand boxes [B, 4] as in ``_hand_boxes``)."""
+  float32 hand boxes [B, 4] as in ``_hand_boxes``), in ``style``."""
   batch = len(counts)
-  segments, radii = _place_in_image(rng, *_hand_in_own_frame(rng, counts), size)
+  segments, radii = _place_in_image(rng, *_hand_in_own_frame(rng, counts), size, style)
   distances = _signed_distances(segments, radii, size)
   # Half a pixel of soft edge anti-aliases without supersampling.
   coverage = np.clip(0.5 - distances.min(axis=1), 0.0, 1.0)[..., None]
   # Finger outlines keep touching fingers apart and show a folded thumb on the palm.
   outline = np.clip(1.0 - np.abs(distances[:, _FIRST_FINGER:]) / 0.9, 0.0, 1.0).max(axis=1)[..., None]
-  skin = _skin_colours(rng, batch)[:, None, None, :]
+  skin = _skin_colours(rng, batch, style)[:, None, None, :]
   darkening = rng.uniform(0.25, 0.45, (batch, 1, 1, 1)).astype(np.float32)
   hand = skin * (1.0 - darkening * outline)
-  background = _backgrounds(rng, skin[:, 0, 0], size)
-  image = (background + (hand - background) * coverage) * _lighting(rng, batch, size)[..., None]
-  noise_level = rng.uniform(0.005, 0.035, (batch, 1, 1, 1)).astype(np.float32)
+  background = _backgrounds(rng, skin[:, 0, 0], size, style)
+  image = (background + (hand - background) * coverage) * _lighting(
+      rng, batch, size, style)[..., None]
+  # The default style draws no random numbers for what it leaves off, so its images
+  # stay the same as before styles existed.
+  if style.white_balance:
+    image = image * rng.uniform(1.0 - style.white_balance, 1.0 + style.white_balance,
+                                (batch, 1, 1, 3)).astype(np.float32)
+  if style.blur:
+    image = _blurred(rng, image, style.blur)
+  noise_level = rng.uniform(*style.noise, (batch, 1, 1, 1)).astype(np.float32)
   image += rng.standard_normal(image.shape, dtype=np.float32) * noise_level
-  return (np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8),
-          _hand_boxes(segments, radii, size))
+  image = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+  if style.jpeg_quality:
+    image = _through_jpeg(rng, image, style.jpeg_quality)
+  return image, _hand_boxes(segments, radii, size)
 
 
-def draw_images(count, seed, stream, image_size=IMAGE_SIZE, with_boxes=False):
+def draw_images(count, seed, stream, image_size=IMAGE_SIZE, with_boxes=False,
+                style=DEFAULT_STYLE):
   """(uint8 images [count, S, S, 3], int64 labels [count]) with S = image_size, and
   with ``with_boxes`` the float32 hand boxes [count, 4] too: (x0, y0, x1, y1) in
   pixels around palm and fingers (the wrist, which runs out of the image, left out).
 
   Classes are balanced (counts differ by at most one) and shuffled. ``stream``
   (TRAIN_STREAM or TEST_STREAM) gives each set its own random numbers, so no test
-  image is a training image.
+  image is a training image. ``style``: a Style or a name of STYLES.
   """
-  rng = np.random.default_rng([seed, stream])
+  style = style_named(style)
+  rng = np.random.default_rng([seed, stream] + ([style.stream] if style.stream else []))
   labels = rng.permutation(np.arange(count) % NUM_CLASSES).astype(np.int64)
   images = np.empty((count, image_size, image_size, 3), np.uint8)
   boxes = np.empty((count, 4), np.float32)
   for start in range(0, count, _BATCH):
     images[start:start + _BATCH], boxes[start:start + _BATCH] = _draw_batch(
-        rng, labels[start:start + _BATCH], image_size)
+        rng, labels[start:start + _BATCH], image_size, style)
   return (images, labels, boxes) if with_boxes else (images, labels)
 
 
@@ -235,18 +371,21 @@ def class_names():
   return signs_data.class_names(CLASS_VALUES)
 
 
-def generate_split(name, count, seed=0, image_size=IMAGE_SIZE):
-  """The Split ``name`` ('train' or 'test') of ``count`` synthetic signs; each split
-  has its own random numbers, so either can be drawn alone."""
-  images, labels = draw_images(count, seed, _STREAMS[name], image_size)
-  source = 'synthetic signs (%s, seed %d)' % (name, seed)
+def generate_split(name, count, seed=0, image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
+  """The Split ``name`` ('train' or 'test') of ``count`` synthetic signs in ``style``;
+  each split has its own random numbers, so either can be drawn alone."""
+  style = style_named(style)
+  images, labels = draw_images(count, seed, _STREAMS[name], image_size, style=style)
+  source = 'synthetic signs (%s, seed %d%s)' % (
+      name, seed, '' if style == DEFAULT_STYLE else ', %s style' % style.name)
   return signs_data.make_split(images, CLASS_VALUES, labels, source)
 
 
-def hand_boxes(name, count, seed=0, image_size=IMAGE_SIZE):
+def hand_boxes(name, count, seed=0, image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
   """float32 [count, 4]: the hand boxes (see ``draw_images``) of the images of
-  ``generate_split(name, count, seed, image_size)``, in the same order."""
-  return draw_images(count, seed, _STREAMS[name], image_size, with_boxes=True)[2]
+  ``generate_split(name, count, seed, image_size, style)``, in the same order."""
+  return draw_images(count, seed, _STREAMS[name], image_size, with_boxes=True,
+                     style=style)[2]
 
 
 def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SIZE):
@@ -256,17 +395,18 @@ def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SI
 
 
 def write_signs_files(output_dir, num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0,
-                      image_size=IMAGE_SIZE):
+                      image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
   """Writes train_signs.h5 and test_signs.h5 to ``output_dir`` in the course's format
-  (uint8 x [N, S, S, 3], int64 y [N], int64 list_classes [6]); each file appears
-  whole or not at all."""
+  (uint8 x [N, S, S, 3], int64 y [N], int64 list_classes [6]) and ``style``; each file
+  appears whole or not at all."""
+  style = style_named(style)
   try:
     os.makedirs(output_dir, exist_ok=True)
   except OSError as error:
     raise SettingError('{output_dir} %s: cannot create the folder (%s)', output_dir,
                        error.strerror) from None
   for count, (prefix, stream, filename) in zip((num_train, num_test), _SETS):
-    images, labels = draw_images(count, seed, stream, image_size)
+    images, labels = draw_images(count, seed, stream, image_size, style=style)
     path = os.path.join(output_dir, filename)
     with atomic_files.replacing(path, suffix='.h5') as temporary:
       with h5py.File(temporary, 'w') as out:
@@ -282,8 +422,13 @@ def main(argv):
   parser.add_argument('--num_train', type=cli.positive_int, default=NUM_TRAIN)
   parser.add_argument('--num_test', type=cli.positive_int, default=NUM_TEST)
   parser.add_argument('--seed', type=cli.non_negative_int, default=0)
+  parser.add_argument('--style', choices=sorted(STYLES), default=DEFAULT_STYLE.name,
+                      help='default: the embedded set\'s look; shifted: backgrounds, '
+                      'light, colour casts, skin tones, hand sizes and places, blur, noise '
+                      'and JPEG compression the default never has (default: %(default)s)')
   settings = parser.parse_args(argv)
-  write_signs_files(settings.output_dir, settings.num_train, settings.num_test, settings.seed)
+  write_signs_files(settings.output_dir, settings.num_train, settings.num_test, settings.seed,
+                    style=settings.style)
 
 
 if __name__ == '__main__':

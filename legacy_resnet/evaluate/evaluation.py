@@ -7,6 +7,7 @@ import tensorflow as tf
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.data import images as image_files
 from legacy_resnet.data import preprocessing
+from legacy_resnet.evaluate import calibration
 from legacy_resnet.graph import inference_graph
 from legacy_resnet.graph import metrics
 from legacy_resnet.graph import model_graph
@@ -119,11 +120,15 @@ def evaluate(classifier, split, probabilities=None):
   return report
 
 
-def top_predictions(classifier, paths, top_k):
-  """[(path, [(class name, probability), ...])] for each image file, best first."""
+def top_predictions(classifier, paths, top_k, temperature=1.0):
+  """[(path, [(class name, probability), ...])] for each image file, best first; the
+  probabilities with the logits divided by ``temperature`` (calibration.scaled)."""
   batch = np.stack([image_files.read_image(path, classifier.image_size) for path in paths])
+  probabilities = classifier.probabilities(batch)
+  if temperature != 1.0:
+    probabilities = calibration.scaled(probabilities, temperature)
   results = []
-  for path, row in zip(paths, classifier.probabilities(batch)):
+  for path, row in zip(paths, probabilities):
     best = np.argsort(-row)[:top_k]
     results.append((path, [(classifier.class_names[i], float(row[i])) for i in best]))
   return results

@@ -11,6 +11,7 @@ import numpy as np
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.data import datasets
 from legacy_resnet.data import images
+from legacy_resnet.evaluate import calibration
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.evaluate import heatmaps
 from legacy_resnet.evaluate import plots
@@ -57,7 +58,9 @@ def parser():
                  '(0: never; default: %g)' % DEFAULT_WATCH_TIMEOUT)
   p.add_argument('--top_k', type=cli.positive_int, default=3,
                  help='classes shown per image (default: %(default)s)')
-  p.add_argument('--report', metavar='FILE.json', help='write the evaluation as JSON')
+  p.add_argument('--report', metavar='FILE.json',
+                 help='write the evaluation as JSON, with the expected calibration error '
+                 '(%d equal-width bins) of the calibrated confidences' % calibration.ECE_BINS)
   p.add_argument('--dense_features', metavar='OUT.h5',
                  help='write the last block\'s FCN-mode feature maps to HDF5')
   p.add_argument('--output_stride', type=int, default=16, choices=(8, 16, 32),
@@ -150,12 +153,50 @@ def _labelled_split(settings, metadata):
                                            metadata['dataset'])
 
 
+def _calibration(settings):
+  """(temperature, unsure threshold or None) of the run of --checkpoint_path; says on
+  stderr when it has none."""
+  temperature, threshold, recorded = calibration.from_metadata(
+      checkpoints.read_metadata(settings.checkpoint_path), settings.checkpoint_path)
+  if recorded is None:
+    sys.stderr.write(calibration.missing_note(settings.checkpoint_path) + '\n')
+  return temperature, threshold
+
+
+def _calibration_report(probabilities, labels, temperature, threshold):
+  """The report's calibration entries for a labelled evaluation."""
+  calibrated = calibration.scaled(probabilities, temperature)
+  confidence = calibrated.max(axis=1)
+  right = calibrated.argmax(axis=1) == labels
+  entries = {
+      'expected_calibration_error': calibration.expected_calibration_error(calibrated, labels),
+      'calibration': {
+          'temperature': temperature,
+          'ece_bins': calibration.ECE_BINS,
+          'expected_calibration_error_uncalibrated':
+              calibration.expected_calibration_error(probabilities, labels),
+          'mean_confidence': float(confidence.mean()),
+      },
+  }
+  if threshold is not None:
+    unsure = confidence < threshold
+    entries['calibration'].update(
+        unsure_below=threshold, unsure_share=float(unsure.mean()),
+        unsure_share_of_wrong=float(unsure[~right].mean()) if (~right).any() else None,
+        unsure_share_of_right=float(unsure[right].mean()) if right.any() else None)
+  return entries
+
+
 def _evaluate(settings, classifier, split, plots_folder):
   split = split or _labelled_split(settings, classifier.metadata)[1]
   probabilities = evaluation.held_out_probabilities(classifier, split)
   report = evaluation.evaluate(classifier, split, probabilities)
+  report.update(_calibration_report(probabilities, split.labels, *_calibration(settings)))
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
   print(metrics.format_report(report))
+  print('expected calibration error %.4f (%d equal-width bins, temperature %.3f)'
+        % (report['expected_calibration_error'], calibration.ECE_BINS,
+           report['calibration']['temperature']))
   if settings.report:
     atomic_files.write_json(settings.report, report)
   if plots_folder:
@@ -163,8 +204,16 @@ def _evaluate(settings, classifier, split, plots_folder):
 
 
 def _predict(settings, classifier):
-  for path, ranked in evaluation.top_predictions(classifier, settings.images, settings.top_k):
-    print('%s: %s' % (path, ', '.join('%s %.3f' % pair for pair in ranked)))
+  temperature, threshold = _calibration(settings)
+  if threshold is not None:
+    print('confidences calibrated (temperature %.3f); "%s" below %.3f'
+          % (temperature, calibration.UNSURE_MARK, threshold))
+  for path, ranked in evaluation.top_predictions(classifier, settings.images, settings.top_k,
+                                                 temperature):
+    mark = ''
+    if threshold is not None and ranked[0][1] < threshold:
+      mark = '  ' + calibration.UNSURE_MARK
+    print('%s: %s%s' % (path, ', '.join('%s %.3f' % pair for pair in ranked), mark))
 
 
 def _dense_inputs(settings, metadata, same_size=True):

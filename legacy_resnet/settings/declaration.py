@@ -11,6 +11,7 @@ concept is the same.
 import dataclasses
 from typing import Callable, Optional, Tuple
 
+from legacy_resnet.data import photo_augmentation
 from legacy_resnet.data import preprocessing
 from legacy_resnet.graph import optimization
 from legacy_resnet.core import cli
@@ -32,6 +33,7 @@ POSITIVE_INT = Kind(cli.positive_int, int, 'integer >= 1')
 NON_NEGATIVE_INT = Kind(cli.non_negative_int, int, 'integer >= 0')
 NON_NEGATIVE_FLOAT = Kind(cli.non_negative_float, float, 'number >= 0')
 FRACTION = Kind(cli.fraction, float, 'number in [0, 1)')
+DEGREES = Kind(cli.degrees, float, 'degrees in [0, 180]')
 SCOPES = Kind(cli.comma_list, Tuple[str, ...], 'comma-separated scopes')
 SWITCH = Kind(bool, bool, 'on / off (--no-...)')
 
@@ -108,6 +110,37 @@ TRAIN_SETTINGS = (
                       'add a random offset of up to this much (0: off; default: %(default)s)'),
               Setting('random_contrast', NON_NEGATIVE_FLOAT, 0.1,
                       'scale the contrast by up to 1 +- this (0: off; default: %(default)s)'),
+              Setting('augmentation', TEXT, photo_augmentation.DEFAULT_PRESET,
+                      'the recipe the --random_* flags below default to: default leaves them '
+                      'off; photo, for predictions on photographs taken elsewhere '
+                      '(docs/photos.md), turns them on (crop scale %(crop_scale)g, rotation '
+                      '%(rotation)g, hue %(hue)g, saturation %(saturation)g, white balance '
+                      '%(white_balance)g, blur %(blur)g, noise %(noise)g); each flag given '
+                      'overrides its value (default: %%(default)s)'
+                      % photo_augmentation.PRESETS['photo']._asdict(),
+                      choices=tuple(sorted(photo_augmentation.PRESETS))),
+              # The photo strengths: None (not given) takes the --augmentation preset's.
+              Setting('random_crop_scale', NON_NEGATIVE_FLOAT, None,
+                      'random resized crop: zoom each image by 1/(1+S) to 1+S and move it at '
+                      'random within the image (0: off; default: from --augmentation)'),
+              Setting('random_rotation', DEGREES, None,
+                      'rotate each image by up to this many degrees either way (0: off; '
+                      'default: from --augmentation)'),
+              Setting('random_hue', DEGREES, None,
+                      'turn colours around the grey axis by up to this many degrees (0: off; '
+                      'default: from --augmentation)'),
+              Setting('random_saturation', FRACTION, None,
+                      'scale colourfulness by 1 +- up to this (0: off; default: from '
+                      '--augmentation)'),
+              Setting('random_white_balance', FRACTION, None,
+                      'scale each colour channel by 1 +- up to this (0: off; default: from '
+                      '--augmentation)'),
+              Setting('random_blur', NON_NEGATIVE_FLOAT, None,
+                      'Gaussian blur of sigma up to this many pixels (0: off; default: from '
+                      '--augmentation)'),
+              Setting('random_noise', NON_NEGATIVE_FLOAT, None,
+                      'Gaussian pixel noise of standard deviation up to this (0: off; '
+                      'default: from --augmentation)'),
           )),
     Group('data', 'DataSettings', 'data: where it is, how it is split and batched', (
         Setting('dataset_dir', TEXT, None,

@@ -4,6 +4,7 @@ its cadence, its augmentation and its session configuration."""
 import dataclasses
 
 from legacy_resnet.data import batching
+from legacy_resnet.data import photo_augmentation
 from legacy_resnet.core import sessions
 from legacy_resnet.core.errors import SettingError
 
@@ -41,9 +42,14 @@ class Cadence:
 
 
 def augmentation(settings):
-  """The batching.Augmentation of an InputSettings."""
+  """The batching.Augmentation of an InputSettings: its --augmentation preset, with the
+  photo strengths it was given in the preset's place."""
+  photo = photo_augmentation.resolve(settings.augmentation, **{
+      field: getattr(settings, flag) for field, flag in photo_augmentation.FLAGS.items()})
   return batching.Augmentation(settings.random_shift, settings.horizontal_flip,
-                               settings.random_brightness, settings.random_contrast)
+                               settings.random_brightness, settings.random_contrast,
+                               None if photo == photo_augmentation.NO_PHOTO_AUGMENTATION
+                               else photo)
 
 
 def session_config(settings, num_cpu_devices=1):

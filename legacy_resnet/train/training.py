@@ -56,7 +56,7 @@ def _carry_over_results(train_dir, resume_from, metadata):
         raise SettingError('{train_dir} %s holds a run with %s=%r, not %r: its best '
                            'checkpoint was chosen on another split; use another {train_dir}',
                            train_dir, key, previous.get(key), metadata[key])
-  for key in ('best', 'last_eval', 'test'):
+  for key in ('best', 'last_eval', 'test', 'calibration'):
     if key in previous:
       metadata[key] = previous[key]
 

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.evaluate import evaluation
+from legacy_resnet.evaluate import calibration
 from legacy_resnet.graph import metrics
 from legacy_resnet.core.errors import SettingError
 from legacy_resnet.core.errors import first_cause
@@ -184,6 +185,7 @@ class Chief:
     self.metadata = metadata
     self.writer = writer
     self.log = log
+    self.last_probabilities = None  # of the last ``evaluate``
 
   @property
   def train_dir(self):
@@ -194,6 +196,7 @@ class Chief:
     kept)."""
     probabilities = evaluation.predict(self.session(), self.model.eval_probabilities,
                                        self.model.images, split.images)
+    self.last_probabilities = probabilities  # for the calibration at the end
     return metrics.classification_report(split.labels, probabilities, split.class_names)
 
   def record(self, name, report, step):
@@ -225,7 +228,13 @@ class Chief:
   def final_report(self, step, held_out_report):
     """The run's test report, recorded as 'test', once its last epoch ended with
     ``held_out_report``: that report when the held-out split is the test split, else
-    the final weights' report on the test split, read now for the first time."""
+    the final weights' report on the test split, read now for the first time. With a
+    validation split, the final weights' calibration is fitted on it (from the
+    probabilities of that last evaluation) and recorded."""
+    if self.data.held_out_name == 'validation':
+      self.metadata[calibration.METADATA_KEY] = calibration.fit(
+          self.last_probabilities, self.data.held_out.labels)
+      self.log(calibration.describe(self.metadata[calibration.METADATA_KEY]))
     if self.data.held_out_name == 'test':
       report = held_out_report
       self.metadata['test'] = self.metadata['last_eval']
