@@ -49,14 +49,6 @@ _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523,
 _RGB = np.linalg.inv(_YIQ)
 
 
-def resolve(preset, **strengths):
-  """The PhotoAugmentation of ``preset`` (a name of PRESETS) with each strength given
-  (not None) in ``strengths`` (by field name) taking the preset's place."""
-  chosen = PRESETS[preset]._asdict()
-  chosen.update({name: value for name, value in strengths.items() if value is not None})
-  return PhotoAugmentation(**chosen)
-
-
 def _warp(images, augmentation, rng):
   """Crop (zoom and move) and rotation of each image, one bilinear resampling."""
   batch, height, width, _ = images.shape

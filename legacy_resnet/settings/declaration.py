@@ -47,10 +47,18 @@ class Setting:
   help: str
   choices: Optional[Tuple[str, ...]] = None
   metavar: Optional[str] = None
+  # When the flag is not given: the value as a function of the parsed flags (a preset's).
+  default_of: Optional[Callable[[object], object]] = None
 
   @property
   def type(self):
-    return self.kind.type if self.default is not None else Optional[self.kind.type]
+    unset = self.default is None and self.default_of is None
+    return Optional[self.kind.type] if unset else self.kind.type
+
+
+def _photo_preset(field):
+  """The strength ``field`` of the --augmentation preset the flags chose."""
+  return lambda flags: getattr(photo_augmentation.PRESETS[flags.augmentation], field)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,28 +127,34 @@ TRAIN_SETTINGS = (
                       'overrides its value (default: %%(default)s)'
                       % photo_augmentation.PRESETS['photo']._asdict(),
                       choices=tuple(sorted(photo_augmentation.PRESETS))),
-              # The photo strengths: None (not given) takes the --augmentation preset's.
               Setting('random_crop_scale', NON_NEGATIVE_FLOAT, None,
                       'random resized crop: zoom each image by 1/(1+S) to 1+S and move it at '
-                      'random within the image (0: off; default: from --augmentation)'),
+                      'random within the image (0: off; default: from --augmentation)',
+                      default_of=_photo_preset('crop_scale')),
               Setting('random_rotation', DEGREES, None,
                       'rotate each image by up to this many degrees either way (0: off; '
-                      'default: from --augmentation)'),
+                      'default: from --augmentation)',
+                      default_of=_photo_preset('rotation')),
               Setting('random_hue', DEGREES, None,
                       'turn colours around the grey axis by up to this many degrees (0: off; '
-                      'default: from --augmentation)'),
+                      'default: from --augmentation)',
+                      default_of=_photo_preset('hue')),
               Setting('random_saturation', FRACTION, None,
                       'scale colourfulness by 1 +- up to this (0: off; default: from '
-                      '--augmentation)'),
+                      '--augmentation)',
+                      default_of=_photo_preset('saturation')),
               Setting('random_white_balance', FRACTION, None,
                       'scale each colour channel by 1 +- up to this (0: off; default: from '
-                      '--augmentation)'),
+                      '--augmentation)',
+                      default_of=_photo_preset('white_balance')),
               Setting('random_blur', NON_NEGATIVE_FLOAT, None,
                       'Gaussian blur of sigma up to this many pixels (0: off; default: from '
-                      '--augmentation)'),
+                      '--augmentation)',
+                      default_of=_photo_preset('blur')),
               Setting('random_noise', NON_NEGATIVE_FLOAT, None,
                       'Gaussian pixel noise of standard deviation up to this (0: off; '
-                      'default: from --augmentation)'),
+                      'default: from --augmentation)',
+                      default_of=_photo_preset('noise')),
           )),
     Group('data', 'DataSettings', 'data: where it is, how it is split and batched', (
         Setting('dataset_dir', TEXT, None,

@@ -42,9 +42,8 @@ class Cadence:
 
 
 def augmentation(settings):
-  """The batching.Augmentation of an InputSettings: its --augmentation preset, with the
-  photo strengths it was given in the preset's place."""
-  photo = photo_augmentation.resolve(settings.augmentation, **{
+  """The batching.Augmentation of an InputSettings."""
+  photo = photo_augmentation.PhotoAugmentation(**{
       field: getattr(settings, flag) for field, flag in photo_augmentation.FLAGS.items()})
   return batching.Augmentation(settings.random_shift, settings.horizontal_flip,
                                settings.random_brightness, settings.random_contrast,

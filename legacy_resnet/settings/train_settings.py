@@ -64,5 +64,11 @@ def from_flags(flags, groups=TRAIN_SETTINGS):
   """The TrainSettings (made from the same ``groups``) of the parsed ``flags``."""
   whole, kinds = types_of(groups) if groups is not TRAIN_SETTINGS else (TrainSettings, GROUPS)
   return whole(**{group.field: kinds[group.field](**{
-      setting.name: getattr(flags, setting.name) for setting in group.settings})
+      setting.name: _value(setting, flags) for setting in group.settings})
       for group in groups})
+
+
+def _value(setting, flags):
+  """The value of ``setting`` in the parsed ``flags``, or its derived default."""
+  value = getattr(flags, setting.name)
+  return setting.default_of(flags) if value is None and setting.default_of else value
