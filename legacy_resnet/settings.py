@@ -13,8 +13,8 @@ filled. The groups:
 - ``DataSettings``: where the data is, how it is split and batched, and the seed.
 - ``OptimizerSettings``: the optimizer and its hyper-parameters.
 - ``ScheduleSettings``: the learning-rate schedule and the length of the run.
-- ``RunSettings``: the train dir, checkpoints, warm start, summaries, threads and
-  devices.
+- ``RunSettings``: the train dir, checkpoints, warm start, summaries, threads,
+  devices and the number format (precision).
 - ``ClusterSettings``: the parameter-server cluster, when there is one.
 """
 
@@ -91,6 +91,7 @@ class RunSettings:
   num_clones: int
   clone_on_cpu: bool
   xla: bool
+  precision: str
 
 
 @dataclasses.dataclass(frozen=True)

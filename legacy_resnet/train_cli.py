@@ -11,6 +11,7 @@ from legacy_resnet import cluster
 from legacy_resnet import datasets
 from legacy_resnet import distributed
 from legacy_resnet import optimization
+from legacy_resnet import precision
 from legacy_resnet import preprocessing
 from legacy_resnet import settings as run_settings
 from legacy_resnet import training
@@ -163,6 +164,12 @@ def parser():
                       help='place the clones on logical CPU devices')
   system.add_argument('--xla', action=argparse.BooleanOptionalAction, default=False,
                       help='XLA just-in-time compilation')
+  system.add_argument('--precision', default=precision.DEFAULT, choices=precision.PRECISIONS,
+                      help='number format of the network\'s computation; variables, '
+                      'batch-norm statistics, the loss and checkpoints stay float32. '
+                      'bfloat16: CPUs with AVX512-BF16 or AMX only (refused elsewhere, '
+                      'never emulated); float16: GPUs only, with dynamic loss scaling '
+                      '(default: %(default)s)')
   system.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
 
   dist = p.add_argument_group(
@@ -202,6 +209,7 @@ def main(argv, on_step=None):
   """Runs train_graph.py with the flags ``argv``; a one-process run calls
   ``on_step(step, loss, accuracy)`` after every step (see ``training.Trainer.run``)."""
   settings = train_settings(parser().parse_args(argv))
+  precision.check(settings.run.precision)
   task = cluster.from_settings(settings, os.environ)
   if task and task.job_name == cluster.PS:
     distributed.run_ps(settings, task)  # Needs neither data nor a train dir.
