@@ -95,7 +95,9 @@ def test_the_machine_line_names_cpu_extensions_and_the_default():
     (['--variant', 'inter1'], "error: argument --variant: 'inter1' is not LABEL=FLAGS"),
     (['--contenders', 'ours,tensorflow'],
      'error: argument --contenders: unknown contender(s) tensorflow; choose from '
-     'ours,slim,keras,torch'),
+     'ours,slim,keras,torch,torch_bf16'),
+    (['--torch_python', '/nonexistent/python'],
+     'error: --torch_python /nonexistent/python: not an executable file'),
     (['--contenders', 'slim,keras'], 'error: argument --contenders: must include ours'),
     (['--model_name', 'resnet_v9'], "error: argument --model_name: invalid choice: 'resnet_v9'"),
 ])
