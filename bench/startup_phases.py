@@ -61,8 +61,9 @@ def _prepare_prediction(argv, scratch):
   if '--images' not in argv:
     path = os.path.join(scratch, 'one.jpg')
     subprocess.run([sys.executable, '-c', (
-        'import sys, tensorflow as tf\n'
+        'import sys\n'
         'from legacy_resnet import synthetic_signs\n'
+        'import tensorflow as tf\n'
         'images, _ = synthetic_signs.draw_images(1, seed=0, '
         'stream=synthetic_signs.TEST_STREAM)\n'
         'tf.io.write_file(sys.argv[1], tf.io.encode_jpeg(images[0]))'), path],
