@@ -4,7 +4,6 @@ after every epoch, keeps the latest and the best checkpoints, and reports on the
 split at the end. What happens around each step is ``training_loop``'s, shared with
 cluster workers."""
 
-import concurrent.futures
 import os
 
 import tensorflow as tf
@@ -252,17 +251,14 @@ class Trainer:
     """
     train_dir = self.settings.run.train_dir
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, self.settings.data.batch_size)
-    # The calls below leave the interpreter free: the synthetic set is drawn meanwhile,
-    # and the training step is prepared (it needs no variable values) while the
-    # variables are initialized or restored.
+    # Both calls below leave the interpreter free: the synthetic set is drawn meanwhile.
     self.data.prefetch()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-      prepared = pool.submit(self.prepare_step)
-      self.restore_or_initialize(bar.message)
-      self.checkpointer.warn_if_short_of_space()
-      step = int(self.session.run(self.tensors.global_step))
-      prepared.result()
+    self.restore_or_initialize(bar.message)
+    self.checkpointer.warn_if_short_of_space()
+    step = int(self.session.run(self.tensors.global_step))
     self.checkpointer.last_saved_step = step
+    if step < self.total_steps:
+      self.prepare_step()
     checkpoints.write_metadata(train_dir, self.metadata)
     writer = training_loop.summary_writer(train_dir, self.graph)
     chief = training_loop.Chief(lambda: self.session, self.checkpointer, self.tensors.model,
