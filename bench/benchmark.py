@@ -41,6 +41,7 @@ ROOT = os.path.dirname(HERE)
 
 PEER_NAMES = {'ours': 'ours (legacy_resnet)', 'slim': "tf-slim's resnet_v1_50, plain session",
               'keras': 'Keras 3 ResNet50 fit/predict', 'torch': 'PyTorch ResNet-50',
+              'torch_bf16': 'PyTorch ResNet-50, autocast bfloat16',
               'slim_onednn': "tf-slim's resnet_v1_50, oneDNN on",
               'keras_onednn': 'Keras 3 ResNet50, oneDNN on',
               'ours_tf_default': "ours with TensorFlow's default (oneDNN off)"}
@@ -96,8 +97,11 @@ def parse_args(argv):
   p.add_argument('--image_size', type=cli.positive_int, default=64)
   p.add_argument('--batch_size', type=cli.positive_int, default=32)
   p.add_argument('--contenders', type=_contender_list, default='ours,slim,keras,torch',
-                 help='comma-separated subset of ours,slim,keras,torch')
+                 help='comma-separated subset of %s' % ','.join(contenders.CONTENDERS))
   p.add_argument('--skip_torch', action='store_true', help='leave PyTorch out')
+  p.add_argument('--torch_python', metavar='PYTHON',
+                 help='the Python interpreter of an environment with PyTorch (and numpy) '
+                 'that runs the PyTorch contenders (default: this one)')
   p.add_argument('--startup_dataset_dir',
                  help='SIGNS folder for the start-up runs (default: the synthetic set)')
   p.add_argument('--variant', type=_variant, action='append', default=[],
@@ -114,8 +118,11 @@ def parse_args(argv):
   args.steps = args.steps or (3 if args.quick else 8)
   if args.startup_runs is None:
     args.startup_runs = 1 if args.quick else 3
-  if args.skip_torch or importlib.util.find_spec('torch') is None:
-    args.contenders = [name for name in args.contenders if name != 'torch']
+  if args.torch_python and not os.access(args.torch_python, os.X_OK):
+    p.error('--torch_python %s: not an executable file' % args.torch_python)
+  if args.skip_torch or (not args.torch_python and importlib.util.find_spec('torch') is None):
+    args.contenders = [name for name in args.contenders
+                       if name not in contenders.TORCH_CONTENDERS]
   args.contenders = ['ours'] + [name for name in args.contenders if name != 'ours']
   args.variants = dict(args.variant)
   return args
@@ -124,7 +131,7 @@ def parse_args(argv):
 class Worker:
   """A contender process: started at once, answers one command at a time."""
 
-  def __init__(self, name, kind, config, scratch, environment):
+  def __init__(self, name, kind, config, scratch, environment, python=None):
     self.name = name
     self.log_path = os.path.join(scratch, name + '.log')
     self.log = open(self.log_path, 'w', encoding='utf-8')
@@ -133,7 +140,7 @@ class Worker:
     # which is removed at the end.
     config = dict(config, scratch_dir=scratch)
     self.process = subprocess.Popen(
-        [sys.executable, '-m', 'bench.contenders', kind, json.dumps(config)],
+        [python or sys.executable, '-m', 'bench.contenders', kind, json.dumps(config)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
         cwd=ROOT, env=env)
     self.ready = None
@@ -309,8 +316,9 @@ def summarize(args, machine, workers, results, startups, ceilings, memory):
                  'batch_size': args.batch_size, 'rounds': args.rounds, 'steps': args.steps,
                  'warmup': args.warmup, 'contenders': args.contenders,
                  'variants': args.variants},
-      'ours_settings': {key: ours[key] for key in ('xla', 'intra_op_threads',
-                                                   'inter_op_threads')},
+      'ours_settings': {key: ours.get(key) for key in ('xla', 'precision',
+                                                       'intra_op_threads',
+                                                       'inter_op_threads')},
       'median': medians, 'per_round': results, 'ratios_ours_over_peer': ratios,
       'flops': {'forward_gflop_per_image': forward_gflop,
                 'training_gflop_per_image': forward_gflop * TRAINING_FLOPS_PER_FORWARD,
@@ -425,7 +433,8 @@ def main(argv):
   machine = machine_info(args.emulate_avx2)
   environments = contender_environments(args.contenders, machine)
   with tempfile.TemporaryDirectory(prefix='legacy-resnet-bench-') as scratch:
-    workers = [Worker(name, kind, config, scratch, environment)
+    workers = [Worker(name, kind, config, scratch, environment,
+                      args.torch_python if kind in contenders.TORCH_CONTENDERS else None)
                for name, (kind, environment) in environments.items()]
     workers += [Worker(label, 'ours', dict(config, train_flags=flags.split()), scratch,
                        environments['ours'][1])

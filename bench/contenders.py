@@ -1,7 +1,7 @@
 """One benchmark contender per process, driven by ``bench/benchmark.py``.
 
 ``python -m bench.contenders NAME CONFIG_JSON`` builds contender NAME (``ours``,
-``slim``, ``keras``, ``torch``), warms it up (warm-up is never timed), prints one JSON
+``slim``, ``keras``, ``torch``, ``torch_bf16``), warms it up (warm-up is never timed), prints one JSON
 line ``{"ready": {...}}`` and then answers commands read from stdin, one per line:
 
 * ``train``, ``infer``, ``latency``: runs ``steps`` timed training steps, batches of
@@ -67,9 +67,10 @@ class Ours:
   def __init__(self, config):
     from legacy_resnet.checkpointing import checkpoints
     from legacy_resnet.data import datasets
-    from legacy_resnet.data import synthetic_signs
     from legacy_resnet.evaluate import evaluation
+    from legacy_resnet.graph import precision
     from legacy_resnet.core import sessions
+    from legacy_resnet.data import synthetic_signs
     from legacy_resnet.programs import train_cli
     from legacy_resnet.train import training
     size, batch = config['image_size'], config['batch_size']
@@ -92,13 +93,14 @@ class Ours:
     checkpoints.write_metadata(self.train_dir, metadata)
     run = settings.run
     self.classifier = evaluation.RestoredClassifier(
-        self.train_dir, config=sessions.session_config(
-            run.num_intra_threads, run.num_inter_threads, run.xla))
+        self.train_dir, config=precision.configure(sessions.session_config(
+            run.num_intra_threads, run.num_inter_threads, run.xla), run.precision))
     self.images = test.images
     self.ops_at_start = len(self.trainer.graph.get_operations())
     self.info = {'forward_flops_per_image': forward_flops(config['model_name'], size),
                  'graph_finalized': self.trainer.graph.finalized,
-                 'xla': run.xla, 'intra_op_threads': run.num_intra_threads,
+                 'xla': run.xla, 'precision': run.precision,
+                 'intra_op_threads': run.num_intra_threads,
                  'inter_op_threads': run.num_inter_threads}
 
   def train_step(self):
@@ -232,15 +234,21 @@ class TorchPeer:
     self.images = torch.from_numpy(images).permute(0, 3, 1, 2)
     self.labels = torch.from_numpy(labels)
 
+  def _autocast(self):
+    """float32 throughout: autocast off."""
+    return self.torch.autocast('cpu', enabled=False)
+
   def train_step(self):
     self.model.train()
     self.optimizer.zero_grad()
-    self.loss(self.model(self.images), self.labels).backward()
+    with self._autocast():
+      loss = self.loss(self.model(self.images), self.labels)
+    loss.backward()
     self.optimizer.step()
 
   def _forward(self, images):
     self.model.eval()
-    with self.torch.no_grad():
+    with self.torch.no_grad(), self._autocast():
       self.model(images)
 
   def infer(self):
@@ -250,11 +258,23 @@ class TorchPeer:
     self._forward(self.images[:1])
 
 
+class TorchAutocastPeer(TorchPeer):
+  """The same PyTorch ResNet-50 with the one line PyTorch's documentation gives for
+  bfloat16 on a CPU: the forward pass and the loss under
+  ``torch.autocast('cpu', dtype=torch.bfloat16)`` (weights and optimizer float32)."""
+
+  def _autocast(self):
+    return self.torch.autocast('cpu', dtype=self.torch.bfloat16)
+
+
 # Environment variables that choose CPU kernels or threads, recorded with each result.
 CPU_VARIABLES = ('TF_ENABLE_ONEDNN_OPTS', 'ONEDNN_MAX_CPU_ISA', 'ATEN_CPU_CAPABILITY',
                  'XLA_FLAGS', 'TF_XLA_FLAGS', 'OMP_NUM_THREADS')
 
-CONTENDERS = {'ours': Ours, 'slim': SlimPort, 'keras': KerasPeer, 'torch': TorchPeer}
+CONTENDERS = {'ours': Ours, 'slim': SlimPort, 'keras': KerasPeer, 'torch': TorchPeer,
+              'torch_bf16': TorchAutocastPeer}
+# The contenders that need PyTorch (run by --torch_python when it is given).
+TORCH_CONTENDERS = ('torch', 'torch_bf16')
 
 
 def run_command(contender, command, steps):

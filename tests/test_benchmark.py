@@ -95,7 +95,9 @@ def test_the_machine_line_names_cpu_extensions_and_the_default():
     (['--variant', 'inter1'], "error: argument --variant: 'inter1' is not LABEL=FLAGS"),
     (['--contenders', 'ours,tensorflow'],
      'error: argument --contenders: unknown contender(s) tensorflow; choose from '
-     'ours,slim,keras,torch'),
+     'ours,slim,keras,torch,torch_bf16'),
+    (['--torch_python', '/nonexistent/python'],
+     'error: --torch_python /nonexistent/python: not an executable file'),
     (['--contenders', 'slim,keras'], 'error: argument --contenders: must include ours'),
     (['--model_name', 'resnet_v9'], "error: argument --model_name: invalid choice: 'resnet_v9'"),
 ])
@@ -150,6 +152,19 @@ def test_startup_phases_removes_the_train_dir_it_made(signs_dir, tmp_path):
   assert result.returncode == 0, result.stderr
   assert 'train_step' in result.stderr and 'checkpoints in %s' % tmp_path in result.stdout
   assert not list(tmp_path.iterdir())
+
+
+def test_startup_phases_times_a_one_image_prediction(startup_phases_run):
+  _, train_dir = startup_phases_run
+  result = subprocess.run([sys.executable, '-m', 'bench.startup_phases', '--predict',
+                           '--checkpoint_path', str(train_dir)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+  assert result.returncode == 0, result.stderr
+  phases = [line.split(None, 2)[2] for line in result.stderr.splitlines()]
+  for phase in ('imports', 'build_classifier', 'restore', 'predict', '_predict'):
+    assert any(line.startswith(phase + ' ') for line in phases), result.stderr
+  assert phases[-1] == 'launch to printed answer (a fresh process)', result.stderr
+  assert result.stdout.count('one.jpg: ') == 1, result.stdout
 
 
 def test_inference_graphs_times_the_three_graphs_of_a_checkpoint(startup_phases_run):

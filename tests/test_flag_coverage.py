@@ -139,6 +139,8 @@ FLAG_CHECKS = {
     'eval_graph.py --heatmaps': 'test_pictures.py::test_heatmap_peaks_lie_in_the_hand_boxes',
     'eval_graph.py --runtime':
         'test_serving.py::test_eval_graph_runtime_gives_tensorflow_results',
+    'train_graph.py --precision': 'test_precision.py::test_checkpoints_restore_across_precisions',
+    'eval_graph.py --precision': 'test_precision.py::test_checkpoints_restore_across_precisions',
     'eval_graph.py --watch': WATCH,
     'eval_graph.py --watch_timeout': WATCH,
     'eval_graph.py --split': WATCH,

@@ -35,8 +35,8 @@ NON_DEFAULT = [
     '2', '--checkpoint_path', 'zoo.ckpt', '--checkpoint_exclude_scopes', 'a,b',
     '--ignore_missing_vars', '--trainable_scopes', 'c', '--log_every_n_steps', '4',
     '--num_intra_threads', '1', '--num_inter_threads', '2', '--num_clones', '2',
-    '--clone_on_cpu', '--xla', '--verbose', '--ps_hosts', 'p:1', '--worker_hosts', 'w:1',
-    '--job_name', 'worker', '--task_index', '0', '--no-sync_replicas',
+    '--clone_on_cpu', '--xla', '--precision', 'bfloat16', '--verbose', '--ps_hosts', 'p:1',
+    '--worker_hosts', 'w:1', '--job_name', 'worker', '--task_index', '0', '--no-sync_replicas',
     '--replicas_to_aggregate', '1', '--ps_timeout_secs', '30']
 
 

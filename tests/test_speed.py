@@ -164,7 +164,7 @@ def test_frozen_inference_matches_the_restored_graph_within_1e4(tmp_path):
     images = np.random.default_rng(9).random((5,) + IMAGE_SIZE + (3,), dtype=np.float32)
     restored = classifier.session.run(classifier.tensors.eval_probabilities,
                                       {classifier.tensors.images: images})
-    frozen = classifier.probabilities(images)
+    frozen = classifier.probabilities(images, freeze=True)
     np.testing.assert_allclose(frozen, restored, atol=1e-4, rtol=1e-4)
     assert classifier.graph.finalized
   finally:

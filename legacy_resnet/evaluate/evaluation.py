@@ -18,6 +18,11 @@ from nets import nets_factory
 from nets import resnet_utils
 
 PREDICT_BATCH_SIZE = 64
+# Freezing the restored graph and folding its batch norms (``inference_graph``) costs
+# more at its first run than the folded graph then saves per image, until a program
+# classifies thousands of images at once (bench/results/2026-12-05-startup.md); below
+# this many, the restored graph answers.
+FREEZE_FROM_IMAGES = 4096
 DENSE_BATCH_SIZE = 8
 
 
@@ -82,9 +87,18 @@ class RestoredClassifier:
       self.prefix = checkpoints.restore_newest(checkpoint_path, self._restore_one, prefix)
     return self.prefix
 
-  def probabilities(self, images):
-    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1], from the frozen
-    inference graph (made at the first call)."""
+  def probabilities(self, images, freeze=None):
+    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1].
+
+    With ``freeze`` (default: from FREEZE_FROM_IMAGES images on, or once frozen), from
+    the frozen inference graph with its batch norms folded, made at the first such call;
+    otherwise from the restored graph.
+    """
+    if freeze is None:
+      freeze = self._frozen is not None or len(images) >= FREEZE_FROM_IMAGES
+    if not freeze:
+      return predict(self.session, self.tensors.eval_probabilities, self.tensors.images,
+                     images)
     if self._frozen is None:
       self._frozen = inference_graph.FrozenOutput(
           self.session, self.tensors.images, self.tensors.eval_probabilities, self.config)

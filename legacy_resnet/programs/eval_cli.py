@@ -20,6 +20,8 @@ from legacy_resnet.graph import metrics
 from legacy_resnet.core import atomic_files
 from legacy_resnet.core import cli
 from legacy_resnet.core import limits
+from legacy_resnet.core import sessions
+from legacy_resnet.graph import precision
 from legacy_resnet.core.errors import UsageError
 from legacy_resnet.serve import export
 from legacy_resnet.serve import runtimes
@@ -90,6 +92,11 @@ def parser():
                  'the checkpoint\'s ONNX model (converted once, kept as <checkpoint>.onnx) '
                  'in ONNX Runtime or OpenVINO, installed with pip install -r '
                  'requirements-serve.txt (default: %(default)s)')
+  p.add_argument('--precision', default=precision.DEFAULT, choices=precision.PRECISIONS,
+                 help='number format of the network\'s computation for evaluation and '
+                 '--images (any precision reads any run\'s checkpoints). bfloat16: CPUs '
+                 'with AVX512-BF16 or AMX only (refused elsewhere, never emulated); '
+                 'float16: GPUs only (default: %(default)s)')
   p.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
   return p
 
@@ -296,6 +303,21 @@ def _check_split_and_watch(settings):
                      % settings.checkpoint_path)
 
 
+def _check_precision(settings):
+  """Refuses a --precision this machine cannot run natively, or that goes with what
+  runs the network at float32 regardless."""
+  if settings.precision == precision.FLOAT32:
+    return
+  for flag in ('watch', 'export_dir', 'dense_features', 'heatmaps'):
+    if getattr(settings, flag):
+      raise UsageError('--precision %s applies to evaluation and --images; it does not '
+                       'go with --%s' % (settings.precision, flag))
+  if settings.runtime != 'tensorflow':
+    raise UsageError('--precision %s runs TensorFlow; it does not go with --runtime %s'
+                     % (settings.precision, settings.runtime))
+  precision.check(settings.precision)
+
+
 def _watch(settings):
   follower = watch.Follower(settings.checkpoint_path,
                             lambda metadata: _labelled_split(settings, metadata),
@@ -307,6 +329,7 @@ def _watch(settings):
 def main(argv):
   settings = parser().parse_args(argv)
   _check_split_and_watch(settings)
+  _check_precision(settings)
   for flag in ('report', 'dense_features'):
     if getattr(settings, flag):
       _check_output(getattr(settings, flag), '--' + flag)
@@ -341,7 +364,9 @@ def main(argv):
   if settings.heatmaps:
     _write_heatmaps(settings, checkpoints.resolved(settings.checkpoint_path))
     return
-  classifier = runtimes.restored_classifier(settings.checkpoint_path, settings.runtime)
+  classifier = runtimes.restored_classifier(
+      settings.checkpoint_path, settings.runtime,
+      precision.configure(sessions.session_config(), settings.precision))
   try:
     if settings.images:
       _predict(settings, classifier)

@@ -6,6 +6,7 @@ import os
 
 from legacy_resnet.checkpointing import train_dir_lock
 from legacy_resnet.data import datasets
+from legacy_resnet.graph import precision
 from legacy_resnet.core import cli
 from legacy_resnet.core.errors import UsageError
 from legacy_resnet.scale_out import cluster
@@ -33,6 +34,7 @@ def main(argv, on_step=None):
   """Runs train_graph.py with the flags ``argv``; a one-process run calls
   ``on_step(step, loss, accuracy)`` after every step (see ``training.Trainer.run``)."""
   settings = settings_of(argv)
+  precision.check(settings.run.precision)
   task = cluster.from_settings(settings, os.environ)
   if task and task.job_name == cluster.PS:
     distributed.run_ps(settings, task)  # Needs neither data nor a train dir.

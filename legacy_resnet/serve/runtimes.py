@@ -116,8 +116,9 @@ class ServedClassifier:
     pass
 
 
-def restored_classifier(checkpoint_path, runtime=DEFAULT_RUNTIME):
-  """The checkpoint's classifier in ``runtime`` (one of RUNTIMES)."""
+def restored_classifier(checkpoint_path, runtime=DEFAULT_RUNTIME, config=None):
+  """The checkpoint's classifier in ``runtime`` (one of RUNTIMES); ``config``: the
+  TensorFlow session's ConfigProto (default: ``sessions.session_config()``)."""
   if runtime == 'tensorflow':
-    return evaluation.RestoredClassifier(checkpoint_path)
+    return evaluation.RestoredClassifier(checkpoint_path, config=config)
   return ServedClassifier(checkpoint_path, runtime)

@@ -14,6 +14,7 @@ from typing import Callable, Optional, Tuple
 from legacy_resnet.data import photo_augmentation
 from legacy_resnet.data import preprocessing
 from legacy_resnet.graph import optimization
+from legacy_resnet.graph import precision
 from legacy_resnet.core import cli
 from nets import nets_factory
 
@@ -209,7 +210,8 @@ TRAIN_SETTINGS = (
         Setting('max_number_of_steps', POSITIVE_INT, None,
                 'total steps; overrides --num_epochs'),
     )),
-    Group('run', 'RunSettings', 'run: train dir, checkpoints, warm start, threads and devices', (
+    Group('run', 'RunSettings',
+          'run: train dir, checkpoints, warm start, threads, devices and number format', (
         Setting('train_dir', TEXT, 'runs/train',
                 'checkpoints, metadata and TensorBoard logs (default: %(default)s); '
                 'rerunning with the same folder resumes'),
@@ -236,6 +238,12 @@ TRAIN_SETTINGS = (
                 '--clone_on_cpu); --batch_size is split over them (default: %(default)s)'),
         Setting('clone_on_cpu', SWITCH, False, 'place the clones on logical CPU devices'),
         Setting('xla', SWITCH, False, 'XLA just-in-time compilation'),
+        Setting('precision', TEXT, precision.DEFAULT,
+                'number format of the network\'s computation; variables, batch-norm '
+                'statistics, the loss and checkpoints stay float32. bfloat16: CPUs with '
+                'AVX512-BF16 or AMX only (refused elsewhere, never emulated); float16: GPUs '
+                'only, with dynamic loss scaling (default: %(default)s)',
+                choices=precision.PRECISIONS),
     )),
     Group('cluster', 'ClusterSettings',
           'parameter-server cluster (or the TF_CONFIG environment variable; not both)', (

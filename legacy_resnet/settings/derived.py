@@ -5,6 +5,7 @@ import dataclasses
 
 from legacy_resnet.data import batching
 from legacy_resnet.data import photo_augmentation
+from legacy_resnet.graph import precision
 from legacy_resnet.core import sessions
 from legacy_resnet.core.errors import SettingError
 
@@ -52,6 +53,8 @@ def augmentation(settings):
 
 
 def session_config(settings, num_cpu_devices=1):
-  """The ConfigProto of a RunSettings' threads and XLA."""
-  return sessions.session_config(settings.num_intra_threads, settings.num_inter_threads,
-                                 settings.xla, num_cpu_devices=num_cpu_devices)
+  """The ConfigProto of a RunSettings' threads, XLA and precision."""
+  return precision.configure(
+      sessions.session_config(settings.num_intra_threads, settings.num_inter_threads,
+                              settings.xla, num_cpu_devices=num_cpu_devices),
+      settings.precision)

@@ -8,8 +8,8 @@ library reads these, never the command line's parsed flags.
 - ``DataSettings``: where the data is, how it is split and batched, and the seed.
 - ``OptimizerSettings``: the optimizer and its hyper-parameters.
 - ``ScheduleSettings``: the learning-rate schedule and the length of the run.
-- ``RunSettings``: the train dir, checkpoints, warm start, summaries, threads and
-  devices.
+- ``RunSettings``: the train dir, checkpoints, warm start, summaries, threads,
+  devices and the number format (precision).
 - ``ClusterSettings``: the parameter-server cluster, when there is one.
 
 ``TrainSettings`` holds one of each. ``add_flags`` declares a flag per setting on a

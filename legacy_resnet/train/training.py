@@ -12,6 +12,7 @@ from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.data import batching
 from legacy_resnet.data import preprocessing
 from legacy_resnet.graph import model_graph
+from legacy_resnet.graph import precision
 from legacy_resnet.graph import replication
 from legacy_resnet.core import sessions
 from legacy_resnet.core.errors import SettingError
@@ -114,8 +115,14 @@ class Trainer:
       self.tensors = model_graph.build_training(
           settings, len(data.class_names), data.image_size,
           self.steps_per_epoch, self.total_steps, clones=replication.clones(
-              run.num_clones, run.clone_on_cpu, len(sessions.gpus())))
-      self.saved_variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
+              run.num_clones, run.clone_on_cpu, len(sessions.gpus())),
+          wrap_optimizer=precision.wrap_optimizer(run.precision))
+      self.saved_variables = precision.model_state(
+          {v.op.name: v for v in tf.compat.v1.global_variables()})
+      # State outside checkpoints (float16's loss scale) starts anew on resume.
+      unsaved = [v for v in tf.compat.v1.global_variables()
+                 if v.op.name not in self.saved_variables]
+      self._unsaved_initializer = unsaved and tf.compat.v1.variables_initializer(unsaved)
       self.checkpointer = training_loop.Checkpointer(self.saved_variables, run.train_dir,
                                                      run.max_to_keep)
       self.statistics_finite = training_loop.statistics_finite_after(
@@ -146,6 +153,8 @@ class Trainer:
     if self.resume_from:
       checkpoints.check_fits(self.resume_from, self.saved_variables)
       self.checkpointer.saver.restore(self.session, self.resume_from)
+      if self._unsaved_initializer:
+        self.session.run(self._unsaved_initializer)
       checkpoints.recover_saver_list(self.checkpointer.saver, self.settings.run.train_dir,
                                      self.resume_from)
       log('resumed from %s' % self.resume_from)
