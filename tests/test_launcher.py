@@ -4,7 +4,6 @@ unchanged: tests/slim_era's train_image_classifier.py and eval_image_classifier.
 tiny scripts that show what a program sees. Each launch is a real subprocess, about 5 s
 of TensorFlow import; the launcher's parts are also checked in this process."""
 
-import ast
 import glob
 import importlib
 import json
@@ -19,6 +18,7 @@ import pytest
 import tensorflow as tf
 import tf_slim
 from scriptutil import ROOT
+from test_architecture import project_imports
 
 import legacy_resnet
 import nets
@@ -364,18 +364,9 @@ def _imports(name):
   source imports."""
   base = os.path.join(ROOT, *name.split('.'))
   path = base + '.py' if os.path.exists(base + '.py') else os.path.join(base, '__init__.py')
-  with open(path, encoding='utf-8') as stream:
-    tree = ast.parse(stream.read())
-  for node in ast.walk(tree):
-    if isinstance(node, ast.Import):
-      names = [alias.name for alias in node.names]
-    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-      names = [node.module] + ['%s.%s' % (node.module, alias.name) for alias in node.names]
-    else:
-      continue
-    yield from (found for found in names if found.split('.')[0] in ('legacy_resnet', 'nets')
-                and (os.path.exists(os.path.join(ROOT, *found.split('.')) + '.py')
-                     or os.path.isdir(os.path.join(ROOT, *found.split('.')))))
+  for found in project_imports(path):
+    yield found if os.path.exists(os.path.join(ROOT, *found.split('.')) + '.py') else (
+        found.rsplit('.', 1)[0])
 
 
 def test_the_projects_programs_do_not_load_the_launcher():

@@ -180,17 +180,21 @@ def calibrated_dir(signs_dir, tmp_path_factory):
   return train_dir
 
 
+def write_shifted_pngs(folder, count):
+  """(paths, labels) of ``count`` shifted-style synthetic images written as PNG files
+  into ``folder``."""
+  images, labels = synthetic_signs.draw_images(count, 0, synthetic_signs.TEST_STREAM,
+                                               style='shifted')
+  paths = [str(folder / ('s%03d.png' % index)) for index in range(count)]
+  for path, image in zip(paths, images):
+    tf.io.write_file(path, tf.io.encode_png(image))
+  return paths, labels
+
+
 @pytest.fixture(scope='module')
 def shifted_pngs(tmp_path_factory):
   """(paths, labels) of 12 shifted-style synthetic images written as PNG files."""
-  folder = tmp_path_factory.mktemp('shifted_png')
-  images, labels = synthetic_signs.draw_images(12, 0, synthetic_signs.TEST_STREAM,
-                                               style='shifted')
-  paths = []
-  for index, image in enumerate(images):
-    paths.append(str(folder / ('s%02d.png' % index)))
-    tf.io.write_file(paths[-1], tf.io.encode_png(image))
-  return paths, labels
+  return write_shifted_pngs(tmp_path_factory.mktemp('shifted_png'), 12)
 
 
 def test_training_records_a_calibration_fitted_on_the_validation_split(calibrated_dir):
@@ -277,12 +281,7 @@ def test_images_mark_wrong_predictions_unsure_more_often_than_right_ones(tmp_pat
   train_dir = str(tmp_path / 'run')
   run_script('train_graph.py', '--train_dir', train_dir, '--model_name', 'resnet_v1_18',
              '--augmentation', 'photo', '--num_epochs', '10')
-  images, labels = synthetic_signs.draw_images(300, 0, synthetic_signs.TEST_STREAM,
-                                               style='shifted')
-  paths = []
-  for index, image in enumerate(images):
-    paths.append(str(tmp_path / ('s%03d.png' % index)))
-    tf.io.write_file(paths[-1], tf.io.encode_png(image))
+  paths, labels = write_shifted_pngs(tmp_path, 300)
   result = run_script('eval_graph.py', '--checkpoint_path', train_dir, '--top_k', '1',
                       '--images', *paths)
   names = synthetic_signs.class_names()

@@ -82,13 +82,19 @@ def test_written_files_have_the_course_layout(tmp_path):
     assert handle['list_classes'][()].tolist() == [0, 1, 2, 3, 4, 5]
 
 
-def test_command_line_writes_the_files(tmp_path):
+def write_with_the_command(folder, *flags):
+  """Runs ``python -m legacy_resnet.data.synthetic_signs`` into ``folder`` (12 training and
+  6 test images) with ``flags``; returns the files' (train, test) splits."""
   result = subprocess.run(
-      [sys.executable, '-m', 'legacy_resnet.data.synthetic_signs', '--output_dir', str(tmp_path),
-       '--num_train', '12', '--num_test', '6', '--seed', '2'],
+      [sys.executable, '-m', 'legacy_resnet.data.synthetic_signs', '--output_dir', str(folder),
+       '--num_train', '12', '--num_test', '6'] + list(flags),
       capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert result.returncode == 0, result.stderr
-  train, test = signs_data.load_dataset_dir(str(tmp_path))
+  return signs_data.load_dataset_dir(str(folder))
+
+
+def test_command_line_writes_the_files(tmp_path):
+  train, test = write_with_the_command(tmp_path, '--seed', '2')
   assert len(train.labels) == 12 and len(test.labels) == 6
 
 
@@ -145,12 +151,7 @@ def test_shifted_style_differs_in_what_it_says():
 
 
 def test_command_line_writes_the_shifted_set(tmp_path):
-  result = subprocess.run(
-      [sys.executable, '-m', 'legacy_resnet.data.synthetic_signs', '--output_dir', str(tmp_path),
-       '--num_train', '12', '--num_test', '6', '--style', 'shifted'],
-      capture_output=True, text=True, cwd=ROOT, timeout=300)
-  assert result.returncode == 0, result.stderr
-  _, test = signs_data.load_dataset_dir(str(tmp_path))
+  _, test = write_with_the_command(tmp_path, '--style', 'shifted')
   made = synthetic_signs.generate_split('test', 6, style='shifted')
   assert test.images.tobytes() == made.images.tobytes()
   assert 'shifted style' in made.source
