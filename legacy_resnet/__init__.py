@@ -8,6 +8,9 @@ checks it; docs/architecture.md says what each wing owns). The lowest is ``core`
 this folder itself lands on ``sys.path``.
 """
 
+import importlib
+import importlib.util
+
 from legacy_resnet.core import onednn
 
 onednn.enable_unless_chosen()  # Before compat imports TensorFlow: it reads the variable once.
@@ -16,3 +19,12 @@ from legacy_resnet.core import compat  # noqa: E402,F401  (installs the tf-slim 
 
 WINGS = ('core', 'data', 'graph', 'settings', 'checkpointing', 'evaluate', 'train',
          'scale_out', 'serve', 'programs', 'launcher')
+
+
+def __getattr__(name):
+  """A module by its name from before the wings: ``from legacy_resnet import compat`` (or
+  ``legacy_resnet.compat``) still gives ``legacy_resnet.core.compat``."""
+  for wing in WINGS:
+    if importlib.util.find_spec('legacy_resnet.%s.%s' % (wing, name)):
+      return importlib.import_module('legacy_resnet.%s.%s' % (wing, name))
+  raise AttributeError('module legacy_resnet has no attribute %r' % name)

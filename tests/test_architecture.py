@@ -50,8 +50,9 @@ def wing_of(module):
 
 
 def upward_imports(root, wings):
-  """'importer -> imported' for every import from a wing above the importer's own, and
-  every import of legacy_resnet by nets beyond the compatibility layer."""
+  """'importer -> imported' for every import from a wing above the importer's own or by
+  a name from before the wings, and every import of legacy_resnet by nets beyond the
+  compatibility layer."""
   rank = {wing: index for index, wing in enumerate(wings)}
   found = []
   for module, path in sorted(module_files(root).items()):
@@ -60,7 +61,7 @@ def upward_imports(root, wings):
       if module.startswith('nets'):
         bad = imported.startswith('legacy_resnet') and imported != 'legacy_resnet.core.compat'
       else:
-        bad = own and theirs and rank[theirs] > rank[own]
+        bad = own and theirs and rank.get(theirs, len(rank)) > rank[own]
       if bad:
         found.append('%s -> %s' % (module, imported))
   return found
@@ -110,6 +111,14 @@ def test_imports_run_down_the_wings_only():
   assert upward_imports(ROOT, legacy_resnet.WINGS) == []
 
 
+def test_modules_keep_their_names_from_before_the_wings():
+  from legacy_resnet import compat, training  # pylint: disable=g-import-not-at-top
+  assert (compat.__name__, training.__name__) == ('legacy_resnet.core.compat',
+                                                  'legacy_resnet.train.training')
+  with pytest.raises(ImportError):
+    from legacy_resnet import no_such_module  # noqa: F401  pylint: disable=g-import-not-at-top
+
+
 def test_no_import_cycle():
   assert cycles(ROOT) == []
 
@@ -132,8 +141,10 @@ def test_the_checks_fail_on_an_upward_import_a_reach_from_nets_and_a_cycle(tiny_
   assert upward_imports(tiny_project, wings) == [] and cycles(tiny_project) == []
   (tiny_project / 'legacy_resnet/low/base.py').write_text(
       'from legacy_resnet.high import top\n')
+  (tiny_project / 'legacy_resnet/high/flat.py').write_text('from legacy_resnet import base\n')
   (tiny_project / 'nets/net.py').write_text('from legacy_resnet.low import base\n')
   assert upward_imports(tiny_project, wings) == [
+      'legacy_resnet.high.flat -> legacy_resnet.base',
       'legacy_resnet.low.base -> legacy_resnet.high.top', 'nets.net -> legacy_resnet.low.base']
   assert cycles(tiny_project) == [['legacy_resnet.high.top', 'legacy_resnet.low.base',
                                    'legacy_resnet.high.top']]
