@@ -18,6 +18,7 @@ from scriptutil import run_script
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.data import signs_data
+from legacy_resnet.evaluate import calibration
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.graph import inference_graph
 from legacy_resnet.serve import export
@@ -119,7 +120,8 @@ def test_eval_graph_runtime_gives_tensorflow_results(exported, signs_dir, runtim
   try:
     split = signs_data.load_split(os.path.join(signs_dir, 'test_signs.h5'))
     expected = evaluation.evaluate(classifier, split)
-    [(_, ranked)] = evaluation.top_predictions(classifier, [str(image)], 6)
+    temperature, threshold, _ = calibration.from_metadata(classifier.metadata, train_dir)
+    [(_, ranked)] = evaluation.top_predictions(classifier, [str(image)], 6, temperature)
   finally:
     classifier.close()
   run_script('eval_graph.py', '--checkpoint_path', train_dir, '--runtime', runtime,
@@ -127,10 +129,13 @@ def test_eval_graph_runtime_gives_tensorflow_results(exported, signs_dir, runtim
   assert os.path.exists(prefix + runtimes.ONNX_SUFFIX)  # Kept for the next run.
   report = read_json(tmp_path / 'report.json')
   assert report.pop('loss') == pytest.approx(expected.pop('loss'), rel=1e-4)
-  assert report == expected
+  assert {key: report[key] for key in expected} == expected
+  assert 0 <= report['expected_calibration_error'] <= 1
   shown = run_script('eval_graph.py', '--checkpoint_path', train_dir, '--runtime', runtime,
                      '--images', image, '--top_k', '6').stdout
-  assert shown.strip() == '%s: %s' % (image, ', '.join('%s %.3f' % pair for pair in ranked))
+  mark = '  not sure' if threshold is not None and ranked[0][1] < threshold else ''
+  assert shown.strip().splitlines()[-1] == '%s: %s%s' % (
+      image, ', '.join('%s %.3f' % pair for pair in ranked), mark)
 
 
 def _write_png(path, image):

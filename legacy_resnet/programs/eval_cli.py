@@ -160,11 +160,11 @@ def _labelled_split(settings, metadata):
                                            metadata['dataset'])
 
 
-def _calibration(settings):
-  """(temperature, unsure threshold or None) of the run of --checkpoint_path; says on
-  stderr when it has none."""
+def _calibration(settings, classifier):
+  """(temperature, unsure threshold or None) of the run ``classifier`` restored (from
+  --checkpoint_path); says on stderr when it has none."""
   temperature, threshold, recorded = calibration.from_metadata(
-      checkpoints.read_metadata(settings.checkpoint_path), settings.checkpoint_path)
+      classifier.metadata, settings.checkpoint_path)
   if recorded is None:
     sys.stderr.write(calibration.missing_note(settings.checkpoint_path) + '\n')
   return temperature, threshold
@@ -198,7 +198,7 @@ def _evaluate(settings, classifier, split, plots_folder):
   split = split or _labelled_split(settings, classifier.metadata)[1]
   probabilities = evaluation.held_out_probabilities(classifier, split)
   report = evaluation.evaluate(classifier, split, probabilities)
-  report.update(_calibration_report(probabilities, split.labels, *_calibration(settings)))
+  report.update(_calibration_report(probabilities, split.labels, *_calibration(settings, classifier)))
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
   print(metrics.format_report(report))
   print('expected calibration error %.4f (%d equal-width bins, temperature %.3f)'
@@ -211,7 +211,7 @@ def _evaluate(settings, classifier, split, plots_folder):
 
 
 def _predict(settings, classifier):
-  temperature, threshold = _calibration(settings)
+  temperature, threshold = _calibration(settings, classifier)
   if threshold is not None:
     print('confidences calibrated (temperature %.3f); "%s" below %.3f'
           % (temperature, calibration.UNSURE_MARK, threshold))
