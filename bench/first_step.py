@@ -5,14 +5,15 @@ to a file: the benchmark's start-up measurement.
 Usage, from the repository root: python -m bench.first_step MARKER_FILE [train_graph.py flags...]
 """
 
-import os
 import sys
 import time
+
+import program_environment
 
 
 def main(argv):
   marker, train_flags = argv[0], argv[1:]
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # As train_graph.py, before TF loads.
+  program_environment.prepare(train_flags)  # As train_graph.py does, before TF loads.
   from legacy_resnet.core import cli
   from legacy_resnet.programs import train_cli  # pylint: disable=import-outside-toplevel
   marked = []

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import program_environment
+
 LAUNCHED = time.time()
 
 
@@ -94,8 +96,7 @@ def predict(argv):
 
 def prediction_phases(argv):
   """eval_graph.py's entry point in this process, each phase stamped."""
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # as eval_graph.py sets it
+  program_environment.prepare(argv)  # as eval_graph.py does, before TensorFlow loads
   from legacy_resnet.core import cli
   from legacy_resnet.programs import eval_cli
   from legacy_resnet.evaluate import evaluation
@@ -116,8 +117,7 @@ def main(argv):
     return predict(argv[1:])
   if argv[:1] == [PREDICTION_CHILD]:
     return prediction_phases(argv[1:])
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')  # as train_graph.py sets it
+  program_environment.prepare(argv)  # as train_graph.py does, before TensorFlow loads
   from legacy_resnet.checkpointing import checkpoints
   from legacy_resnet.core import cli
   from legacy_resnet.graph import model_graph

@@ -34,7 +34,6 @@ import glob
 import importlib
 import importlib.util
 import os
-import pkgutil
 import re
 import shutil
 import subprocess
@@ -42,9 +41,7 @@ import sys
 
 import pytest
 from scriptutil import ROOT
-
-import legacy_resnet
-import nets
+from test_architecture import module_files
 
 pytestmark = pytest.mark.docs
 
@@ -239,12 +236,9 @@ PROSE_CALL = re.compile(r'`(?:legacy_resnet\.|nets\.)?(\w+)\.(?!py`)(\w+)[(`]')
 
 def _project_modules():
   """{a module's own name: its dotted name}, for legacy_resnet's wings and nets."""
-  found = {}
-  for package in (legacy_resnet, nets):
-    for module in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):
-      if not module.ispkg:
-        found.setdefault(module.name.rsplit('.', 1)[1], module.name)
-  return found
+  return {module.rsplit('.', 1)[1]: module
+          for module, path in sorted(module_files(ROOT).items(), reverse=True)
+          if not path.endswith('__init__.py')}
 
 
 def functions_not_found(text):
