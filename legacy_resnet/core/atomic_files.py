@@ -1,5 +1,4 @@
-"""Writes that never leave a half-written file where a good one was: the content goes
-to a temporary file in the same folder, which is then renamed over the target."""
+"""Writes that never leave a half-written file where a good one was."""
 
 import contextlib
 import json
@@ -11,11 +10,8 @@ from legacy_resnet.core.errors import UsageError
 
 @contextlib.contextmanager
 def replacing(path, suffix=''):
-  """Yields a temporary path beside ``path``; on success it is renamed to ``path``.
-
-  On an exception the temporary file is removed and ``path`` is left as it was.
-  ``suffix`` keeps an extension that a writer library may insist on.
-  """
+  """Yields a temporary path beside ``path``, renamed to ``path`` on success and removed on
+  an exception. ``suffix`` keeps an extension that a writer library may insist on."""
   folder = os.path.dirname(os.path.abspath(path))
   try:
     handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
@@ -24,7 +20,9 @@ def replacing(path, suffix=''):
     raise UsageError('%s: cannot write here: %s' % (path, error.strerror)) from None
   os.close(handle)
   try:
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; written files get the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; written files get the usual mode.
     yield temporary
     os.replace(temporary, path)
   except OSError as error:
@@ -32,12 +30,6 @@ def replacing(path, suffix=''):
   finally:
     if os.path.exists(temporary):
       os.remove(temporary)
-
-
-def _umask():
-  current = os.umask(0)
-  os.umask(current)
-  return current
 
 
 def write_json(path, value):

@@ -1,6 +1,6 @@
-"""What both command-line front doors share: an argument parser that reports bad
-flags in one line, and the rule that bad input ends in one
-``error: ...`` line on stderr with exit status 2, never a traceback."""
+"""What the command-line front doors share: an argument parser that reports a bad flag in
+one line, and the rule that bad input ends in one ``error: ...`` line on stderr with exit
+status 2, never a traceback."""
 
 import argparse
 import math
@@ -29,41 +29,30 @@ def comma_list(text):
   return tuple(item.strip() for item in text.split(',') if item.strip())
 
 
-def positive_int(text):
-  value = int(text)
-  if value <= 0:
-    raise argparse.ArgumentTypeError('%r is not a positive integer' % text)
-  return value
+def _number(name, convert, accept, problem):
+  """A flag type: ``convert(text)`` when ``accept`` takes it, else '<text> <problem>'.
+  ``name`` is what argparse calls it when ``convert`` fails ('invalid <name> value')."""
+
+  def parse(text):
+    value = convert(text)
+    if not accept(value):
+      raise argparse.ArgumentTypeError('%r %s' % (text, problem))
+    return value
+
+  parse.__name__ = parse.__qualname__ = name
+  return parse
 
 
-def non_negative_int(text):
-  value = int(text)
-  if value < 0:
-    raise argparse.ArgumentTypeError('%r is negative' % text)
-  return value
-
-
-def non_negative_float(text):
-  value = float(text)
-  if not (math.isfinite(value) and value >= 0):  # 'nan' and 'inf' parse as floats.
-    raise argparse.ArgumentTypeError('%r is not a finite non-negative number' % text)
-  return value
-
-
-def fraction(text):
-  """A decay or smoothing rate: at least 0 and below 1 (1 would never move)."""
-  value = float(text)
-  if not 0 <= value < 1:
-    raise argparse.ArgumentTypeError('%r is not in [0, 1)' % text)
-  return value
-
-
-def degrees(text):
-  """An angle limit: a number of degrees in [0, 180]."""
-  value = float(text)
-  if not 0 <= value <= 180:
-    raise argparse.ArgumentTypeError('%r is not a number of degrees in [0, 180]' % text)
-  return value
+positive_int = _number('positive_int', int, lambda value: value > 0, 'is not a positive integer')
+non_negative_int = _number('non_negative_int', int, lambda value: value >= 0, 'is negative')
+# 'nan' and 'inf' parse as floats.
+non_negative_float = _number('non_negative_float', float,
+                             lambda value: math.isfinite(value) and value >= 0,
+                             'is not a finite non-negative number')
+# A decay or smoothing rate (1 would never move).
+fraction = _number('fraction', float, lambda value: 0 <= value < 1, 'is not in [0, 1)')
+degrees = _number('degrees', float, lambda value: 0 <= value <= 180,
+                  'is not a number of degrees in [0, 180]')
 
 
 def run(main, argv):
@@ -76,7 +65,7 @@ def run(main, argv):
     sys.stderr.write(onednn.describe() + '\n')
   try:
     return main(argv) or 0
-  except SettingError as error:  # Settings are named by the flags that set them.
+  except SettingError as error:
     sys.stderr.write('error: %s\n' % error.naming(lambda name: '--' + name))
     return EXIT_USAGE
   except (UsageError, compat.CompatError) as error:

@@ -1,12 +1,10 @@
-"""The exceptions the command-line front doors turn into a message and an exit
-status, never a traceback."""
+"""The exceptions the command-line front doors turn into a message and an exit status."""
 
 import re
 
 
 class UsageError(Exception):
-  """Bad input from the user (a file, key, flag or checkpoint). The message names
-  what is wrong and where, in one line; the exit status is 2."""
+  """Bad input from the user; the one-line message names what is wrong and where (exit 2)."""
 
 
 class Stopped(Exception):
@@ -35,10 +33,9 @@ _SETTING = re.compile(r'\{([a-z0-9_]+)\}')
 
 
 class SettingError(UsageError):
-  """A setting's value is bad. The message template names settings as ``{batch_size}``
-  and takes ``values`` by ``%``: the message itself shows the setting's name
-  ('batch_size 64 is larger ...'); ``naming(flag_of)`` shows what the command line
-  calls it ('--batch_size 64 is larger ...')."""
+  """A setting's value is bad. The template names settings as ``{batch_size}`` and takes
+  ``values`` by ``%``; the message shows 'batch_size 64 ...', ``naming(flag_of)`` what
+  the command line calls it ('--batch_size 64 ...')."""
 
   def __init__(self, template, *values):
     self.template, self.values = template, values

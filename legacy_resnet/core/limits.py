@@ -1,12 +1,8 @@
-"""Size limits checked before anything large is allocated for a file from outside:
-a SIGNS HDF5 dataset, an image to decode, a checkpoint's tensors. A file over a limit,
-or one whose header promises more than the file holds, is a UsageError naming it.
-
-The limits bound what one input can make a program allocate; docs/security.md states
-them for users.
-"""
+"""Size limits (docs/security.md) checked before anything large is allocated for a file from
+outside: a file over one, or whose header promises more than it holds, is a UsageError."""
 
 import glob
+import math
 import os
 import struct
 
@@ -15,8 +11,7 @@ import numpy as np
 from legacy_resnet.core.errors import SettingError
 from legacy_resnet.core.errors import UsageError
 
-# One HDF5 dataset read into memory (SIGNS training pixels as stored; they become
-# float32, four times as many bytes for uint8 pixels).
+# One HDF5 dataset read into memory, as stored (uint8 pixels become 4 times as many bytes).
 MAX_DATASET_BYTES = 1 << 30
 # An image file read into memory, and the pixels (frames x height x width) its header
 # may declare; decoding to float32 RGB takes 12 bytes per pixel.
@@ -34,14 +29,6 @@ def _size(count):
     count /= 1024.0
 
 
-def declared_bytes(shape, itemsize):
-  """Bytes of an array of ``shape``, as an exact Python int (no overflow)."""
-  total = int(itemsize)
-  for dimension in shape:
-    total *= int(dimension)
-  return total
-
-
 def check_dataset(path, key, dataset):
   """Raises unless h5py ``dataset`` has fixed-size values and can be read whole
   within MAX_DATASET_BYTES from what ``path`` itself stores (the caller checks
@@ -52,7 +39,7 @@ def check_dataset(path, key, dataset):
   if dataset.is_virtual or dataset.external:
     raise UsageError('%s: key %s keeps its data in other files (external or virtual '
                      'storage), which are not read' % (path, key))
-  wanted = declared_bytes(dataset.shape, dataset.dtype.itemsize)
+  wanted = math.prod(map(int, dataset.shape)) * dataset.dtype.itemsize  # Python ints: no overflow.
   if wanted > MAX_DATASET_BYTES:
     raise UsageError('%s: key %s declares shape %s of %s, %s; the limit is %s'
                      % (path, key, list(dataset.shape), dataset.dtype, _size(wanted),
@@ -74,8 +61,7 @@ def _png_size(data):
   return 1, height, width
 
 
-# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic); C4, C8
-# and CC are other segments.
+# JPEG start-of-frame markers; C4, C8 and CC are other segments.
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
@@ -147,11 +133,8 @@ _IMAGE_FORMATS = (
 
 
 def image_dimensions(data):
-  """(frames, height, width) an image file's header declares.
-
-  Raises:
-    ValueError: not a PNG, JPEG, GIF or BMP file, or a header cut short.
-  """
+  """(frames, height, width) an image file's header declares; ValueError for another kind of
+  file or a header cut short."""
   for magic, read_size in _IMAGE_FORMATS:
     if data.startswith(magic):
       return read_size(data)
@@ -185,10 +168,8 @@ def read_image_file(path):
 
 
 def checkpoint_oversized_because(prefix, shapes, dtypes):
-  """Why checkpoint ``prefix``, whose index declares tensors ``shapes`` (name ->
-  shape) of ``dtypes`` (name -> tf.DType), must not be read into memory, or None.
-  A numeric tensor is stored whole in the data files, so the index cannot declare
-  more bytes than they hold."""
+  """Why checkpoint ``prefix``, whose index declares tensors ``shapes`` (name -> shape) of
+  ``dtypes`` (name -> tf.DType), must not be read into memory, or None."""
   data_bytes = sum(os.path.getsize(path) for path in glob.glob(
       glob.escape(prefix) + '.data-?????-of-?????'))
   declared = 0
@@ -196,8 +177,8 @@ def checkpoint_oversized_because(prefix, shapes, dtypes):
     dtype = dtypes[name]
     if any(dimension < 0 for dimension in shape):
       return 'its index gives tensor %s the shape %s' % (name, list(shape))
-    if dtype.is_numpy_compatible and np.dtype(dtype.as_numpy_dtype).kind in 'biufc':
-      declared += declared_bytes(shape, dtype.size)
+    if dtype.is_numpy_compatible and np.dtype(dtype.as_numpy_dtype).kind in 'biufc':  # Stored whole.
+      declared += math.prod(map(int, shape)) * dtype.size
   if declared > MAX_CHECKPOINT_BYTES:
     return 'its index declares %s of tensors; the limit is %s' % (
         _size(declared), _size(MAX_CHECKPOINT_BYTES))

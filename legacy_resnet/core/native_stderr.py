@@ -1,5 +1,5 @@
-"""Filtering what native code (TensorFlow's C++ logging) writes to the process's stderr,
-file descriptor 2, while a block runs: Python's logging filters never see those lines."""
+"""Filtering what native code (TensorFlow's C++ logging) writes to file descriptor 2, which
+Python's logging filters never see."""
 
 import contextlib
 import os

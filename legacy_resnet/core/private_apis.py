@@ -1,13 +1,8 @@
-"""Every private TensorFlow (and tf-keras) API the project touches, in one place.
-
-Public ``tf.*`` names are covered by TensorFlow's compatibility promise; these are
-not, and an upgrade may move or remove any of them. ``missing()`` names the ones this
-installation lacks; ``tests/test_private_tf_apis.py`` fails with that list, so an upgrade
-that breaks one is caught by the tests rather than by a user. Code that starts using
-another private name adds it here (the test also scans the sources for such uses).
-"""
+"""Every private TensorFlow (and tf-keras) API the project touches, which an upgrade may move
+or remove: ``tests/test_private_tf_apis.py`` fails with ``missing()``, and on an unlisted use."""
 
 import collections
+import functools
 import importlib
 
 PrivateApi = collections.namedtuple('PrivateApi', ['module', 'attribute', 'used_for'])
@@ -46,11 +41,8 @@ PRIVATE_APIS = (
 
 def resolve(api):
   """The object ``api`` names; raises ImportError or AttributeError when it is gone."""
-  found = importlib.import_module(api.module)
-  for name in (api.attribute or '').split('.'):
-    if name:
-      found = getattr(found, name)
-  return found
+  names = api.attribute.split('.') if api.attribute else []
+  return functools.reduce(getattr, names, importlib.import_module(api.module))
 
 
 def missing():

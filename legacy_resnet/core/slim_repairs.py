@@ -1,31 +1,9 @@
-"""Repairs of tf-slim 1.1.0 functions that newer numpy breaks. ``compat.SHIMS`` names each
-one, with the versions that need it; ``compat`` installs them when tf-slim loads.
-
-Each name here is a factory: it takes tf-slim's function and returns the repaired one,
-which keeps tf-slim's signature and results and hands tf-slim whatever it still does right.
-"""
+"""Repairs of tf-slim 1.1.0 functions that newer numpy breaks, installed by ``compat.SHIMS``:
+each takes tf-slim's function and returns one with its signature and results."""
 
 import functools
 
 import tensorflow.compat.v1 as tf
-
-
-def _grouped_by_checkpoint_name(var_list, full_name):
-  """{checkpoint name: [variables]}, from a list of variables or a name -> variable(s) map
-  (tf-slim's two forms; a partitioned variable's parts share their checkpoint name)."""
-  if isinstance(var_list, (list, tuple)):
-    grouped = {}
-    for variable in var_list:
-      grouped.setdefault(full_name(variable), []).append(variable)
-    return grouped
-  return {name: list(value) if isinstance(value, (list, tuple)) else [value]
-          for name, value in var_list.items()}
-
-
-def _part(value, slice_info):
-  """The part of a checkpoint ``value`` that a variable slice restores."""
-  return value[tuple(slice(start, start + size)
-                     for start, size in zip(slice_info.var_offset, slice_info.var_shape))]
 
 
 def assign_from_checkpoint(original):
@@ -36,12 +14,15 @@ def assign_from_checkpoint(original):
 
   @functools.wraps(original)
   def repaired(model_path, var_list, ignore_missing_vars=False):
-    grouped = _grouped_by_checkpoint_name(var_list, slim_variables.get_variable_full_name)
+    if isinstance(var_list, (list, tuple)):
+      named = [(slim_variables.get_variable_full_name(variable), variable) for variable in var_list]
+    else:  # name -> variable(s): a partitioned variable's parts share their checkpoint name.
+      named = [(name, variable) for name, value in var_list.items()
+               for variable in (value if isinstance(value, (list, tuple)) else [value])]
     parts, whole = {}, {}  # Split by the variable itself: `in` would compare with ==.
-    for name, variables in grouped.items():
-      for variable in variables:
-        sliced = variable._save_slice_info  # pylint: disable=protected-access
-        (parts if sliced else whole).setdefault(name, []).append(variable)
+    for name, variable in named:
+      sliced = variable._save_slice_info  # pylint: disable=protected-access
+      (parts if sliced else whole).setdefault(name, []).append(variable)
     if not parts:
       return original(model_path, var_list, ignore_missing_vars)
     assign_op, feed_dict = original(model_path, whole, ignore_missing_vars)
@@ -59,7 +40,9 @@ def assign_from_checkpoint(original):
                                      name='placeholder/' + variable.op.name)
         assign_ops.append(variable.assign(placeholder))
         slice_info = variable._save_slice_info  # pylint: disable=protected-access
-        feed_dict[placeholder] = _part(value, slice_info).reshape(slice_info.var_shape)
+        part = value[tuple(slice(start, start + size)
+                           for start, size in zip(slice_info.var_offset, slice_info.var_shape))]
+        feed_dict[placeholder] = part.reshape(slice_info.var_shape)
     return tf.group(*assign_ops), feed_dict
 
   return repaired

@@ -1,11 +1,7 @@
-"""Stop requests: SIGINT and SIGTERM ask the training loop to save and stop after its
-current step, instead of killing the process wherever it happens to be."""
+"""SIGINT and SIGTERM ask the training loop to save and stop after its current step."""
 
 import signal
 import threading
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 class StopRequests:
   """While entered, records the first SIGINT or SIGTERM in ``signal_name`` (a second
@@ -23,7 +19,7 @@ class StopRequests:
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
-      for signal_number in STOP_SIGNALS:
+      for signal_number in (signal.SIGINT, signal.SIGTERM):
         self._previous[signal_number] = signal.signal(signal_number, self._record)
     return self
 

@@ -1,14 +1,7 @@
-"""Stand-ins for the ``tensorflow.contrib`` modules that slim-era programs import, for
-the TF1 view of ``legacy_resnet.launcher.tf1_view`` (``legacy-resnet-run``).
-
-TensorFlow 2 has no ``tf.contrib``. What tf-slim 1.1.0 and ``tf.compat.v1`` still offer
-is served under its old name: ``package`` is ``tf.contrib`` and ``lookup(['slim', 'nets'])``
-is ``tensorflow.contrib.slim.nets``. What neither offers (quantization-aware training,
-``tf.contrib.rnn``, ``tf.contrib.training.HParams`` ...) is a ``Missing``: importing it
-and reaching its attributes work, so a program whose other paths run still starts;
-calling it raises ``Unavailable``, which the launcher reports as one ``error:`` line
-with exit status 2. Nothing here is imported until a program asks for it.
-"""
+"""Stand-ins for the ``tensorflow.contrib`` modules slim-era programs import, for ``tf1_view``:
+what tf-slim 1.1.0 and ``tf.compat.v1`` still offer, under its old name. Anything else is a
+``Missing``, which imports (so a program whose other paths run still starts) but raises
+``Unavailable`` when called. Nothing here is imported until a program asks for it."""
 
 import importlib
 import types
@@ -36,8 +29,8 @@ UNAVAILABLE = {'quantize': 'quantization-aware training'}
 
 
 class Unavailable(SystemExit):
-  """A program called a ``Missing``; the message says what. A SystemExit with status 2,
-  so that a program's ``except Exception`` cannot carry on without what it asked for."""
+  """A program called a ``Missing``. A SystemExit (status 2), so that a program's
+  ``except Exception`` cannot carry on without what it asked for."""
 
   def __init__(self, message):
     super().__init__(EXIT_USAGE)
@@ -115,25 +108,21 @@ package = types.ModuleType('tensorflow.contrib', 'Stand-ins for TensorFlow 1\'s 
 package.__getattr__ = _contrib_module
 
 
-def _child(parent, name, path):
-  """``parent.name`` as an import statement finds it: a submodule of a real package first,
-  then an attribute; what neither offers is a Missing named ``path``."""
-  if hasattr(parent, '__path__'):
-    submodule = '%s.%s' % (parent.__name__, name)
-    try:
-      return importlib.import_module(submodule)
-    except ModuleNotFoundError as error:
-      if error.name != submodule:  # The submodule exists and lacks something itself.
-        raise
-  found = getattr(parent, name, None)
-  return Missing(path) if found is None else found
-
-
 def lookup(names):
   """What ``tensorflow.contrib.<names joined by dots>`` is (``package`` for no names); a
   Missing for a name nothing offers."""
   found, path = package, 'tf.contrib'
   for name in names:
     path += '.' + name
-    found = _child(found, name, path)
+    if hasattr(found, '__path__'):  # As an import statement: a real package's submodule first.
+      submodule = '%s.%s' % (found.__name__, name)
+      try:
+        found = importlib.import_module(submodule)
+        continue
+      except ModuleNotFoundError as error:
+        if error.name != submodule:  # The submodule exists and lacks something itself.
+          raise
+    found = getattr(found, name, None)
+    if found is None:
+      found = Missing(path)
   return found

@@ -1,10 +1,5 @@
-"""Runs a TensorFlow 1 / tf-slim program as it was written, on TensorFlow 2:
-``legacy-resnet-run SCRIPT.py [FLAGS ...]`` or ``python -m legacy_resnet.launcher.run SCRIPT.py
-[FLAGS ...]``; ``main`` returns the program's exit status (USAGE says what changes).
-
-A missing or unreadable SCRIPT, or none, is one ``error:`` line and exit status 2, and
-so is a call of a ``tf.contrib`` name that TensorFlow 2 lacks (``legacy_resnet.launcher.contrib``).
-"""
+"""``legacy-resnet-run SCRIPT.py [FLAGS ...]``: runs a TensorFlow 1 / tf-slim program as it was
+written, on TensorFlow 2 (USAGE says what changes)."""
 
 import builtins
 import io
@@ -53,39 +48,12 @@ def _problem(argv):
     return 'cannot read SCRIPT %s: %s' % (argv[0], error.strerror)
 
 
-def _set_up_tensorflow_1():
-  # Keras 3 has no graph mode; TensorFlow reads this when the program first uses tf.keras.
-  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-  tf.compat.v1.disable_v2_behavior()
-  soft_placement.install()
-  tf1_view.install()
-
-
 def _set_path(script):
   """sys.path as ``python SCRIPT`` has it, this project's packages still importable."""
   sys.path[0] = os.path.dirname(os.path.realpath(script))
   home = os.path.dirname(os.path.dirname(os.path.abspath(legacy_resnet.__file__)))
   if not any(os.path.realpath(entry or os.curdir) == home for entry in sys.path):
     sys.path.append(home)  # nets ships beside legacy_resnet (python -m from the source tree)
-
-
-def _from_script(traceback, path):
-  """The part of ``traceback`` from the script's first frame on, as ``python SCRIPT``
-  shows it (None when the script has no frame in it, as for a SyntaxError)."""
-  while traceback is not None and traceback.tb_frame.f_code.co_filename != path:
-    traceback = traceback.tb_next
-  return traceback
-
-
-def _execute_as_main(path):
-  """Executes the Python file at the absolute ``path`` as the module __main__, which it
-  stays (tf.app.run finds its ``main`` there, pickle its classes)."""
-  main = types.ModuleType('__main__')
-  main.__file__, main.__builtins__ = path, builtins
-  sys.modules['__main__'] = main
-  with io.open_code(path) as source:
-    code = compile(source.read(), path, 'exec')
-  exec(code, main.__dict__)  # pylint: disable=exec-used  (running the program is the point)
 
 
 def run_script(script, args):
@@ -95,12 +63,21 @@ def run_script(script, args):
   _set_path(script)
   path = os.path.abspath(script)
   try:
-    _execute_as_main(path)
+    # The module stays __main__: tf.app.run finds its ``main`` there, pickle its classes.
+    main_module = types.ModuleType('__main__')
+    main_module.__file__, main_module.__builtins__ = path, builtins
+    sys.modules['__main__'] = main_module
+    with io.open_code(path) as source:
+      code = compile(source.read(), path, 'exec')
+    exec(code, main_module.__dict__)  # pylint: disable=exec-used  (running the program is the point)
   except contrib.Unavailable as stop:
     sys.stderr.write('error: %s\n' % stop)
     return EXIT_USAGE
   except Exception as error:  # pylint: disable=broad-except  (reported as python would)
-    shown = _from_script(error.__traceback__, path)
+    # From the script's first frame on (none for a SyntaxError), as ``python SCRIPT`` shows it.
+    shown = error.__traceback__
+    while shown is not None and shown.tb_frame.f_code.co_filename != path:
+      shown = shown.tb_next
     sys.excepthook(type(error), error.with_traceback(shown), shown)
     return 1
   return 0
@@ -116,7 +93,11 @@ def main(argv=None):
   if problem:
     sys.stderr.write('error: %s\n' % problem)
     return EXIT_USAGE
-  _set_up_tensorflow_1()
+  # Keras 3 has no graph mode; TensorFlow reads this when the program first uses tf.keras.
+  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+  tf.compat.v1.disable_v2_behavior()
+  soft_placement.install()
+  tf1_view.install()
   return run_script(argv[0], argv[1:])
 
 

@@ -1,21 +1,6 @@
 """Graph sessions that soft-place, so that a TF1 program which pins its model to
-``/device:GPU:0`` (as model_deploy-era scripts did) runs on a machine without a GPU.
-Used by ``legacy-resnet-run``.
-
-``install`` wraps two methods of TensorFlow's ``BaseSession``, the class every graph
-session comes from: ``tf.compat.v1.Session`` and ``InteractiveSession``, and the sessions
-that ``Supervisor``, ``SessionManager`` and ``MonitoredSession`` (and so
-``slim.learning.train`` and ``slim.evaluation``) create.
-
-* The constructor: each session gets its config with ``allow_soft_placement`` on (a copy:
-  the caller's config is left as it was).
-* ``_extend_graph``, where the session hands new operations to TensorFlow's placer (at
-  its first run, and at a run after the graph grew), and only when no GPU is visible:
-  the first session whose graph pins an operation to a GPU prints one notice line on
-  stderr, so that a run meant for a GPU does not pass silently on the CPU; and the
-  placer's own warnings, a block of some thirty lines for each variable moved off the
-  missing GPU, are dropped.
-"""
+``/device:GPU:0`` runs on a machine without a GPU (``legacy-resnet-run``). ``install`` wraps
+``BaseSession``, which every graph session (Supervisor's, MonitoredSession's ...) comes from."""
 
 import functools
 import re
@@ -74,45 +59,40 @@ def without_colocation_warnings(log):
   return b''.join(kept)
 
 
-def _tell_if_pinned_to_a_gpu(graph):
-  global _notice_printed
-  device = pinned_gpu(graph)
-  if device:
-    _notice_printed = True
-    sys.stderr.write(NOTICE % device)
-
-
-def _soft_placing_init(init):
-  @functools.wraps(init)
-  def soft_init(self, target='', graph=None, config=None):
-    init(self, target, graph, soft_placing(config))
-
-  return soft_init
-
-
-def _quietly_placing(extend_graph):
-  @functools.wraps(extend_graph)
-  def extend_quietly(self):
-    version = self.graph.version
-    if _placed_versions.get(self) == version:
-      return extend_graph(self)  # Nothing new to place: the step's usual path.
-    if not _notice_printed and self not in _placed_versions:
-      _tell_if_pinned_to_a_gpu(self.graph)
-    _placed_versions[self] = version
-    with native_stderr.filtered(without_colocation_warnings):
-      return extend_graph(self)
-
-  return extend_quietly
-
-
 def install():
-  """Makes every graph session from now on soft-place, and (with no GPU visible) say so
-  once, quietly. Safe to call repeatedly."""
+  """Makes every graph session from now on soft-place (the caller's config is left as it
+  was). With no GPU visible, the first session whose graph pins an operation to a GPU says
+  so in one line, and the placer's warnings (some thirty lines for each variable moved off
+  the GPU) are dropped. Safe to call repeatedly."""
   global _installed
   if _installed:
     return
   _installed = True
-  session.BaseSession.__init__ = _soft_placing_init(session.BaseSession.__init__)
-  if not tf.config.list_physical_devices('GPU'):
-    session.BaseSession._extend_graph = _quietly_placing(  # pylint: disable=protected-access
-        session.BaseSession._extend_graph)  # pylint: disable=protected-access
+  init = session.BaseSession.__init__
+
+  @functools.wraps(init)
+  def soft_init(self, target='', graph=None, config=None):
+    init(self, target, graph, soft_placing(config))
+
+  session.BaseSession.__init__ = soft_init
+  if tf.config.list_physical_devices('GPU'):
+    return
+  # Where a session hands new operations to the placer: at its first run and after the graph grew.
+  extend_graph = session.BaseSession._extend_graph  # pylint: disable=protected-access
+
+  @functools.wraps(extend_graph)
+  def extend_quietly(self):
+    global _notice_printed
+    version = self.graph.version
+    if _placed_versions.get(self) == version:
+      return extend_graph(self)  # Nothing new to place: the step's usual path.
+    if not _notice_printed and self not in _placed_versions:
+      device = pinned_gpu(self.graph)
+      if device:
+        _notice_printed = True
+        sys.stderr.write(NOTICE % device)
+    _placed_versions[self] = version
+    with native_stderr.filtered(without_colocation_warnings):
+      return extend_graph(self)
+
+  session.BaseSession._extend_graph = extend_quietly  # pylint: disable=protected-access

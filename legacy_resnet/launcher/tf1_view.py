@@ -1,19 +1,9 @@
-"""``import tensorflow as tf`` in a program's own code gives TensorFlow 1's API
-(``tf.compat.v1``, with ``tf.contrib`` from ``legacy_resnet.launcher.contrib``), while installed
-libraries keep getting TensorFlow itself. Used by ``legacy-resnet-run``.
+"""``import tensorflow as tf`` in a program's own code (every module outside the standard
+library, site-packages, legacy_resnet and nets) gives ``tf.compat.v1`` with ``contrib``'s
+``tf.contrib``; other code keeps getting TensorFlow itself (``legacy-resnet-run``).
 
-The program's own code is every module whose file lies outside the standard library,
-site-packages and this project's packages (legacy_resnet, nets): the program, the
-modules beside it (a ``datasets/`` or ``nets/`` folder), code on PYTHONPATH.
-
-Why a hook on ``builtins.__import__`` and not a finder on ``sys.meta_path``: by the time
-the program runs, ``tensorflow`` is loaded (legacy_resnet imported it), and an import of
-a loaded module never reaches the finders; nor does a finder learn who is importing. An
-import statement calls ``builtins.__import__`` with the importing module's globals, so
-the hook can answer by who asks; for every other caller, and for names other than
-``tensorflow``, it makes the very call it replaced. ``sys.modules['tensorflow']`` stays
-TensorFlow, so code that reaches it another way (``importlib.import_module``) gets the
-real module.
+A hook on ``builtins.__import__``, not a finder: ``tensorflow`` is loaded already, so its
+imports never reach the finders, and only the hook learns who imports (from their globals).
 """
 
 import builtins
@@ -83,21 +73,18 @@ def is_programs(module_globals):
 _real_import = builtins.__import__
 
 
-def _with_fromlist(found, fromlist):
-  """``found`` for ``from ... import fromlist``: a real package's submodules named there
-  imported, as the import statement does."""
-  if hasattr(found, '__path__') and sys.modules.get(found.__name__) is found:
-    return _real_import(found.__name__, None, None, fromlist, 0)
-  return found
-
-
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
   """``builtins.__import__``, but ``tensorflow`` names in the program's code come from
   the view."""
   if level == 0 and name.partition('.')[0] == 'tensorflow' and is_programs(globals):
     found = resolve(name)
+    if found is not None and not fromlist:
+      return view
     if found is not None:
-      return _with_fromlist(found, fromlist) if fromlist else view
+      if hasattr(found, '__path__') and sys.modules.get(found.__name__) is found:
+        # A real package: the submodules ``from ... import`` names, imported as the statement does.
+        return _real_import(found.__name__, None, None, fromlist, 0)
+      return found
   return _real_import(name, globals, locals, fromlist, level)
 
 
