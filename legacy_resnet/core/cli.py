@@ -1,6 +1,5 @@
-"""What the command-line front doors share: an argument parser that reports a bad flag in
-one line, and the rule that bad input ends in one ``error: ...`` line on stderr with exit
-status 2, never a traceback."""
+"""What the command-line front doors share: bad input (a flag included) ends in one
+``error: ...`` line on stderr with exit status 2, never a traceback."""
 
 import argparse
 import math

@@ -122,10 +122,10 @@ def needed(shim):
   """Whether the installed version of ``shim.needed_on``'s package needs ``shim``."""
   package, oldest, newest = shim.needed_on
   # The module's own version: reading the installed distributions' metadata costs more.
-  installed, oldest, newest = [tuple(int(part) for part in version.split('.')[:2])
+  installed, oldest, newest = [version and tuple(int(part) for part in version.split('.')[:2])
                                for version in (importlib.import_module(package).__version__,
-                                               oldest, newest or '99999')]
-  return oldest <= installed <= newest
+                                               oldest, newest)]
+  return oldest <= installed and (newest is None or installed <= newest)
 
 
 def _apply(shim, home):

@@ -30,9 +30,8 @@ def _size(count):
 
 
 def check_dataset(path, key, dataset):
-  """Raises unless h5py ``dataset`` has fixed-size values and can be read whole
-  within MAX_DATASET_BYTES from what ``path`` itself stores (the caller checks
-  which values)."""
+  """Raises unless h5py ``dataset`` has fixed-size values and can be read whole within
+  MAX_DATASET_BYTES from what ``path`` itself stores (the caller checks which values)."""
   if dataset.dtype.hasobject:  # Variable-length values: their size is not declared.
     raise UsageError('%s: key %s must hold numbers, got variable-length values'
                      % (path, key))
@@ -132,15 +131,6 @@ _IMAGE_FORMATS = (
 )
 
 
-def image_dimensions(data):
-  """(frames, height, width) an image file's header declares; ValueError for another kind of
-  file or a header cut short."""
-  for magic, read_size in _IMAGE_FORMATS:
-    if data.startswith(magic):
-      return read_size(data)
-  raise ValueError('not a JPEG, PNG, GIF or BMP file')
-
-
 def read_image_file(path):
   """The bytes of image file ``path`` (one of the ``images`` setting) once its size and
   declared dimensions are within MAX_IMAGE_FILE_BYTES and MAX_IMAGE_PIXELS."""
@@ -156,7 +146,10 @@ def read_image_file(path):
   if not data:
     raise SettingError('{images} %s: file is empty', path)
   try:
-    frames, height, width = image_dimensions(data)
+    read_size = next((read for magic, read in _IMAGE_FORMATS if data.startswith(magic)), None)
+    if read_size is None:
+      raise ValueError('not a JPEG, PNG, GIF or BMP file')
+    frames, height, width = read_size(data)  # The header's; ValueError when it is cut short.
   except (ValueError, struct.error) as error:
     raise SettingError('{images} %s: not a decodable image (%s)', path, error) from None
   pixels = frames * height * width

@@ -1,10 +1,7 @@
-"""oneDNN CPU kernels wherever TensorFlow would leave them off.
-
-TensorFlow 2.21 enables them by default only on CPUs with AVX-512 VNNI, BF16 or AMX-class
-extensions; elsewhere its Eigen kernels train these ResNets well under half as fast
-(bench/README.md). TensorFlow reads ``TF_ENABLE_ONEDNN_OPTS`` once, when it loads, so
-``import legacy_resnet`` calls ``enable_unless_chosen`` first thing.
-"""
+"""oneDNN CPU kernels wherever TensorFlow 2.21 would leave them off (CPUs without AVX-512 VNNI,
+BF16 or AMX, where its Eigen kernels train these ResNets well under half as fast). TensorFlow
+reads ``TF_ENABLE_ONEDNN_OPTS`` once, so ``import legacy_resnet`` calls ``enable_unless_chosen``
+first."""
 
 import os
 import sys

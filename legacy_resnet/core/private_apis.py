@@ -10,21 +10,15 @@ PrivateApi = collections.namedtuple('PrivateApi', ['module', 'attribute', 'used_
 # attribute: a dotted path inside ``module`` (None: the module itself).
 PRIVATE_APIS = (
     PrivateApi('tensorflow.python.framework.ops', None,
-               'compat.SHIMS: puts back names tf-slim calls there (ops.Tensor, '
-               'ops.IndexedSlices); the other moved names are in that table, and '
-               'tests/test_compat.py checks every one'),
+               'compat.SHIMS: puts back names tf-slim calls there (ops.Tensor, ops.IndexedSlices)'),
     PrivateApi('tensorflow.python.framework.tensor', 'Tensor._USE_EQUALITY',
-               'sessions.fast_graph_building: graph building without TF2 tensor '
-               'equality'),
+               'sessions.fast_graph_building: graph building without TF2 tensor equality'),
     PrivateApi('tensorflow.python.client.session', 'BaseSession._make_callable_from_options',
-               'sessions.prepared_run: the training step prepared without the '
-               'interpreter lock'),
+               'sessions.prepared_run: the training step prepared without the interpreter lock'),
     PrivateApi('tensorflow.python.client.session', 'BaseSession.__init__',
-               'soft_placement: every graph session (Session, InteractiveSession, those of '
-               'Supervisor and MonitoredSession) soft-places under legacy-resnet-run'),
+               'soft_placement: every graph session soft-places under legacy-resnet-run'),
     PrivateApi('tensorflow.python.client.session', 'BaseSession._extend_graph',
-               "soft_placement: the placer's warnings for variables moved off a missing GPU "
-               'dropped, its one notice printed'),
+               "soft_placement: the placer's warnings for variables moved off a missing GPU"),
     PrivateApi('tensorflow.core.protobuf.config_pb2', 'CallableOptions',
                'sessions.prepared_run: the prepared step\'s signature'),
     PrivateApi('tensorflow.core.protobuf.rewriter_config_pb2', 'RewriterConfig.ONE',
@@ -32,8 +26,7 @@ PRIVATE_APIS = (
     PrivateApi('tensorflow.python.client.pywrap_tf_session', 'TF_SetTfXlaCpuGlobalJit',
                'sessions.session_config: --xla on the CPU'),
     PrivateApi('tensorflow.python.util._pywrap_util_port', 'IsMklEnabled',
-               'onednn.enabled and the benchmark: whether TensorFlow runs its oneDNN '
-               'kernels'),
+               'onednn.enabled and the benchmark: whether TensorFlow runs its oneDNN kernels'),
     PrivateApi('tf_keras.src.legacy_tf_layers', None,
                'compat: the module tf-slim\'s batch_norm imports under its old name'),
 )

@@ -20,12 +20,8 @@ def default_device():
 
 @contextlib.contextmanager
 def fast_graph_building():
-  """Builds graphs without TF2's tensor-equality bookkeeping (the same graph); restores it after.
-
-  tf-slim's layers put all global variables into a set on every ``add_weight``, and each
-  variable's ``__hash__`` first asks whether execution is eager: quadratic in the variable
-  count, a third of building a ResNet-50 training graph.
-  """
+  """Builds the same graphs without TF2's tensor-equality check, which makes tf-slim's
+  layers quadratic in the variable count (a third of building a ResNet-50); restores it."""
   from tensorflow.python.framework import tensor  # pylint: disable=g-direct-tensorflow-import
   was_on = tensor.Tensor._USE_EQUALITY  # pylint: disable=protected-access
   tf.compat.v1.disable_tensor_equality()
@@ -39,12 +35,8 @@ def fast_graph_building():
 def prepared_run(session, feeds, fetches, targets=()):
   """A function that runs ``session`` on one fixed signature: it takes one value per
   tensor of ``feeds`` (positionally) and returns the list of ``fetches``' values, having
-  also run the operations ``targets``.
-
-  Unlike ``session.run``, this prepares the signature now (the largest part of a training
-  step's start-up) without holding the interpreter lock, and each call skips the per-call
-  feed and fetch handling (``session.make_callable`` with feeds falls back to ``run``).
-  """
+  also run the operations ``targets``. Unlike ``session.run`` (and ``make_callable`` with
+  feeds), it prepares the signature now, without holding the interpreter lock."""
   from tensorflow.core.protobuf import config_pb2  # pylint: disable=g-direct-tensorflow-import
   options = config_pb2.CallableOptions(feed=[tensor.name for tensor in feeds],
                                        fetch=[tensor.name for tensor in fetches],

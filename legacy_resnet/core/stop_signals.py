@@ -4,9 +4,8 @@ import signal
 import threading
 
 class StopRequests:
-  """While entered, records the first SIGINT or SIGTERM in ``signal_name`` (a second
-  one interrupts at once). Outside the main thread, signals cannot be caught and
-  nothing is installed."""
+  """While entered, records the first SIGINT or SIGTERM in ``signal_name`` (a second one
+  interrupts at once); outside the main thread, where signals cannot be caught, nothing."""
 
   def __init__(self):
     self.signal_name = None

@@ -48,19 +48,15 @@ def _problem(argv):
     return 'cannot read SCRIPT %s: %s' % (argv[0], error.strerror)
 
 
-def _set_path(script):
-  """sys.path as ``python SCRIPT`` has it, this project's packages still importable."""
-  sys.path[0] = os.path.dirname(os.path.realpath(script))
-  home = os.path.dirname(os.path.dirname(os.path.abspath(legacy_resnet.__file__)))
-  if not any(os.path.realpath(entry or os.curdir) == home for entry in sys.path):
-    sys.path.append(home)  # nets ships beside legacy_resnet (python -m from the source tree)
-
-
 def run_script(script, args):
   """Runs ``script`` as __main__ with ``sys.argv`` [script] + args; returns its exit
   status (SystemExit, from sys.exit or tf.app.run, passes through)."""
   sys.argv = [script] + list(args)
-  _set_path(script)
+  # sys.path as ``python SCRIPT`` has it, with nets (beside legacy_resnet) still importable.
+  sys.path[0] = os.path.dirname(os.path.realpath(script))
+  home = os.path.dirname(os.path.dirname(os.path.abspath(legacy_resnet.__file__)))
+  if not any(os.path.realpath(entry or os.curdir) == home for entry in sys.path):
+    sys.path.append(home)
   path = os.path.abspath(script)
   try:
     # The module stays __main__: tf.app.run finds its ``main`` there, pickle its classes.

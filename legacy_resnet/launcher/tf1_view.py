@@ -1,10 +1,7 @@
 """``import tensorflow as tf`` in a program's own code (every module outside the standard
 library, site-packages, legacy_resnet and nets) gives ``tf.compat.v1`` with ``contrib``'s
-``tf.contrib``; other code keeps getting TensorFlow itself (``legacy-resnet-run``).
-
-A hook on ``builtins.__import__``, not a finder: ``tensorflow`` is loaded already, so its
-imports never reach the finders, and only the hook learns who imports (from their globals).
-"""
+``tf.contrib``. A hook on ``builtins.__import__``, not a finder: ``tensorflow`` is loaded
+already, so its imports never reach the finders, and only the hook learns who imports."""
 
 import builtins
 import os
@@ -74,13 +71,12 @@ _real_import = builtins.__import__
 
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
-  """``builtins.__import__``, but ``tensorflow`` names in the program's code come from
-  the view."""
+  """``builtins.__import__``, but ``tensorflow`` names in the program's code come from the view."""
   if level == 0 and name.partition('.')[0] == 'tensorflow' and is_programs(globals):
     found = resolve(name)
-    if found is not None and not fromlist:
-      return view
     if found is not None:
+      if not fromlist:
+        return view
       if hasattr(found, '__path__') and sys.modules.get(found.__name__) is found:
         # A real package: the submodules ``from ... import`` names, imported as the statement does.
         return _real_import(found.__name__, None, None, fromlist, 0)
