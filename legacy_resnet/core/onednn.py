@@ -8,8 +8,7 @@ import sys
 
 VARIABLE = 'TF_ENABLE_ONEDNN_OPTS'
 
-# Who decided, recorded by enable_unless_chosen.
-_decided_by = None
+_decided_by = None  # What enable_unless_chosen returned.
 
 
 def enable_unless_chosen(environ=None):

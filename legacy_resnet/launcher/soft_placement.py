@@ -15,10 +15,9 @@ from legacy_resnet.core import native_stderr
 NOTICE = ('legacy-resnet-run: no GPU is visible; operations pinned to %s run on the CPU '
           '(soft placement)\n')
 
-# The start of a record of TensorFlow's C++ log, in absl's format (TensorFlow 2.21:
-# 'W0000 00:00:1.5    42 ') or its own (2.16: '2026-12-04 20:57:11.8: W '), and the
-# placer's warning that a colocation group (a variable and its readers, say) had to
-# leave its requested device.
+# The start of a record of TensorFlow's C++ log, in absl's format (2.21: 'W0000 00:00:1.5    42 ')
+# or its own (2.16: '2026-12-04 20:57:11.8: W '), and the placer's warning that a colocation
+# group (a variable and its readers, say) had to leave its requested device.
 _LOG_RECORD = re.compile(rb'^(?:[IWEF]\d{4} [\d:.]+ +\d+ |\d{4}-\d\d-\d\d [\d:.]+: [IWEF] )')
 _COLOCATION_WARNING = re.compile(rb'^(?:W\d{4} [\d:.]+ +\d+ |\d{4}-\d\d-\d\d [\d:.]+: W )'
                                  rb'\S*colocation_graph\.cc:\d+\] Failed to place the graph '
@@ -41,9 +40,8 @@ def soft_placing(config):
 def pinned_gpu(graph):
   """The first GPU device (by name) an operation of ``graph`` is pinned to, or None."""
   devices = {operation.device for operation in graph.get_operations()} - {''}
-  gpus = [device for device in devices
-          if tf.DeviceSpec.from_string(device).device_type == 'GPU']
-  return min(gpus) if gpus else None
+  return min((device for device in devices if tf.DeviceSpec.from_string(device).device_type == 'GPU'),
+             default=None)
 
 
 def without_colocation_warnings(log):
