@@ -86,9 +86,7 @@ class Style:
 
 
 DEFAULT_STYLE = Style()
-# Another camera, room, light and hand: backgrounds cluttered with shapes, colour casts,
-# other skin tones, a hand of any size anywhere in the frame and turned further, blur,
-# more noise and JPEG compression.
+# Another camera, room, light and hand, with ranges the default never reaches.
 SHIFTED_STYLE = Style(
     name='shifted', hand_scale=(0.16, 0.32), rotation=60.0, centre_x=(0.2, 0.8),
     centre_y=(0.3, 0.85), skin_tones=_OTHER_SKIN_TONES, skin_tint=(0.8, 1.1),
@@ -121,9 +119,10 @@ def _upsampling_matrix(size, cells):
   return np.clip(1.0 - np.abs(positions[:, None] - np.arange(cells)), 0.0, 1.0)
 
 
-def _hand_in_own_frame(rng, counts):
-  """(segments float32 [B, 7, 2, 2], radii float32 [B, 7]) of palm, wrist and the five
-  fingers of hands raising ``counts`` [B] fingers, in palm radii."""
+def _hands(rng, counts, size, style):
+  """(segments float32 [B, 7, 2, 2], radii float32 [B, 7]) in pixels of palm, wrist and the
+  five fingers of hands raising ``counts`` [B] fingers: drawn in the hand's own frame, then
+  scaled, rotated, mirrored and moved into a size x size image with all but the wrist in it."""
   batch = len(counts)
   # A random set of counts[i] raised fingers: the counts[i] lowest random ranks.
   raised = np.argsort(np.argsort(rng.random((batch, 5)), axis=1), axis=1) < counts[:, None]
@@ -138,13 +137,6 @@ def _hand_in_own_frame(rng, counts):
   finger_radius = rng.uniform(*_FINGER_RADIUS, (batch, 1))
   radii = np.concatenate([np.full((batch, 1), _PALM_RADIUS), np.full((batch, 1), _WRIST_RADIUS),
                           np.repeat(finger_radius, 5, axis=1)], axis=1).astype(np.float32)
-  return segments, radii
-
-
-def _place_in_image(rng, segments, radii, size, style):
-  """The hands scaled, rotated, mirrored and moved into a size x size image, with all
-  hand but the wrist inside it: (segments [B, P, 2, 2], radii [B, P]) in pixels."""
-  batch = len(segments)
   scale = size * rng.uniform(*style.hand_scale, batch)
   angle = np.radians(rng.uniform(-style.rotation, style.rotation, batch))
   mirror = rng.choice([-1.0, 1.0], batch)
@@ -252,7 +244,7 @@ def _draw_batch(rng, counts, size, style=DEFAULT_STYLE):
   """(uint8 images [B, size, size, 3] of hands raising ``counts`` [B] fingers, float32
   hand boxes [B, 4] as in ``draw_images``), in ``style``."""
   batch = len(counts)
-  segments, radii = _place_in_image(rng, *_hand_in_own_frame(rng, counts), size, style)
+  segments, radii = _hands(rng, counts, size, style)
   distances = _signed_distances(segments, radii, size)
   # Half a pixel of soft edge anti-aliases without supersampling.
   coverage = np.clip(0.5 - distances.min(axis=1), 0.0, 1.0)[..., None]
