@@ -32,11 +32,9 @@ class TrainingData:
   needs at once (num_train, class_names, image_size [height, width], description for the
   metadata, held_out_name: 'validation' or 'test', the split ``held_out`` is).
 
-  Pixels are loaded on first use, or in a background thread from ``prefetch()`` on, the
-  training split first: the trainer calls it before the session work that leaves the
-  interpreter free, so drawing costs no start-up time (drawing while Python builds the
-  graph was measured slower). ``prefetch()`` never loads the test split of a run with a
-  validation split: only reading ``test`` does, so nothing chosen in training has seen it.
+  Pixels are loaded on first use, or in a background thread from ``prefetch()`` on (which
+  the trainer calls before the session work that leaves the interpreter free). Only reading
+  ``test`` loads the test split of a run with a validation split: training never sees it.
   """
 
   def __init__(self, load_train, load_test, num_train, class_names, image_size,
@@ -108,21 +106,18 @@ def validation_indices(labels, fraction, seed):
 def _split_off_validation(load_file, fraction, seed):
   """(load_train, load_validation): the two parts of ``load_file()``'s Split, which is
   loaded once."""
-  parts = []
 
-  def part(index):
-    if not parts:
-      whole = load_file()
-      held = validation_indices(whole.labels, fraction, seed)
-      kept = np.setdiff1d(np.arange(len(whole.labels)), held)
-      described = '%s, %%s part (--validation_split %g, seed %d)' % (whole.source, fraction,
-                                                                       seed)
-      parts.extend(dataclasses.replace(whole, images=whole.images[indices],
-                                       labels=whole.labels[indices], source=described % name)
-                   for indices, name in ((kept, 'training'), (held, 'validation')))
-    return parts[index]
+  @functools.cache
+  def parts():
+    whole = load_file()
+    held = validation_indices(whole.labels, fraction, seed)
+    kept = np.setdiff1d(np.arange(len(whole.labels)), held)
+    described = '%s, %%s part (--validation_split %g, seed %d)' % (whole.source, fraction, seed)
+    return [dataclasses.replace(whole, images=whole.images[indices], labels=whole.labels[indices],
+                                source=described % name)
+            for indices, name in ((kept, 'training'), (held, 'validation'))]
 
-  return functools.partial(part, 0), functools.partial(part, 1)
+  return (lambda: parts()[0]), (lambda: parts()[1])
 
 
 def training_data(dataset_dir, validation_split=0.0, seed=0):
@@ -171,31 +166,28 @@ def from_splits(train, test, description):
                       train.images.shape[1:3], description)
 
 
+def _known(trained_on):
+  """``trained_on``, a run's metadata 'dataset', unless of an unknown kind."""
+  if trained_on['kind'] not in ('signs', 'synthetic'):
+    raise UsageError('metadata: unknown dataset kind %r' % trained_on.get('kind'))
+  return trained_on
+
+
 def evaluation_split(dataset_dir, dataset_file, trained_on):
   """The labelled split to evaluate: ``dataset_file`` (test or train keys), the test
   file of ``dataset_dir``, or else the held-out split of the data the run trained on."""
   if dataset_file:
     return signs_data.load_split(dataset_file)
+  dataset_dir = dataset_dir or _known(trained_on).get('dataset_dir')
   if dataset_dir:
     return signs_data.load_split(os.path.join(dataset_dir, signs_data.TEST_FILE), 'test')
-  if trained_on['kind'] == 'synthetic':
-    return synthetic_signs.generate_split('test', trained_on['num_test'], trained_on['seed'])
-  if trained_on['kind'] == 'signs':
-    return signs_data.load_split(
-        os.path.join(trained_on['dataset_dir'], signs_data.TEST_FILE), 'test')
-  raise UsageError('metadata: unknown dataset kind %r' % trained_on.get('kind'))
+  return synthetic_signs.generate_split('test', trained_on['num_test'], trained_on['seed'])
 
 
 def validation_split(trained_on, fraction, seed):
-  """The validation Split that a run held out of its training data: ``trained_on`` is
-  its metadata's 'dataset', ``fraction`` and ``seed`` its validation split and seed.
-
-  Raises:
-    UsageError: the run held out no validation split.
-  """
+  """The validation Split that a run held out of its training data (``trained_on``: its
+  metadata's 'dataset'; ``fraction`` and ``seed``: its validation split and seed)."""
   if not fraction:
     raise SettingError('{split} validation: the run held out no validation split (it trained '
                        'with {validation_split} 0, or before validation splits existed)')
-  if trained_on['kind'] not in ('signs', 'synthetic'):
-    raise UsageError('metadata: unknown dataset kind %r' % trained_on.get('kind'))
-  return training_data(trained_on.get('dataset_dir'), fraction, seed).held_out
+  return training_data(_known(trained_on).get('dataset_dir'), fraction, seed).held_out

@@ -14,24 +14,21 @@ INCEPTION_CENTRAL_FRACTION = 0.875
 # slim's vgg_preprocessing resizes the smallest side to 256 for its 224 crop.
 VGG_RESIZE_RATIO = 256.0 / 224.0
 
+# How images become network inputs: ``name``, one of PREPROCESSING_NAMES, and ``image_size``,
+# the network's (height, width), or None for the images' own size.
 Preprocessing = collections.namedtuple('Preprocessing', ['name', 'image_size'])
-Preprocessing.__doc__ = """How images become network inputs: ``name`` (one of
-``PREPROCESSING_NAMES``) and ``image_size``, the network's (height, width), or None
-for the images' own size."""
 
 
 def central_crop_box(side, fraction):
   """(start, length) of the central ``fraction`` of ``side`` pixels, as slim's
-  ``tf.image.central_crop``: start = int((side - side * fraction) / 2) and
-  length = side - 2 * start."""
+  ``tf.image.central_crop``."""
   start = int((side - side * fraction) / 2)
   return start, side - 2 * start
 
 
 def vgg_resized_size(height, width, size):
-  """(height, width) after slim's aspect-preserving resize for output ``size``: the
-  smallest side becomes round(max(size) * 256 / 224), both sides scaled by the same
-  factor and rounded half to even (slim's ``tf.math.rint``)."""
+  """(height, width) after slim's aspect-preserving resize for output ``size``, rounded
+  half to even (slim's ``tf.math.rint``)."""
   scale = round(max(size) * VGG_RESIZE_RATIO) / float(min(height, width))
   return round(height * scale), round(width * scale)
 
@@ -94,23 +91,20 @@ class InputPipeline(collections.namedtuple(
   METADATA_KEY = 'preprocessing'
 
   def metadata_entries(self):
-    """What a run's metadata records of this pipeline: nothing for the default
-    (so metadata of runs without preprocessing stays as it was)."""
+    """What a run's metadata records of this pipeline: nothing for the default."""
     if self == DEFAULT_PIPELINE:
       return {}
     return {self.METADATA_KEY: dict(self._asdict())}
 
   @classmethod
   def from_settings(cls, settings):
-    """The pipeline of a settings.InputSettings (its preprocessing name, image sizes and
-    labels offset)."""
+    """The pipeline of a settings.InputSettings."""
     return cls(settings.preprocessing_name, settings.train_image_size,
                settings.eval_image_size or settings.train_image_size, settings.labels_offset)
 
   @classmethod
   def from_metadata(cls, metadata):
-    """The pipeline recorded in a run's ``metadata`` (runs that recorded none used
-    the default)."""
+    """The pipeline recorded in a run's ``metadata`` (the default if none)."""
     recorded = metadata.get(cls.METADATA_KEY)
     return cls(**recorded) if recorded else DEFAULT_PIPELINE
 

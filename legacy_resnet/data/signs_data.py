@@ -123,16 +123,10 @@ def _read_arrays(path, handle, prefix):
 
 
 def load_split(path, prefix=None):
-  """The Split (C classes, in the order of ``list_classes``) of one SIGNS-format file.
-
-  Args:
-    path: an HDF5 file with ``<prefix>_set_x`` [N, H, W, 3] (uint8, or floats in [0, 1]
-      or [0, 255]), ``<prefix>_set_y`` [N] or [1, N] and ``list_classes`` [C].
-    prefix: 'train' or 'test'; None takes whichever the file holds.
-
-  Raises:
-    UsageError: naming the file and key of the first defect found.
-  """
+  """The Split of ``path``, an HDF5 file with ``<prefix>_set_x`` [N, H, W, 3] (uint8, or
+  floats in [0, 1] or [0, 255]), ``<prefix>_set_y`` [N] or [1, N] and ``list_classes`` [C];
+  ``prefix``: 'train', 'test' or None (whichever the file holds). A defect raises a
+  UsageError naming the file and key."""
   if not os.path.isfile(path):
     raise UsageError('%s: file not found' % path)
   try:
