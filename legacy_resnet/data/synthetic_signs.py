@@ -36,13 +36,11 @@ _WRIST_RADIUS = 0.45
 # The parts, in order: palm, wrist, then the five fingers.
 _WRIST_INDEX, _FIRST_FINGER = 1, 2
 # Thumb, index, middle, ring, little: base x, base y, degrees from vertical, length.
-_RAISED = np.array([
-    [-0.55, 0.10, -65.0, 0.75],
-    [-0.42, -0.48, -20.0, 1.00],
-    [-0.14, -0.55, -7.0, 1.10],
-    [0.14, -0.52, 7.0, 1.02],
-    [0.42, -0.44, 20.0, 0.82],
-], np.float32)
+_RAISED = np.array([[-0.55, 0.10, -65.0, 0.75],
+                    [-0.42, -0.48, -20.0, 1.00],
+                    [-0.14, -0.55, -7.0, 1.10],
+                    [0.14, -0.52, 7.0, 1.02],
+                    [0.42, -0.44, 20.0, 0.82]], np.float32)
 # Folded: a knuckle bump for each finger; the thumb lies across the palm.
 _FOLDED = np.vstack([[-0.5, 0.2, 60.0, 0.5],
                      np.c_[_RAISED[1:, :3], np.full(4, 0.1)]]).astype(np.float32)
@@ -112,13 +110,6 @@ def _pixel_centres(size):
   return xs, ys
 
 
-@functools.lru_cache(maxsize=4)
-def _upsampling_matrix(size, cells):
-  """float32 [size, cells]: bilinear weights taking a cells-wide grid to size pixels."""
-  positions = np.linspace(0.0, cells - 1.0, size, dtype=np.float32)
-  return np.clip(1.0 - np.abs(positions[:, None] - np.arange(cells)), 0.0, 1.0)
-
-
 def _hands(rng, counts, size, style):
   """(segments float32 [B, 7, 2, 2], radii float32 [B, 7]) in pixels of palm, wrist and the
   five fingers of hands raising ``counts`` [B] fingers: drawn in the hand's own frame, then
@@ -153,9 +144,8 @@ def _hands(rng, counts, size, style):
 
 
 def _hand_extent(segments, radii, margin=0.0):
-  """(low, high) [B, 2]: the corners of the box around palm and fingers (segments
-  [B, P, 2, 2], radii [B, P]; the wrist, which runs out of the image, left out), ``margin``
-  pixels wider."""
+  """(low, high) [B, 2]: the corners of the box, ``margin`` pixels wider, around palm and
+  fingers [B, P, 2, 2] of radii [B, P] (the wrist, which runs out of the image, left out)."""
   hand = np.arange(segments.shape[1]) != _WRIST_INDEX
   reach = radii[:, hand, None, None] + margin
   return (segments[:, hand] - reach).min(axis=(1, 2)), (segments[:, hand] + reach).max(axis=(1, 2))
@@ -190,7 +180,9 @@ def _backgrounds(rng, skin, size, style):
   gradient = xs[..., None] * tilt[:, None, None, 0] + ys[..., None] * tilt[:, None, None, 1]
   cells = rng.normal(0.0, 1.0, (batch, 3, _TEXTURE_CELLS, _TEXTURE_CELLS))
   cells *= rng.uniform(0.0, style.blotches, (batch, 1, 1, 1))
-  upsample = _upsampling_matrix(size, _TEXTURE_CELLS)
+  # Bilinear weights [size, cells] taking the grid of cells to size pixels.
+  positions = np.linspace(0.0, _TEXTURE_CELLS - 1.0, size, dtype=np.float32)
+  upsample = np.clip(1.0 - np.abs(positions[:, None] - np.arange(_TEXTURE_CELLS)), 0.0, 1.0)
   texture = (upsample @ cells.astype(np.float32) @ upsample.T).transpose(0, 2, 3, 1)
   background = colour[:, None, None, :] + gradient + texture
   if style.clutter:
@@ -304,8 +296,7 @@ def class_names():
 
 
 def generate_split(name, count, seed=0, image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
-  """The Split ``name`` ('train' or 'test') of ``count`` synthetic signs in ``style``;
-  each split has its own random numbers, so either can be drawn alone."""
+  """The Split ``name`` ('train' or 'test', each its own random stream) of ``count`` signs."""
   style = style_named(style)
   images, labels = draw_images(count, seed, _STREAMS[name], image_size, style=style)
   source = 'synthetic signs (%s, seed %d%s)' % (
@@ -321,9 +312,8 @@ def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SI
 
 def write_signs_files(output_dir, num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0,
                       image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
-  """Writes train_signs.h5 and test_signs.h5 to ``output_dir`` in the course's format
-  (uint8 x [N, S, S, 3], int64 y [N], int64 list_classes [6]) and ``style``; each file
-  appears whole or not at all."""
+  """Writes train_signs.h5 and test_signs.h5 (uint8 x [N, S, S, 3], int64 y [N], int64
+  list_classes [6]) to ``output_dir``; each file appears whole or not at all."""
   style = style_named(style)
   try:
     os.makedirs(output_dir, exist_ok=True)
