@@ -41,8 +41,8 @@ class TrainingData:
                description, load_validation=None):
     """``load_*`` are functions () -> Split; without ``load_validation`` the held-out
     split is the test split."""
-    self._loaders = [load_train, load_validation or load_test]  # What prefetch() loads.
-    self._load_test = load_test
+    # prefetch() loads the first two: the training and held-out splits.
+    self._loaders = [load_train, load_validation or load_test, load_test]
     self._splits = None  # Futures of the prefetched splits once loading has started.
     self._test = None  # The test split's Future, when loaded apart.
     self._lock = threading.Lock()
@@ -57,7 +57,7 @@ class TrainingData:
     run does not wait for it at exit), unless they are loading or loaded already."""
     with self._lock:
       if self._splits is None:
-        self._splits = [concurrent.futures.Future() for _ in self._loaders]
+        self._splits = [concurrent.futures.Future() for _ in range(2)]
         threading.Thread(target=lambda: list(map(_resolved, self._splits, self._loaders)),
                          name='training-data', daemon=True).start()
 
@@ -78,7 +78,7 @@ class TrainingData:
       return self.held_out
     with self._lock:
       if self._test is None:
-        self._test = _resolved(concurrent.futures.Future(), self._load_test)
+        self._test = _resolved(concurrent.futures.Future(), self._loaders[2])
     return self._test.result()
 
 
@@ -144,10 +144,9 @@ def training_data(dataset_dir, validation_split=0.0, seed=0):
     num_train, num_test = synthetic_signs.NUM_TRAIN, synthetic_signs.NUM_TEST
     description = {'kind': 'synthetic', 'seed': SYNTHETIC_SEED, 'num_train': num_train,
                    'num_test': num_test}
-    load_train = functools.partial(synthetic_signs.generate_split, 'train', num_train,
-                                   SYNTHETIC_SEED)
-    load_test = functools.partial(synthetic_signs.generate_split, 'test', num_test,
-                                  SYNTHETIC_SEED)
+    load_train, load_test = (functools.partial(synthetic_signs.generate_split, name, count,
+                                               SYNTHETIC_SEED)
+                             for name, count in (('train', num_train), ('test', num_test)))
     class_names, image_size = synthetic_signs.class_names(), [synthetic_signs.IMAGE_SIZE] * 2
     # The synthetic classes are balanced (synthetic_signs.draw_images): the counts are
     # known before any pixel is drawn.

@@ -63,12 +63,9 @@ PREPROCESSING_NAMES = tuple(sorted(_PREPROCESSING_FNS))
 
 def preprocess(images, preprocessing, geometry=True):
   """The network inputs, float32 [batch, *preprocessing.image_size (or height, width), 3],
-  of ``images``, float32 [batch, height, width, 3] in [0, 1] (height and width known).
-
-  Without ``geometry`` only the pixel values are transformed (no crop or resize), as for
-  dense (FCN-mode) features, whose positions must stay those of the image. Raises
-  ValueError for an unknown name.
-  """
+  of ``images``, float32 [batch, height, width, 3] in [0, 1] (height and width known);
+  without ``geometry`` only pixel values change, as dense (FCN-mode) features need. Raises
+  ValueError for an unknown name."""
   if preprocessing.name not in _PREPROCESSING_FNS:
     raise ValueError('unknown preprocessing %r (known: %s)'
                      % (preprocessing.name, ', '.join(PREPROCESSING_NAMES)))

@@ -165,8 +165,9 @@ def _signed_distances(segments, radii, size):
 
 
 def _backgrounds(rng, skin, size, style):
-  """float32 [B, size, size, 3]: coloured, shaded, blotchy backgrounds whose brightness
-  stays clearly apart from the skin's, so the hand's outline is always visible."""
+  """float32 [B, size, size, 3]: coloured, shaded, blotchy backgrounds (on ``style.clutter``
+  of them bars and blobs of other colours) whose brightness stays clearly apart from the
+  skin's, so the hand's outline is always visible."""
   batch = len(skin)
   skin_luma = skin @ _LUMA
   gap = rng.uniform(0.22, 0.45, batch) * rng.choice([-1.0, 1.0], batch)
@@ -185,15 +186,8 @@ def _backgrounds(rng, skin, size, style):
   upsample = np.clip(1.0 - np.abs(positions[:, None] - np.arange(_TEXTURE_CELLS)), 0.0, 1.0)
   texture = (upsample @ cells.astype(np.float32) @ upsample.T).transpose(0, 2, 3, 1)
   background = colour[:, None, None, :] + gradient + texture
-  if style.clutter:
-    background = _clutter(rng, background, colour, size, style.clutter)
-  return background
-
-
-def _clutter(rng, background, colour, size, share):
-  """``background`` [B, size, size, 3] with, on ``share`` of the images, bars and blobs
-  of other colours but about its brightness (the hand's outline stays visible)."""
-  batch = len(background)
+  if not style.clutter:
+    return background
   ends = rng.uniform(-0.1, 1.1, (batch, _CLUTTER_SHAPES, 2, 2)) * size
   ends[:, :, 1] = ends[:, :, 0] + (ends[:, :, 1] - ends[:, :, 0]) * rng.uniform(
       0.05, 0.5, (batch, _CLUTTER_SHAPES, 1))
@@ -201,7 +195,7 @@ def _clutter(rng, background, colour, size, share):
   distances = _signed_distances(ends.astype(np.float32), radii, size)
   shades = rng.uniform(-0.12, 0.12, (batch, _CLUTTER_SHAPES, 1)) + rng.uniform(
       -0.25, 0.25, (batch, _CLUTTER_SHAPES, 3)) * 0.5
-  shown = rng.random(batch) < share
+  shown = rng.random(batch) < style.clutter
   for shape in range(_CLUTTER_SHAPES):
     cover = np.clip(0.5 - distances[:, shape], 0.0, 1.0)[..., None] * shown[:, None, None, None]
     fill = (colour + shades[:, shape])[:, None, None, :]
