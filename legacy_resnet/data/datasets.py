@@ -32,15 +32,15 @@ class TrainingData:
   needs at once (num_train, class_names, image_size [height, width], description for the
   metadata, held_out_name: 'validation' or 'test', the split ``held_out`` is).
 
-  Pixels are loaded on first use, or in a background thread from ``prefetch()`` on (which
-  the trainer calls before the session work that leaves the interpreter free). Only reading
-  ``test`` loads the test split of a run with a validation split: training never sees it.
+  Pixels are loaded (``load_*``: functions () -> Split; without ``load_validation`` the
+  held-out split is the test split) on first use, or in a background thread from
+  ``prefetch()`` on (which the trainer calls before the session work that leaves the
+  interpreter free). Only reading ``test`` loads the test split of a run with a validation
+  split: training never sees it.
   """
 
   def __init__(self, load_train, load_test, num_train, class_names, image_size,
                description, load_validation=None):
-    """``load_*`` are functions () -> Split; without ``load_validation`` the held-out
-    split is the test split."""
     # prefetch() loads the first two: the training and held-out splits.
     self._loaders = [load_train, load_validation or load_test, load_test]
     self._splits = None  # Futures of the prefetched splits once loading has started.

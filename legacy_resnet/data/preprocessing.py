@@ -106,13 +106,9 @@ class InputPipeline(collections.namedtuple(
     return cls(**recorded) if recorded else DEFAULT_PIPELINE
 
   def wrap(self, network_fn):
-    """``network_fn(images, is_training=..., **network_args)`` on images in [0, 1].
-
-    ``network_fn`` must have been made for num_classes + labels_offset classes. The image
-    size is the training one unless ``is_training`` is the constant False; with
-    ``global_pool=False`` (dense features) images keep their size. Logits (and
-    'predictions') lose their first ``labels_offset`` classes.
-    """
+    """``network_fn`` (made for num_classes + labels_offset classes) on images in [0, 1],
+    of the training size unless ``is_training`` is the constant False, or their own with
+    ``global_pool=False``; logits (and 'predictions') lose their first ``labels_offset``."""
     if self == DEFAULT_PIPELINE:
       return network_fn
 
