@@ -95,11 +95,8 @@ def validation_indices(labels, fraction, seed):
   """Sorted indices of the stratified validation split of a training file's ``labels``
   (``validation_counts`` of each class, drawn by ``seed``)."""
   labels = np.asarray(labels)
-  counts = np.bincount(labels, minlength=labels.max(initial=-1) + 1)
-  chosen = []
-  for label, count in enumerate(validation_counts(counts, fraction)):
-    members = np.flatnonzero(labels == label)
-    chosen.append(np.random.default_rng([seed, label]).permutation(members)[:count])
+  chosen = [np.random.default_rng([seed, label]).permutation(np.flatnonzero(labels == label))[:count]
+            for label, count in enumerate(validation_counts(np.bincount(labels), fraction))]
   return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
 
