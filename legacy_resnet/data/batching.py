@@ -1,8 +1,5 @@
-"""Training batches and their augmentation, as a pure function of (seed, step).
-
-Every batch is determined by the run's seed and the global step alone, so a resumed
-run sees exactly the batches an uninterrupted one would have seen.
-"""
+"""Training batches and their augmentation, as a pure function of (seed, step): a resumed
+run sees exactly the batches an uninterrupted one would have seen."""
 
 import collections
 
@@ -26,12 +23,9 @@ def steps_per_epoch(num_examples, batch_size):
 
 def batch_indices(num_examples, batch_size, seed, step, shard=(0, 1)):
   """Indices into the training set of the batch at ``step`` (a fresh permutation of
-  the whole set every epoch).
-
-  ``shard`` (index, count) takes part ``index`` of ``count`` equal, disjoint parts of
-  a batch of ``count * batch_size``: the workers of a cluster that share a step draw
-  different images, and together exactly one process's batch of that size.
-  """
+  the whole set every epoch); ``shard`` (index, count) takes part ``index`` of ``count``
+  disjoint parts of a batch of ``count * batch_size``, so that the workers of a cluster
+  that share a step draw together exactly one process's batch of that size."""
   index, count = shard
   per_epoch = steps_per_epoch(num_examples, batch_size * count)
   epoch, position = divmod(step, per_epoch)
@@ -41,17 +35,10 @@ def batch_indices(num_examples, batch_size, seed, step, shard=(0, 1)):
 
 
 def augment(images, augmentation, rng):
-  """Randomly shifted, flipped, brightened and contrasted copies of ``images``, and
-  with ``augmentation.photo`` cropped, rotated, colour-jittered, blurred and noisy.
-
-  Args:
-    images: float32 [batch, height, width, channels] in [0, 1].
-    augmentation: an Augmentation; zeros, False and None switch a transform off.
-    rng: numpy Generator.
-
-  Returns:
-    float32 array of the same shape, clipped to [0, 1].
-  """
+  """Randomly shifted, flipped, brightened and contrasted (and with ``augmentation.photo``
+  the photo transforms) copies of float32 ``images`` [batch, height, width, channels] in
+  [0, 1], clipped to [0, 1]; zeros, False and None in ``augmentation`` switch a transform
+  off; ``rng``: a numpy Generator."""
   out = images.copy()
   batch, height, width, _ = images.shape
   if augmentation.max_shift:

@@ -9,16 +9,9 @@ from legacy_resnet.core.errors import first_cause
 
 
 def read_image(path, size=None):
-  """Decodes ``path`` to float32 [height, width, 3] in [0, 1].
-
-  Args:
-    path: image file.
-    size: (height, width) to resize to (bilinear), or None to keep its own size.
-
-  Raises:
-    UsageError: for a missing, empty or undecodable file, or one over the size
-      limits of ``limits.read_image_file``.
-  """
+  """Decodes ``path`` to float32 [height, width, 3] in [0, 1], resized (bilinear) to
+  ``size`` (height, width) unless None; a missing, empty, undecodable or too large file
+  (``limits.read_image_file``) raises a UsageError."""
   data = limits.read_image_file(path)
   try:
     with tf.device('/device:CPU:0'):

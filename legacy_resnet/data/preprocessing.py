@@ -1,21 +1,8 @@
 """Input preprocessing by name, as tensorflow/models' slim ``preprocessing_factory``
-has it, for images that arrive as float32 [batch, height, width, 3] in [0, 1].
-
-A network trained elsewhere expects the inputs its own preprocessing produced, so a
-warm start from a model zoo checkpoint needs that preprocessing:
-
-- ``signs``: the images as they are, in [0, 1] (training from scratch; the default).
-- ``vgg``: slim's resnet_v1 and VGG checkpoints. The smallest side is resized to
-  256/224 of the output size (256 for 224) keeping the aspect ratio, the centre is
-  cropped to the output size, and pixels in [0, 255] have the ImageNet RGB means
-  subtracted.
-- ``inception``: slim's resnet_v2 and Inception checkpoints. The central 87.5% of the
-  image is cropped, resized to the output size, and pixels are scaled to [-1, 1].
-
-Both are slim's evaluation-time preprocessing; training applies them as well, without
-slim's random crops, flips and colour distortions, so that training and evaluation
-see the same geometry. Resizing is bilinear without corner alignment and without
-half-pixel centres, as slim's ``tf.image.resize_bilinear``.
+has it, for images that arrive as float32 [batch, height, width, 3] in [0, 1]: ``signs``
+(as they are), ``vgg`` and ``inception`` (slim's evaluation-time transforms, which a zoo
+checkpoint expects; docs/slim_zoo.md). Resizing is bilinear without corner alignment
+and without half-pixel centres, as slim's ``tf.image.resize_bilinear``.
 """
 
 import collections
@@ -27,35 +14,21 @@ INCEPTION_CENTRAL_FRACTION = 0.875
 # slim's vgg_preprocessing resizes the smallest side to 256 for its 224 crop.
 VGG_RESIZE_RATIO = 256.0 / 224.0
 
+# How images become network inputs: ``name``, one of PREPROCESSING_NAMES, and ``image_size``,
+# the network's (height, width), or None for the images' own size.
 Preprocessing = collections.namedtuple('Preprocessing', ['name', 'image_size'])
-Preprocessing.__doc__ = """How images become network inputs: ``name`` (one of
-``PREPROCESSING_NAMES``) and ``image_size``, the network's (height, width), or None
-for the images' own size."""
-
-
-def _resize(images, size):
-  return tf.compat.v1.image.resize_bilinear(images, size, align_corners=False)
 
 
 def central_crop_box(side, fraction):
   """(start, length) of the central ``fraction`` of ``side`` pixels, as slim's
-  ``tf.image.central_crop``: start = int((side - side * fraction) / 2) and
-  length = side - 2 * start."""
+  ``tf.image.central_crop``."""
   start = int((side - side * fraction) / 2)
   return start, side - 2 * start
 
 
-def _central_crop(images, fraction):
-  height, width = images.get_shape().as_list()[1:3]
-  top, crop_height = central_crop_box(height, fraction)
-  left, crop_width = central_crop_box(width, fraction)
-  return images[:, top:top + crop_height, left:left + crop_width, :]
-
-
 def vgg_resized_size(height, width, size):
-  """(height, width) after slim's aspect-preserving resize for output ``size``: the
-  smallest side becomes round(max(size) * 256 / 224), both sides scaled by the same
-  factor and rounded half to even (slim's ``tf.math.rint``)."""
+  """(height, width) after slim's aspect-preserving resize for output ``size``, rounded
+  half to even (slim's ``tf.math.rint``)."""
   scale = round(max(size) * VGG_RESIZE_RATIO) / float(min(height, width))
   return round(height * scale), round(width * scale)
 
@@ -63,18 +36,20 @@ def vgg_resized_size(height, width, size):
 def _resize_to(images, size):
   if tuple(size) == tuple(images.get_shape().as_list()[1:3]):
     return images
-  return _resize(images, size)
+  return tf.compat.v1.image.resize_bilinear(images, size, align_corners=False)
 
 
 def _vgg_geometry(images, size):
-  resized = _resize_to(images, vgg_resized_size(*images.get_shape().as_list()[1:3], size))
-  top = (resized.get_shape().as_list()[1] - size[0]) // 2
-  left = (resized.get_shape().as_list()[2] - size[1]) // 2
-  return resized[:, top:top + size[0], left:left + size[1], :]
+  resized_size = vgg_resized_size(*images.get_shape().as_list()[1:3], size)
+  top, left = ((resized - wanted) // 2 for resized, wanted in zip(resized_size, size))
+  return _resize_to(images, resized_size)[:, top:top + size[0], left:left + size[1], :]
 
 
 def _inception_geometry(images, size):
-  return _resize_to(_central_crop(images, INCEPTION_CENTRAL_FRACTION), size)
+  height, width = images.get_shape().as_list()[1:3]
+  top, crop_height = central_crop_box(height, INCEPTION_CENTRAL_FRACTION)
+  left, crop_width = central_crop_box(width, INCEPTION_CENTRAL_FRACTION)
+  return _resize_to(images[:, top:top + crop_height, left:left + crop_width, :], size)
 
 
 # name -> (geometry(images, size), pixels(images)).
@@ -87,22 +62,10 @@ PREPROCESSING_NAMES = tuple(sorted(_PREPROCESSING_FNS))
 
 
 def preprocess(images, preprocessing, geometry=True):
-  """The network inputs for ``images``.
-
-  Args:
-    images: float32 [batch, height, width, 3] in [0, 1]; height and width must be
-      known with ``geometry``.
-    preprocessing: a ``Preprocessing``.
-    geometry: crop and resize; without it only the pixel values are transformed, as
-      for dense (FCN-mode) features, whose positions must stay those of the image.
-
-  Returns:
-    float32 [batch, out_height, out_width, 3], (out_height, out_width) being
-    ``preprocessing.image_size`` or, when that is None, (height, width).
-
-  Raises:
-    ValueError: for an unknown name.
-  """
+  """The network inputs, float32 [batch, *preprocessing.image_size (or height, width), 3],
+  of ``images``, float32 [batch, height, width, 3] in [0, 1] (height and width known);
+  without ``geometry`` only pixel values change, as dense (FCN-mode) features need. Raises
+  ValueError for an unknown name."""
   if preprocessing.name not in _PREPROCESSING_FNS:
     raise ValueError('unknown preprocessing %r (known: %s)'
                      % (preprocessing.name, ', '.join(PREPROCESSING_NAMES)))
@@ -117,47 +80,35 @@ def preprocess(images, preprocessing, geometry=True):
 class InputPipeline(collections.namedtuple(
     'InputPipeline', ['name', 'train_image_size', 'eval_image_size', 'labels_offset'])):
   """A run's preprocessing, recorded in its metadata so that evaluation, prediction,
-  dense features and export apply it too.
-
-  ``name``: one of ``PREPROCESSING_NAMES``; ``train_image_size`` and
-  ``eval_image_size``: the network's square input side when training and when
-  evaluating (None: the images' own size); ``labels_offset``: logits that come
-  before the first class (1 for slim's 1001-class checkpoints, whose logit 0 is
-  'background'); the network has that many more outputs, which are dropped.
-  """
+  dense features and export apply it too: ``name`` (one of ``PREPROCESSING_NAMES``), the
+  network's square input side when training and when evaluating (None: the images' own),
+  and ``labels_offset``, the network's extra first logits, dropped (1 for slim's 1001-class
+  checkpoints, whose logit 0 is 'background')."""
 
   METADATA_KEY = 'preprocessing'
 
   def metadata_entries(self):
-    """What a run's metadata records of this pipeline: nothing for the default
-    (so metadata of runs without preprocessing stays as it was)."""
+    """What a run's metadata records of this pipeline: nothing for the default."""
     if self == DEFAULT_PIPELINE:
       return {}
     return {self.METADATA_KEY: dict(self._asdict())}
 
   @classmethod
   def from_settings(cls, settings):
-    """The pipeline of a settings.InputSettings (its preprocessing name, image sizes and
-    labels offset)."""
+    """The pipeline of a settings.InputSettings."""
     return cls(settings.preprocessing_name, settings.train_image_size,
                settings.eval_image_size or settings.train_image_size, settings.labels_offset)
 
   @classmethod
   def from_metadata(cls, metadata):
-    """The pipeline recorded in a run's ``metadata`` (runs that recorded none used
-    the default)."""
+    """The pipeline recorded in a run's ``metadata`` (the default if none)."""
     recorded = metadata.get(cls.METADATA_KEY)
     return cls(**recorded) if recorded else DEFAULT_PIPELINE
 
   def wrap(self, network_fn):
-    """``network_fn(images, is_training=..., **network_args)`` on images in [0, 1].
-
-    ``network_fn`` must have been made for num_classes + labels_offset classes. The
-    image size is the training one unless ``is_training`` is the constant False.
-    With ``global_pool=False`` (dense features) images keep their size and only
-    their pixel values change. Logits (and 'predictions') lose their first
-    ``labels_offset`` classes. The default pipeline returns ``network_fn`` itself.
-    """
+    """``network_fn`` (made for num_classes + labels_offset classes) on images in [0, 1],
+    of the training size unless ``is_training`` is the constant False, or their own with
+    ``global_pool=False``; logits (and 'predictions') lose their first ``labels_offset``."""
     if self == DEFAULT_PIPELINE:
       return network_fn
 

@@ -15,22 +15,16 @@ from legacy_resnet.core.errors import first_cause
 
 TRAIN_FILE = 'train_signs.h5'
 TEST_FILE = 'test_signs.h5'
-PREFIXES = ('train', 'test')
 CLASSES_KEY = 'list_classes'
 
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-  """One labelled set of images.
-
-  images: float32 [N, H, W, 3] in [0, 1]; labels: int64 [N] in 0..C-1;
-  class_names: C strings (the values of ``list_classes``, in order); source: where
-  the images came from.
-  """
-  images: np.ndarray
-  labels: np.ndarray
-  class_names: list
-  source: str
+  """One labelled set of images."""
+  images: np.ndarray  # float32 [N, H, W, 3] in [0, 1]
+  labels: np.ndarray  # int64 [N] in 0..C-1
+  class_names: list  # C strings (the values of ``list_classes``, in order)
+  source: str  # where the images came from
 
 
 def class_names(class_values):
@@ -40,8 +34,7 @@ def class_names(class_values):
 
 def make_split(pixels, class_values, label_values, source):
   """A Split from pixels [N, H, W, 3] (integers in 0..255, or floats in [0, 1] or
-  [0, 255]) and label values [N] that are entries of ``class_values`` [C]. The one
-  place where pixels are scaled and label values become class indices."""
+  [0, 255]) and label values [N] that are entries of ``class_values`` [C]."""
   images = pixels.astype(np.float32)
   if np.issubdtype(pixels.dtype, np.integer) or images.max(initial=0.0) > 1.0:
     images /= 255.0
@@ -97,33 +90,27 @@ def _integer_vector(path, key, values):
   return values.astype(np.int64)
 
 
-def _check_classes(path, classes):
+def _check_labels(path, key, labels, classes):
+  """Raises unless ``classes`` are distinct, and hold every label of ``key``."""
   if len(classes) == 0:
     raise UsageError('%s: key %s is empty' % (path, CLASSES_KEY))
   values, counts = np.unique(classes, return_counts=True)
   if np.any(counts > 1):
     raise UsageError('%s: key %s repeats the value %d' % (path, CLASSES_KEY, values[counts > 1][0]))
-
-
-def _check_labels(path, key, labels, classes):
   unknown = labels[~np.isin(labels, classes)]
   if unknown.size:
     raise UsageError('%s: key %s has label %d, which is not in %s %s'
                      % (path, key, unknown[0], CLASSES_KEY, classes.tolist()))
 
 
-def _detect_prefix(path, handle):
-  """'train' or 'test': whichever ``<prefix>_set_x`` the file holds (train if both)."""
-  for prefix in PREFIXES:
-    if '%s_set_x' % prefix in handle:
-      return prefix
-  raise UsageError('%s: key train_set_x or test_set_x missing (keys present: %s)'
-                   % (path, ', '.join(sorted(handle.keys())) or 'none'))
-
-
 def _read_arrays(path, handle, prefix):
-  """(pixels [N, H, W, 3], labels int64 [N], classes int64 [C], y key) of a file."""
-  prefix = prefix or _detect_prefix(path, handle)
+  """(pixels [N, H, W, 3], labels int64 [N], classes int64 [C], y key) of a file; without
+  ``prefix``, of whichever ``<prefix>_set_x`` it holds (train if both)."""
+  if not prefix:
+    prefix = next((name for name in ('train', 'test') if '%s_set_x' % name in handle), None)
+    if not prefix:
+      raise UsageError('%s: key train_set_x or test_set_x missing (keys present: %s)'
+                       % (path, ', '.join(sorted(handle.keys())) or 'none'))
   x_key, y_key = '%s_set_x' % prefix, '%s_set_y' % prefix
   pixels = _read(path, handle, x_key)
   _check_pixels(path, x_key, pixels)
@@ -136,19 +123,10 @@ def _read_arrays(path, handle, prefix):
 
 
 def load_split(path, prefix=None):
-  """Reads one SIGNS-format file.
-
-  Args:
-    path: an HDF5 file with ``<prefix>_set_x`` [N, H, W, 3] (uint8, or floats in [0, 1]
-      or [0, 255]), ``<prefix>_set_y`` [N] or [1, N] and ``list_classes`` [C].
-    prefix: 'train' or 'test'; None takes whichever the file holds.
-
-  Returns:
-    Split with C classes, in the order of ``list_classes``.
-
-  Raises:
-    UsageError: naming the file and key of the first defect found.
-  """
+  """The Split of ``path``, an HDF5 file with ``<prefix>_set_x`` [N, H, W, 3] (uint8, or
+  floats in [0, 1] or [0, 255]), ``<prefix>_set_y`` [N] or [1, N] and ``list_classes`` [C];
+  ``prefix``: 'train', 'test' or None (whichever the file holds). A defect raises a
+  UsageError naming the file and key."""
   if not os.path.isfile(path):
     raise UsageError('%s: file not found' % path)
   try:
@@ -157,7 +135,6 @@ def load_split(path, prefix=None):
   # A damaged file's structure fails in h5py as any of these, even on `key in file`.
   except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:
     raise UsageError('%s: not a readable HDF5 file (%s)' % (path, first_cause(error))) from None
-  _check_classes(path, classes)
   _check_labels(path, y_key, labels, classes)
   return make_split(pixels, classes, labels, path)
 

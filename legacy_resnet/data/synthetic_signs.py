@@ -1,12 +1,7 @@
 """The embedded default dataset: synthetic SIGNS-format hand signs, drawn with numpy.
 
-Each image shows one hand raising 0 to 5 of its five fingers (thumb included, any
-subset); the label is how many are raised. Folded fingers show as knuckle bumps, a
-folded thumb lies across the palm. Position, size, rotation, handedness, skin tone,
-background, lighting and noise all vary, so raw pixels are far from linearly
-separable while a person counts the fingers at a glance. For the real SIGNS files,
-pass ``--dataset_dir`` to the programs.
-
+Each image shows one hand raising 0 to 5 of its five fingers (any subset, thumb included); the label is
+how many. Pose, skin, background, light and noise vary, so raw pixels are far from linearly separable.
 ``python -m legacy_resnet.data.synthetic_signs --output_dir DIR`` writes the pair of files.
 """
 
@@ -28,10 +23,7 @@ NUM_CLASSES = 6
 CLASS_VALUES = np.arange(NUM_CLASSES, dtype=np.int64)
 NUM_TRAIN, NUM_TEST, IMAGE_SIZE = 1200, 600, 64  # the default set
 TRAIN_STREAM, TEST_STREAM = 0, 1
-# (key prefix, random stream, file name) of the two sets.
-_SETS = (('train', TRAIN_STREAM, signs_data.TRAIN_FILE),
-         ('test', TEST_STREAM, signs_data.TEST_FILE))
-_STREAMS = {name: stream for name, stream, _ in _SETS}
+_STREAMS = {'train': TRAIN_STREAM, 'test': TEST_STREAM}
 # Images drawn together: numpy works on whole batches, memory stays around 10 MB.
 _BATCH = 64
 
@@ -44,13 +36,11 @@ _WRIST_RADIUS = 0.45
 # The parts, in order: palm, wrist, then the five fingers.
 _WRIST_INDEX, _FIRST_FINGER = 1, 2
 # Thumb, index, middle, ring, little: base x, base y, degrees from vertical, length.
-_RAISED = np.array([
-    [-0.55, 0.10, -65.0, 0.75],
-    [-0.42, -0.48, -20.0, 1.00],
-    [-0.14, -0.55, -7.0, 1.10],
-    [0.14, -0.52, 7.0, 1.02],
-    [0.42, -0.44, 20.0, 0.82],
-], np.float32)
+_RAISED = np.array([[-0.55, 0.10, -65.0, 0.75],
+                    [-0.42, -0.48, -20.0, 1.00],
+                    [-0.14, -0.55, -7.0, 1.10],
+                    [0.14, -0.52, 7.0, 1.02],
+                    [0.42, -0.44, 20.0, 0.82]], np.float32)
 # Folded: a knuckle bump for each finger; the thumb lies across the palm.
 _FOLDED = np.vstack([[-0.5, 0.2, 60.0, 0.5],
                      np.c_[_RAISED[1:, :3], np.full(4, 0.1)]]).astype(np.float32)
@@ -71,53 +61,30 @@ _BLUR_RADIUS = 4  # pixels of the blur kernel on each side (2.7 sigmas at the la
 
 @dataclasses.dataclass(frozen=True)
 class Style:
-  """How the images of a set look: ranges each image draws its own value from.
-
-  The default style is the embedded set's (its images stay what they always were);
-  ``SHIFTED`` draws from ranges the default never reaches, like photographs taken by
-  someone else. Ranges are (low, high); a 0 or None switches a transform off.
-
-  Attributes:
-    name: how the set is named ('default', 'shifted').
-    hand_scale: palm radius as a fraction of the image side.
-    rotation: the hand turns by up to this many degrees either way.
-    centre_x, centre_y: where the palm goes, as fractions of the image side (the hand
-      is then moved inside the image).
-    skin_tones: float32 [K, 3] tones to pick from; skin_tint: brightness of the tone.
-    gradient: background brightness tilt across the image, up to this either way.
-    blotches: amplitude of the background's soft blotches, up to this.
-    clutter: the share of images whose background is cluttered with shapes.
-    exposure, light_strength: overall exposure and a light from a random side.
-    white_balance: each colour channel of the whole image scaled by up to 1 +- this.
-    blur: the Gaussian blur's sigma in pixels (None: no blur).
-    noise: standard deviation of the pixel noise.
-    jpeg_quality: images go through JPEG at this quality (None: not).
-    stream: 0 for the default, else extra random numbers of its own, so a style's
-      hands are not the default set's drawn again.
-  """
+  """How the images of a set look: the (low, high) ranges each image draws its own value
+  from, or the largest deviation either way; a 0 or None switches a transform off."""
   name: str = 'default'
-  hand_scale: tuple = (0.21, 0.27)
-  rotation: float = 25.0
-  centre_x: tuple = (0.4, 0.6)
+  hand_scale: tuple = (0.21, 0.27)  # palm radius, as a fraction of the image side
+  rotation: float = 25.0  # degrees
+  centre_x: tuple = (0.4, 0.6)  # palm centre, as fractions of the side (then moved inside)
   centre_y: tuple = (0.6, 0.7)
-  skin_tones: np.ndarray = dataclasses.field(default_factory=lambda: _SKIN_TONES)
-  skin_tint: tuple = (0.85, 1.08)
-  gradient: float = 0.15
-  blotches: float = 0.08
-  clutter: float = 0.0
+  skin_tones: np.ndarray = dataclasses.field(default_factory=lambda: _SKIN_TONES)  # [K, 3]
+  skin_tint: tuple = (0.85, 1.08)  # brightness of the tone
+  gradient: float = 0.15  # background brightness tilt across the image
+  blotches: float = 0.08  # amplitude of the background's soft blotches
+  clutter: float = 0.0  # share of images whose background is cluttered with shapes
   exposure: tuple = (0.8, 1.15)
-  light_strength: tuple = (0.0, 0.5)
-  white_balance: float = 0.0
-  blur: tuple = None
-  noise: tuple = (0.005, 0.035)
+  light_strength: tuple = (0.0, 0.5)  # a light from a random side
+  white_balance: float = 0.0  # each colour channel scaled by up to 1 +- this
+  blur: tuple = None  # Gaussian sigma, pixels
+  noise: tuple = (0.005, 0.035)  # standard deviation
   jpeg_quality: tuple = None
+  # Not 0: extra random numbers of its own, so a style's hands are not the default's again.
   stream: int = 0
 
 
 DEFAULT_STYLE = Style()
-# Another camera, room, light and hand: backgrounds cluttered with shapes, colour casts,
-# other skin tones, a hand of any size anywhere in the frame and turned further, blur,
-# more noise and JPEG compression.
+# Another camera, room, light and hand, with ranges the default never reaches.
 SHIFTED_STYLE = Style(
     name='shifted', hand_scale=(0.16, 0.32), rotation=60.0, centre_x=(0.2, 0.8),
     centre_y=(0.3, 0.85), skin_tones=_OTHER_SKIN_TONES, skin_tint=(0.8, 1.1),
@@ -143,24 +110,13 @@ def _pixel_centres(size):
   return xs, ys
 
 
-@functools.lru_cache(maxsize=4)
-def _upsampling_matrix(size, cells):
-  """float32 [size, cells]: bilinear weights taking a cells-wide grid to size pixels."""
-  positions = np.linspace(0.0, cells - 1.0, size, dtype=np.float32)
-  return np.clip(1.0 - np.abs(positions[:, None] - np.arange(cells)), 0.0, 1.0)
-
-
-def _raised_fingers(rng, counts):
-  """bool [B, 5]: a random set of ``counts[i]`` raised fingers for each hand."""
-  ranks = np.argsort(np.argsort(rng.random((len(counts), 5)), axis=1), axis=1)
-  return ranks < counts[:, None]
-
-
-def _hand_in_own_frame(rng, counts):
-  """(segments float32 [B, 7, 2, 2], radii float32 [B, 7]) of palm, wrist and the five
-  fingers of hands raising ``counts`` [B] fingers, in palm radii."""
+def _hands(rng, counts, size, style):
+  """(segments float32 [B, 7, 2, 2], radii float32 [B, 7]) in pixels of palm, wrist and the
+  five fingers of hands raising ``counts`` [B] fingers: drawn in the hand's own frame, then
+  scaled, rotated, mirrored and moved into a size x size image with all but the wrist in it."""
   batch = len(counts)
-  raised = _raised_fingers(rng, counts)
+  # A random set of counts[i] raised fingers: the counts[i] lowest random ranks.
+  raised = np.argsort(np.argsort(rng.random((batch, 5)), axis=1), axis=1) < counts[:, None]
   slots = np.where(raised[..., None], _RAISED, _FOLDED)
   angles = np.radians(slots[..., 2] + rng.uniform(-6.0, 6.0, (batch, 5)))
   lengths = slots[..., 3] * rng.uniform(0.9, 1.1, (batch, 5))
@@ -172,13 +128,6 @@ def _hand_in_own_frame(rng, counts):
   finger_radius = rng.uniform(*_FINGER_RADIUS, (batch, 1))
   radii = np.concatenate([np.full((batch, 1), _PALM_RADIUS), np.full((batch, 1), _WRIST_RADIUS),
                           np.repeat(finger_radius, 5, axis=1)], axis=1).astype(np.float32)
-  return segments, radii
-
-
-def _place_in_image(rng, segments, radii, size, style):
-  """The hands scaled, rotated, mirrored and moved into a size x size image, with all
-  hand but the wrist inside it: (segments [B, P, 2, 2], radii [B, P]) in pixels."""
-  batch = len(segments)
   scale = size * rng.uniform(*style.hand_scale, batch)
   angle = np.radians(rng.uniform(-style.rotation, style.rotation, batch))
   mirror = rng.choice([-1.0, 1.0], batch)
@@ -186,22 +135,20 @@ def _place_in_image(rng, segments, radii, size, style):
   # Columns are the images of the hand frame's x and y axes.
   axes = np.stack([np.stack([cos * mirror, sin * mirror], -1), np.stack([-sin, cos], -1)], -1)
   points = np.einsum('bij,bpkj->bpki', axes * scale[:, None, None], segments)
-  points += np.stack([rng.uniform(*style.centre_x, batch),
-                      rng.uniform(*style.centre_y, batch)], -1)[
-      :, None, None, :] * size
+  centre = np.stack([rng.uniform(*style.centre_x, batch), rng.uniform(*style.centre_y, batch)], -1)
+  points += centre[:, None, None, :] * size
   radii = radii * scale[:, None]
-  hand = np.arange(segments.shape[1]) != _WRIST_INDEX
-  points += _shift_inside(points[:, hand], radii[:, hand], size)[:, None, None, :]
+  low, high = _hand_extent(points, radii, _MARGIN)
+  points += (np.maximum(0.0, -low) - np.maximum(0.0, high - size))[:, None, None, :]
   return points.astype(np.float32), radii.astype(np.float32)
 
 
-def _shift_inside(points, radii, size):
-  """float [B, 2]: the move that brings capsules [B, P, 2, 2] with radii [B, P] inside
-  the image (keeping _MARGIN pixels free)."""
-  reach = radii[:, :, None, None] + _MARGIN
-  low = (points - reach).min(axis=(1, 2))
-  high = (points + reach).max(axis=(1, 2))
-  return np.maximum(0.0, -low) - np.maximum(0.0, high - size)
+def _hand_extent(segments, radii, margin=0.0):
+  """(low, high) [B, 2]: the corners of the box, ``margin`` pixels wider, around palm and
+  fingers [B, P, 2, 2] of radii [B, P] (the wrist, which runs out of the image, left out)."""
+  hand = np.arange(segments.shape[1]) != _WRIST_INDEX
+  reach = radii[:, hand, None, None] + margin
+  return (segments[:, hand] - reach).min(axis=(1, 2)), (segments[:, hand] + reach).max(axis=(1, 2))
 
 
 def _signed_distances(segments, radii, size):
@@ -217,16 +164,10 @@ def _signed_distances(segments, radii, size):
   return np.sqrt(across_x * across_x + across_y * across_y) - radii[..., None, None]
 
 
-def _skin_colours(rng, batch, style):
-  """float32 [B, 3] skin colours."""
-  tone = style.skin_tones[rng.integers(len(style.skin_tones), size=batch)]
-  tint = rng.uniform(*style.skin_tint, (batch, 1)) * rng.uniform(0.94, 1.06, (batch, 3))
-  return tone * tint.astype(np.float32)
-
-
 def _backgrounds(rng, skin, size, style):
-  """float32 [B, size, size, 3]: coloured, shaded, blotchy backgrounds whose brightness
-  stays clearly apart from the skin's, so the hand's outline is always visible."""
+  """float32 [B, size, size, 3]: coloured, shaded, blotchy backgrounds (on ``style.clutter``
+  of them bars and blobs of other colours) whose brightness stays clearly apart from the
+  skin's, so the hand's outline is always visible."""
   batch = len(skin)
   skin_luma = skin @ _LUMA
   gap = rng.uniform(0.22, 0.45, batch) * rng.choice([-1.0, 1.0], batch)
@@ -240,19 +181,13 @@ def _backgrounds(rng, skin, size, style):
   gradient = xs[..., None] * tilt[:, None, None, 0] + ys[..., None] * tilt[:, None, None, 1]
   cells = rng.normal(0.0, 1.0, (batch, 3, _TEXTURE_CELLS, _TEXTURE_CELLS))
   cells *= rng.uniform(0.0, style.blotches, (batch, 1, 1, 1))
-  upsample = _upsampling_matrix(size, _TEXTURE_CELLS)
+  # Bilinear weights [size, cells] taking the grid of cells to size pixels.
+  positions = np.linspace(0.0, _TEXTURE_CELLS - 1.0, size, dtype=np.float32)
+  upsample = np.clip(1.0 - np.abs(positions[:, None] - np.arange(_TEXTURE_CELLS)), 0.0, 1.0)
   texture = (upsample @ cells.astype(np.float32) @ upsample.T).transpose(0, 2, 3, 1)
   background = colour[:, None, None, :] + gradient + texture
-  if style.clutter:
-    background = _clutter(rng, background, colour, size, style.clutter)
-  return background
-
-
-def _clutter(rng, background, colour, size, share):
-  """``background`` [B, size, size, 3] with, on ``share`` of the images, shapes (bars,
-  blobs) of other colours strewn over it, of the background's brightness give or take
-  a little, so the hand's outline stays visible."""
-  batch = len(background)
+  if not style.clutter:
+    return background
   ends = rng.uniform(-0.1, 1.1, (batch, _CLUTTER_SHAPES, 2, 2)) * size
   ends[:, :, 1] = ends[:, :, 0] + (ends[:, :, 1] - ends[:, :, 0]) * rng.uniform(
       0.05, 0.5, (batch, _CLUTTER_SHAPES, 1))
@@ -260,7 +195,7 @@ def _clutter(rng, background, colour, size, share):
   distances = _signed_distances(ends.astype(np.float32), radii, size)
   shades = rng.uniform(-0.12, 0.12, (batch, _CLUTTER_SHAPES, 1)) + rng.uniform(
       -0.25, 0.25, (batch, _CLUTTER_SHAPES, 3)) * 0.5
-  shown = rng.random(batch) < share
+  shown = rng.random(batch) < style.clutter
   for shape in range(_CLUTTER_SHAPES):
     cover = np.clip(0.5 - distances[:, shape], 0.0, 1.0)[..., None] * shown[:, None, None, None]
     fill = (colour + shades[:, shape])[:, None, None, :]
@@ -268,29 +203,8 @@ def _clutter(rng, background, colour, size, share):
   return background.astype(np.float32)
 
 
-def _lighting(rng, batch, size, style):
-  """float32 [B, size, size]: exposure times a light falling from a random side."""
-  xs, ys = (grid / size - 0.5 for grid in _pixel_centres(size))
-  direction = rng.uniform(0.0, 2.0 * np.pi, batch)[:, None, None]
-  strength = rng.uniform(*style.light_strength, batch)[:, None, None]
-  exposure = rng.uniform(*style.exposure, batch)[:, None, None]
-  return (exposure * (1.0 + strength * (np.cos(direction) * xs + np.sin(direction) * ys))
-          ).astype(np.float32)
-
-
-def _hand_boxes(segments, radii, size):
-  """float32 [B, 4]: (x0, y0, x1, y1) in pixels around palm and fingers (the wrist,
-  which runs out of the image, left out), clipped to the image."""
-  hand = np.arange(segments.shape[1]) != _WRIST_INDEX
-  reach = radii[:, hand, None, None]
-  low = (segments[:, hand] - reach).min(axis=(1, 2))
-  high = (segments[:, hand] + reach).max(axis=(1, 2))
-  return np.clip(np.concatenate([low, high], axis=1), 0.0, size).astype(np.float32)
-
-
 def _blurred(rng, images, sigmas):
-  """``images`` [B, S, S, 3] blurred by a Gaussian of sigma uniform in ``sigmas``
-  (pixels, each image its own), as two passes of a [S, S] matrix."""
+  """``images`` [B, S, S, 3], each blurred by a Gaussian of sigma (pixels) uniform in ``sigmas``."""
   batch, size = images.shape[:2]
   sigma = np.maximum(rng.uniform(*sigmas, batch), 1e-3)[:, None, None]
   offsets = np.arange(size)[None, :, None] - np.arange(size)[None, None, :]
@@ -301,35 +215,40 @@ def _blurred(rng, images, sigmas):
 
 
 def _through_jpeg(rng, images, qualities):
-  """uint8 ``images`` [B, S, S, 3] encoded as JPEG and decoded again, each at a quality
-  drawn from ``qualities``."""
+  """uint8 ``images`` [B, S, S, 3] through JPEG, each at a quality drawn from ``qualities``."""
   from PIL import Image  # pylint: disable=import-outside-toplevel  (shifted style only)
   quality = rng.integers(qualities[0], qualities[1] + 1, len(images))
   out = np.empty_like(images)
   for index, image in enumerate(images):
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format='JPEG', quality=int(quality[index]))
-    buffer.seek(0)
-    out[index] = np.asarray(Image.open(buffer).convert('RGB'))
+    out[index] = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert('RGB'))
   return out
 
 
 def _draw_batch(rng, counts, size, style=DEFAULT_STYLE):
-  """(uint8 images [B, size, size, 3] of hands raising ``counts`` [B] fingers,
-  float32 hand boxes [B, 4] as in ``_hand_boxes``), in ``style``."""
+  """(uint8 images [B, size, size, 3] of hands raising ``counts`` [B] fingers, float32
+  hand boxes [B, 4] as in ``draw_images``), in ``style``."""
   batch = len(counts)
-  segments, radii = _place_in_image(rng, *_hand_in_own_frame(rng, counts), size, style)
+  segments, radii = _hands(rng, counts, size, style)
   distances = _signed_distances(segments, radii, size)
   # Half a pixel of soft edge anti-aliases without supersampling.
   coverage = np.clip(0.5 - distances.min(axis=1), 0.0, 1.0)[..., None]
   # Finger outlines keep touching fingers apart and show a folded thumb on the palm.
   outline = np.clip(1.0 - np.abs(distances[:, _FIRST_FINGER:]) / 0.9, 0.0, 1.0).max(axis=1)[..., None]
-  skin = _skin_colours(rng, batch, style)[:, None, None, :]
+  tone = style.skin_tones[rng.integers(len(style.skin_tones), size=batch)]
+  tint = rng.uniform(*style.skin_tint, (batch, 1)) * rng.uniform(0.94, 1.06, (batch, 3))
+  skin = (tone * tint.astype(np.float32))[:, None, None, :]
   darkening = rng.uniform(0.25, 0.45, (batch, 1, 1, 1)).astype(np.float32)
   hand = skin * (1.0 - darkening * outline)
   background = _backgrounds(rng, skin[:, 0, 0], size, style)
-  image = (background + (hand - background) * coverage) * _lighting(
-      rng, batch, size, style)[..., None]
+  # Exposure times a light falling from a random side.
+  xs, ys = (grid / size - 0.5 for grid in _pixel_centres(size))
+  direction = rng.uniform(0.0, 2.0 * np.pi, batch)[:, None, None]
+  strength = rng.uniform(*style.light_strength, batch)[:, None, None]
+  exposure = rng.uniform(*style.exposure, batch)[:, None, None]
+  lighting = exposure * (1.0 + strength * (np.cos(direction) * xs + np.sin(direction) * ys))
+  image = (background + (hand - background) * coverage) * lighting.astype(np.float32)[..., None]
   # The default style draws no random numbers for what it leaves off, so its images
   # stay the same as before styles existed.
   if style.white_balance:
@@ -342,18 +261,17 @@ def _draw_batch(rng, counts, size, style=DEFAULT_STYLE):
   image = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
   if style.jpeg_quality:
     image = _through_jpeg(rng, image, style.jpeg_quality)
-  return image, _hand_boxes(segments, radii, size)
+  boxes = np.clip(np.concatenate(_hand_extent(segments, radii), axis=1), 0.0, size)
+  return image, boxes.astype(np.float32)
 
 
 def draw_images(count, seed, stream, image_size=IMAGE_SIZE, with_boxes=False,
                 style=DEFAULT_STYLE):
-  """(uint8 images [count, S, S, 3], int64 labels [count]) with S = image_size, and
-  with ``with_boxes`` the float32 hand boxes [count, 4] too: (x0, y0, x1, y1) in
-  pixels around palm and fingers (the wrist, which runs out of the image, left out).
+  """(uint8 images [count, S, S, 3], int64 labels [count]) with S = image_size, and with
+  ``with_boxes`` float32 hand boxes [count, 4]: (x0, y0, x1, y1) in pixels around palm and fingers.
 
-  Classes are balanced (counts differ by at most one) and shuffled. ``stream``
-  (TRAIN_STREAM or TEST_STREAM) gives each set its own random numbers, so no test
-  image is a training image. ``style``: a Style or a name of STYLES.
+  Classes are balanced (counts differ by at most one) and shuffled. ``stream`` (TRAIN_STREAM
+  or TEST_STREAM) gives each set its own random numbers. ``style``: a Style or a name of STYLES.
   """
   style = style_named(style)
   rng = np.random.default_rng([seed, stream] + ([style.stream] if style.stream else []))
@@ -372,20 +290,12 @@ def class_names():
 
 
 def generate_split(name, count, seed=0, image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
-  """The Split ``name`` ('train' or 'test') of ``count`` synthetic signs in ``style``;
-  each split has its own random numbers, so either can be drawn alone."""
+  """The Split ``name`` ('train' or 'test', each its own random stream) of ``count`` signs."""
   style = style_named(style)
   images, labels = draw_images(count, seed, _STREAMS[name], image_size, style=style)
   source = 'synthetic signs (%s, seed %d%s)' % (
       name, seed, '' if style == DEFAULT_STYLE else ', %s style' % style.name)
   return signs_data.make_split(images, CLASS_VALUES, labels, source)
-
-
-def hand_boxes(name, count, seed=0, image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
-  """float32 [count, 4]: the hand boxes (see ``draw_images``) of the images of
-  ``generate_split(name, count, seed, image_size, style)``, in the same order."""
-  return draw_images(count, seed, _STREAMS[name], image_size, with_boxes=True,
-                     style=style)[2]
 
 
 def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SIZE):
@@ -396,19 +306,18 @@ def generate(num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0, image_size=IMAGE_SI
 
 def write_signs_files(output_dir, num_train=NUM_TRAIN, num_test=NUM_TEST, seed=0,
                       image_size=IMAGE_SIZE, style=DEFAULT_STYLE):
-  """Writes train_signs.h5 and test_signs.h5 to ``output_dir`` in the course's format
-  (uint8 x [N, S, S, 3], int64 y [N], int64 list_classes [6]) and ``style``; each file
-  appears whole or not at all."""
+  """Writes train_signs.h5 and test_signs.h5 (uint8 x [N, S, S, 3], int64 y [N], int64
+  list_classes [6]) to ``output_dir``; each file appears whole or not at all."""
   style = style_named(style)
   try:
     os.makedirs(output_dir, exist_ok=True)
   except OSError as error:
     raise SettingError('{output_dir} %s: cannot create the folder (%s)', output_dir,
                        error.strerror) from None
-  for count, (prefix, stream, filename) in zip((num_train, num_test), _SETS):
-    images, labels = draw_images(count, seed, stream, image_size, style=style)
-    path = os.path.join(output_dir, filename)
-    with atomic_files.replacing(path, suffix='.h5') as temporary:
+  for prefix, count, filename in (('train', num_train, signs_data.TRAIN_FILE),
+                                  ('test', num_test, signs_data.TEST_FILE)):
+    images, labels = draw_images(count, seed, _STREAMS[prefix], image_size, style=style)
+    with atomic_files.replacing(os.path.join(output_dir, filename), suffix='.h5') as temporary:
       with h5py.File(temporary, 'w') as out:
         out.create_dataset('%s_set_x' % prefix, data=images)
         out.create_dataset('%s_set_y' % prefix, data=labels)
