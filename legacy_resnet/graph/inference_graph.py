@@ -40,9 +40,8 @@ def _foldable(batch_norm, nodes, readers):
   ``batch_norm`` can be folded: inference mode, only its normalized output read, fed
   by a Conv2D (or a Conv2D and its BiasAdd) that nothing else reads, all parameters
   constant. Else None."""
-  if batch_norm.op not in _BATCH_NORMS or batch_norm.attr['is_training'].b:
-    return None
-  if any(output != 0 for output in readers[batch_norm.name]):
+  if (batch_norm.op not in _BATCH_NORMS or batch_norm.attr['is_training'].b
+      or any(output != 0 for output in readers[batch_norm.name])):
     return None
   convolution = nodes[_node_name(batch_norm.input[0])]
   constant_inputs = list(batch_norm.input[1:5])

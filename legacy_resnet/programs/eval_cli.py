@@ -139,30 +139,25 @@ def _calibration(settings, classifier):
   return temperature, threshold
 
 
-def _calibration_report(probabilities, labels, temperature, threshold):
-  """The report's calibration entries for a labelled evaluation."""
-  calibrated = calibration.scaled(probabilities, temperature)
-  confidence = calibrated.max(axis=1)
-  right = calibrated.argmax(axis=1) == labels
-  entries = {'temperature': temperature, 'ece_bins': calibration.ECE_BINS,
-             'expected_calibration_error_uncalibrated':
-                 calibration.expected_calibration_error(probabilities, labels),
-             'mean_confidence': float(confidence.mean())}
-  if threshold is not None:
-    unsure = confidence < threshold
-    entries.update(
-        unsure_below=threshold, unsure_share=float(unsure.mean()),
-        unsure_share_of_wrong=float(unsure[~right].mean()) if (~right).any() else None,
-        unsure_share_of_right=float(unsure[right].mean()) if right.any() else None)
-  return {'expected_calibration_error': calibration.expected_calibration_error(calibrated, labels),
-          'calibration': entries}
-
-
 def _evaluate(settings, classifier, split, plots_folder):
   split = split or _labelled_split(settings, classifier.metadata)[1]
   probabilities = evaluation.held_out_probabilities(classifier, split)
   report = evaluation.evaluate(classifier, split, probabilities)
-  report.update(_calibration_report(probabilities, split.labels, *_calibration(settings, classifier)))
+  temperature, threshold = _calibration(settings, classifier)
+  calibrated = calibration.scaled(probabilities, temperature)
+  confidence, right = calibrated.max(axis=1), calibrated.argmax(axis=1) == split.labels
+  report['expected_calibration_error'] = calibration.expected_calibration_error(calibrated, split.labels)
+  report['calibration'] = {
+      'temperature': temperature, 'ece_bins': calibration.ECE_BINS,
+      'expected_calibration_error_uncalibrated':
+          calibration.expected_calibration_error(probabilities, split.labels),
+      'mean_confidence': float(confidence.mean())}
+  if threshold is not None:
+    unsure = confidence < threshold
+    report['calibration'].update(
+        unsure_below=threshold, unsure_share=float(unsure.mean()),
+        unsure_share_of_wrong=float(unsure[~right].mean()) if (~right).any() else None,
+        unsure_share_of_right=float(unsure[right].mean()) if right.any() else None)
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
   print(metrics.format_report(report))
   print('expected calibration error %.4f (%d equal-width bins, temperature %.3f)'
