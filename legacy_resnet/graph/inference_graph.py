@@ -20,8 +20,7 @@ def _node_name(tensor_name):
 
 
 def _constant_behind(nodes, tensor_name):
-  """The Const node that ``tensor_name`` reads through Identity nodes (frozen variables
-  are read that way), or None."""
+  """The Const node ``tensor_name`` reads through Identity nodes (as frozen variables), or None."""
   node = nodes[_node_name(tensor_name)]
   while node.op == 'Identity':
     node = nodes[_node_name(node.input[0])]

@@ -1,5 +1,4 @@
-"""Graph building shared by training, evaluation and the benchmark: placeholders, the
-network from the nets factory, losses, the train op and the moving-average tower."""
+"""Graph building shared by training, evaluation and the benchmark: network, losses, train op."""
 
 import collections
 
@@ -22,8 +21,7 @@ TrainingTensors = collections.namedtuple(
 
 def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None,
                pipeline=preprocessing.DEFAULT_PIPELINE):
-  """The factory's network function behind ``pipeline`` (a
-  ``preprocessing.InputPipeline``), or a SettingError naming ``model_name``."""
+  """The factory's network function behind ``pipeline``, or a SettingError naming ``model_name``."""
   arg_scope_args = {} if batch_norm_decay is None else {'batch_norm_decay': batch_norm_decay}
   try:
     network = nets_factory.get_network_fn(model_name, num_classes + pipeline.labels_offset,

@@ -33,8 +33,7 @@ LOSS_SCALE_SCOPE = 'loss_scale'
 
 
 def cpu_flags(cpuinfo=CPUINFO):
-  """The CPU's feature flags, from the first ``flags`` line of ``cpuinfo`` (empty when
-  the file cannot be read)."""
+  """The CPU's feature flags: the first ``flags`` line of ``cpuinfo`` (empty if unreadable)."""
   try:
     with open(cpuinfo, encoding='ascii', errors='replace') as stream:
       return next((set(line.partition(':')[2].split()) for line in stream if line.startswith('flags')), set())

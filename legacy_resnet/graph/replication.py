@@ -1,6 +1,5 @@
-"""In-graph replication: the network is built once per device (a "clone"), every clone
-reading the same variables, and the clones' gradients are summed into one update, so N
-clones on N devices train like one device on the whole batch."""
+"""In-graph replication: the network built once per device (a "clone") on shared variables,
+the clones' gradients summed into one update, as one device would train on the whole batch."""
 
 import collections
 import contextlib

@@ -92,8 +92,7 @@ def parser():
 
 
 def _output_folder(path, flag):
-  """Creates folder ``path`` of ``flag`` when missing and checks, before any work is done,
-  that files can be written there."""
+  """Creates folder ``path`` of ``flag`` if missing; checks, before any work, that it is writable."""
   try:
     os.makedirs(path, exist_ok=True)
     with tempfile.TemporaryFile(dir=path):
@@ -131,8 +130,7 @@ def _labelled_split(settings, metadata):
 
 
 def _calibration(settings, classifier):
-  """(temperature, unsure threshold or None) of the run ``classifier`` restored; says on
-  stderr when it has none."""
+  """(temperature, unsure threshold or None) of the restored run; says on stderr if it has none."""
   temperature, threshold, recorded = calibration.from_metadata(classifier.metadata, settings.checkpoint_path)
   if recorded is None:
     sys.stderr.write(calibration.missing_note(settings.checkpoint_path) + '\n')

@@ -1,5 +1,4 @@
-"""Values derived from a run's settings (``train_settings.TrainSettings``): its length,
-its cadence, its augmentation and its session configuration."""
+"""What follows from a TrainSettings: run length, cadence, augmentation, session config."""
 
 import dataclasses
 
