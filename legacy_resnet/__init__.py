@@ -1,11 +1,10 @@
 """legacy-resnet runtime: importing it makes tf-slim work on TensorFlow 2.16.2 to 2.21,
 with TensorFlow's oneDNN CPU kernels on whatever the CPU.
 
-The package is built in wings, listed in ``WINGS`` from the bottom up: a module imports
-from its own wing and the wings below it, never from one above (tests/test_architecture.py
-checks it; docs/architecture.md says what each wing owns). The lowest is ``core``, not
-``platform``, which would shadow the standard library's module of that name wherever
-this folder itself lands on ``sys.path``.
+``WINGS`` lists the package's wings from the bottom up: a module imports only from its
+own wing and those below (tests/test_architecture.py checks it; docs/architecture.md).
+The lowest is ``core``, not ``platform``, which would shadow the standard library's
+module wherever this folder lands on ``sys.path``.
 """
 
 import importlib
@@ -22,8 +21,7 @@ WINGS = ('core', 'data', 'graph', 'settings', 'checkpointing', 'evaluate', 'trai
 
 
 def __getattr__(name):
-  """A module by its name from before the wings: ``from legacy_resnet import compat`` (or
-  ``legacy_resnet.compat``) still gives ``legacy_resnet.core.compat``."""
+  """A module by its name from before the wings: ``legacy_resnet.compat`` is ``core.compat``."""
   for wing in WINGS:
     if importlib.util.find_spec('legacy_resnet.%s.%s' % (wing, name)):
       return importlib.import_module('legacy_resnet.%s.%s' % (wing, name))

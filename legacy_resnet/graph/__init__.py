@@ -1,2 +1,1 @@
-"""The TensorFlow graphs built around a network: training (loss, optimizer,
-clones), inference, metrics."""
+"""The TensorFlow graphs built around a network: training, inference, metrics."""

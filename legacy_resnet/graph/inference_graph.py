@@ -1,13 +1,10 @@
 """The inference graph of one output of a restored session: variables made constants and
 each inference-mode batch norm folded into the convolution before it.
 
-A folded batch norm becomes a bias: the convolution's filter is multiplied by
-``scale = gamma / sqrt(variance + epsilon)`` per output channel and the batch norm's
-node turns into a ``BiasAdd`` of ``beta + (b - mean) * scale`` on the convolution,
-under its own name (``b``: the convolution's own bias, when a BiasAdd sat between the
-two, else 0). TensorFlow's graph optimizer then fuses convolution, bias, the residual
-addition and the ReLU into one kernel, which it cannot do around a batch norm. The
-numbers stay the same up to float rounding.
+The filter is multiplied by ``scale = gamma / sqrt(variance + epsilon)`` per output channel
+and the batch norm becomes, under its own name, a ``BiasAdd`` of ``beta + (b - mean) *
+scale`` (``b``: the convolution's own bias, else 0). Grappler then fuses convolution, bias,
+residual addition and ReLU into one kernel, which it cannot do around a batch norm.
 """
 
 import collections
@@ -23,8 +20,7 @@ def _node_name(tensor_name):
 
 
 def _constant_behind(nodes, tensor_name):
-  """The Const node that ``tensor_name`` reads through Identity nodes (frozen variables
-  are read that way), or None."""
+  """The Const node ``tensor_name`` reads through Identity nodes (as frozen variables), or None."""
   node = nodes[_node_name(tensor_name)]
   while node.op == 'Identity':
     node = nodes[_node_name(node.input[0])]
@@ -43,9 +39,8 @@ def _foldable(batch_norm, nodes, readers):
   ``batch_norm`` can be folded: inference mode, only its normalized output read, fed
   by a Conv2D (or a Conv2D and its BiasAdd) that nothing else reads, all parameters
   constant. Else None."""
-  if batch_norm.op not in _BATCH_NORMS or batch_norm.attr['is_training'].b:
-    return None
-  if any(output != 0 for output in readers[batch_norm.name]):
+  if (batch_norm.op not in _BATCH_NORMS or batch_norm.attr['is_training'].b
+      or any(output != 0 for output in readers[batch_norm.name])):
     return None
   convolution = nodes[_node_name(batch_norm.input[0])]
   constant_inputs = list(batch_norm.input[1:5])
@@ -57,8 +52,7 @@ def _foldable(batch_norm, nodes, readers):
     convolution = nodes[_node_name(convolution.input[0])]
   if convolution.op != 'Conv2D' or len(readers[convolution.name]) != 1:
     return None
-  constants = [_constant_behind(nodes, name)
-               for name in [convolution.input[1]] + constant_inputs]
+  constants = [_constant_behind(nodes, name) for name in [convolution.input[1]] + constant_inputs]
   if any(constant is None for constant in constants):
     return None
   kernel, gamma, beta, mean, variance, *bias = [
@@ -67,25 +61,14 @@ def _foldable(batch_norm, nodes, readers):
 
 
 def fold_batch_norms(graph_def, output_names):
-  """A copy of ``graph_def`` with every foldable batch norm folded into its
-  convolution, pruned to what ``output_names`` (node names) need.
-
-  Args:
-    graph_def: a GraphDef whose variables are constants.
-    output_names: the nodes to keep.
-
-  Returns:
-    (GraphDef, number of batch norms folded).
-  """
+  """(a copy of ``graph_def`` (variables made constants) with every foldable batch norm
+  folded, pruned to what the nodes ``output_names`` need; the number folded)."""
   folded_def = tf.compat.v1.GraphDef()
   folded_def.CopyFrom(graph_def)
   nodes = {node.name: node for node in folded_def.node}
   readers = collections.defaultdict(list)  # node name -> output index of each read
-  for node in folded_def.node:
-    for name in node.input:
-      if not name.startswith('^'):
-        output = name.split(':')[1] if ':' in name else '0'
-        readers[_node_name(name)].append(int(output))
+  for name in (name for node in folded_def.node for name in node.input if name[0] != '^'):
+    readers[_node_name(name)].append(int(name.partition(':')[2] or 0))
   new_constants = []
   for batch_norm in list(folded_def.node):
     found = _foldable(batch_norm, nodes, readers)
@@ -94,8 +77,7 @@ def fold_batch_norms(graph_def, output_names):
     convolution, kernel, convolution_bias, (gamma, beta, mean, variance) = found
     scale = gamma / np.sqrt(variance + batch_norm.attr['epsilon'].f)
     # The filter is [height, width, in, out] in either data format.
-    new_kernel = _constant(convolution.name + '/folded_filter',
-                           (kernel * scale).astype(kernel.dtype))
+    new_kernel = _constant(convolution.name + '/folded_filter', (kernel * scale).astype(kernel.dtype))
     bias = _constant(batch_norm.name + '/folded_bias',
                      (beta + (convolution_bias - mean) * scale).astype(kernel.dtype))
     convolution.input[1] = new_kernel.name
@@ -108,21 +90,14 @@ def fold_batch_norms(graph_def, output_names):
     batch_norm.attr['data_format'].s = data_format
     new_constants += [new_kernel, bias]
   folded_def.node.extend(new_constants)
-  return (tf.compat.v1.graph_util.extract_sub_graph(folded_def, list(output_names)),
-          len(new_constants) // 2)
+  return (tf.compat.v1.graph_util.extract_sub_graph(folded_def, list(output_names)), len(new_constants) // 2)
 
 
 class FrozenOutput:
-  """One output of a restored session, recomputed by a graph of constants with the
-  batch norms folded (see the module docstring), which made batch inference of
-  resnet_v1_50 faster on a CPU (bench/README.md, "Results").
-
-  Attributes:
-    inputs, output: the frozen graph's tensors of the same names.
-    session: the frozen graph's session (finalized graph).
-    folded: how many batch norms were folded (0 with ``fold=False``, which keeps
-      them: the reference the fold is measured against).
-  """
+  """One output of a restored session, recomputed by a graph of constants with the batch
+  norms folded (faster on a CPU: bench/README.md, "Results"). ``inputs``, ``output``: the
+  frozen graph's tensors; ``session``: its session; ``folded``: batch norms folded (0 with
+  ``fold=False``, the reference the fold is measured against)."""
 
   def __init__(self, session, inputs, output, config, fold=True):
     graph_def = tf.compat.v1.graph_util.convert_variables_to_constants(

@@ -5,30 +5,14 @@ import numpy as np
 PROBABILITY_FLOOR = 1e-12  # keeps log(0) finite in the loss.
 
 
-def confusion_matrix(labels, predictions, num_classes):
-  """[num_classes, num_classes] counts; row = true class, column = predicted."""
-  matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-  np.add.at(matrix, (labels, predictions), 1)
-  return matrix
-
-
 def classification_report(labels, probabilities, class_names):
-  """Accuracy, mean cross-entropy, confusion matrix and per-class precision/recall.
-
-  Args:
-    labels: int [N] class indices.
-    probabilities: float [N, C].
-    class_names: C names, in index order.
-
-  Returns:
-    dict with 'accuracy', 'loss', 'num_examples', 'confusion_matrix' (nested lists)
-    and 'per_class' (list of {'class', 'precision', 'recall', 'support'}).
-  """
+  """{'accuracy', 'loss' (mean cross-entropy), 'num_examples', 'confusion_matrix' (nested
+  lists, row = true class, column = predicted), 'per_class' ([{'class', 'precision',
+  'recall', 'support'}])} of int ``labels`` [N] and ``probabilities`` [N, C]."""
   predictions = np.argmax(probabilities, axis=1)
-  matrix = confusion_matrix(labels, predictions, len(class_names))
-  true_positives = np.diag(matrix)
-  predicted = matrix.sum(axis=0)
-  actual = matrix.sum(axis=1)
+  matrix = np.zeros((len(class_names),) * 2, dtype=np.int64)
+  np.add.at(matrix, (labels, predictions), 1)
+  true_positives, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
   picked = probabilities[np.arange(len(labels)), labels]
   per_class = [{
       'class': str(name),
@@ -47,14 +31,14 @@ def classification_report(labels, probabilities, class_names):
 
 def format_report(report):
   """The report as console text: a summary line, per-class table, confusion matrix."""
-  lines = ['accuracy %.4f  loss %.4f  examples %d'
-           % (report['accuracy'], report['loss'], report['num_examples']),
-           '%-12s %9s %9s %8s' % ('class', 'precision', 'recall', 'support')]
-  lines += ['%-12s %9.3f %9.3f %8d' % (row['class'], row['precision'], row['recall'],
-                                       row['support']) for row in report['per_class']]
   names = [row['class'] for row in report['per_class']]
-  lines.append('confusion matrix (rows: true class, columns: predicted)')
-  lines.append('%-12s ' % '' + ' '.join('%6s' % name[:6] for name in names))
-  lines += ['%-12s ' % name + ' '.join('%6d' % count for count in row)
-            for name, row in zip(names, report['confusion_matrix'])]
-  return '\n'.join(lines)
+  return '\n'.join(
+      ['accuracy %.4f  loss %.4f  examples %d'
+       % (report['accuracy'], report['loss'], report['num_examples']),
+       '%-12s %9s %9s %8s' % ('class', 'precision', 'recall', 'support')]
+      + ['%-12s %9.3f %9.3f %8d' % (row['class'], row['precision'], row['recall'], row['support'])
+         for row in report['per_class']]
+      + ['confusion matrix (rows: true class, columns: predicted)',
+         '%-12s ' % '' + ' '.join('%6s' % name[:6] for name in names)]
+      + ['%-12s ' % name + ' '.join('%6d' % count for count in row)
+         for name, row in zip(names, report['confusion_matrix'])])

@@ -1,8 +1,6 @@
-"""Graph building shared by training, evaluation and the benchmark: placeholders, the
-network from the nets factory, losses, the train op and the moving-average tower."""
+"""Graph building shared by training, evaluation and the benchmark: network, losses, train op."""
 
 import collections
-import functools
 
 import tensorflow as tf
 import tf_slim as slim
@@ -15,23 +13,16 @@ from legacy_resnet.core.errors import SettingError
 from nets import nets_factory
 
 ClassifierTensors = collections.namedtuple(
-    'ClassifierTensors',
-    ['images', 'labels', 'is_training', 'logits', 'end_points', 'eval_logits',
-     'eval_probabilities'])
-
+    'ClassifierTensors', 'images labels is_training logits end_points eval_logits eval_probabilities')
 TrainingTensors = collections.namedtuple(
-    'TrainingTensors',
-    ['model', 'global_step', 'learning_rate', 'loss', 'cross_entropy', 'accuracy',
-     'train_op', 'summary_op', 'variables_to_train', 'initializer'])
+    'TrainingTensors', 'model global_step learning_rate loss cross_entropy accuracy train_op summary_op '
+    'variables_to_train initializer')
 
 
 def network_fn(model_name, num_classes, weight_decay=0.0, batch_norm_decay=None,
                pipeline=preprocessing.DEFAULT_PIPELINE):
-  """The factory's network function behind ``pipeline`` (a
-  ``preprocessing.InputPipeline``), or a SettingError naming ``model_name``."""
-  arg_scope_args = {}
-  if batch_norm_decay is not None:
-    arg_scope_args['batch_norm_decay'] = batch_norm_decay
+  """The factory's network function behind ``pipeline``, or a SettingError naming ``model_name``."""
+  arg_scope_args = {} if batch_norm_decay is None else {'batch_norm_decay': batch_norm_decay}
   try:
     network = nets_factory.get_network_fn(model_name, num_classes + pipeline.labels_offset,
                                           weight_decay=weight_decay, **arg_scope_args)
@@ -49,23 +40,11 @@ def input_placeholders(image_size):
 
 
 def training_feed(model, images, labels):
-  """The feed dict of one training step; ``model.is_training`` is fed True only when it
-  is a switch (a graph built with ``batch_norm_switch``), not the constant True."""
+  """The feed dict of one training step (``is_training`` fed True when it is a switch)."""
   feed = {model.images: images, model.labels: labels}
   if isinstance(model.is_training, tf.Tensor):
     feed[model.is_training] = True
   return feed
-
-
-def moving_average_getter(moving_average):
-  """A variable-scope custom getter that returns each variable's moving average."""
-
-  def getter(next_getter, name, *args, **kwargs):
-    variable = next_getter(name, *args, **kwargs)
-    average = moving_average.average(variable)
-    return variable if average is None else average
-
-  return getter
 
 
 def variables_to_restore(moving_average_decay):
@@ -78,31 +57,15 @@ def variables_to_restore(moving_average_decay):
   return averages.variables_to_restore(model_variables)
 
 
-def _fast_building(build):
-  """Runs the graph-building function ``build`` under ``sessions.fast_graph_building``."""
-
-  @functools.wraps(build)
-  def wrapped(*args, **kwargs):
-    with sessions.fast_graph_building():
-      return build(*args, **kwargs)
-
-  return wrapped
-
-
-@_fast_building
+@sessions.fast_graph_building()
 def build_classifier(model_name, num_classes, image_size,
                      pipeline=preprocessing.DEFAULT_PIPELINE, **network_args):
-  """Placeholders and the network in evaluation mode (batch norm on its moving
-  statistics) in the current graph, for evaluation, prediction and export.
-
-  ``pipeline`` is the run's ``preprocessing.InputPipeline``; ``network_args`` go to
-  the network (e.g. ``global_pool=False, output_stride=16``).
-  """
+  """Placeholders and the network in evaluation mode (batch norm on its moving statistics)
+  in the current graph; ``network_args`` go to the network (e.g. ``output_stride=16``)."""
   images, labels = input_placeholders(image_size)
   logits, end_points = network_fn(model_name, num_classes, pipeline=pipeline)(
       images, is_training=False, **network_args)
-  return ClassifierTensors(images, labels, False, logits, end_points, logits,
-                           end_points.get('predictions'))
+  return ClassifierTensors(images, labels, False, logits, end_points, logits, end_points.get('predictions'))
 
 
 def _variables_to_train(trainable_scopes):
@@ -135,63 +98,43 @@ def _gated(gradient):
   if gradient is None:
     return None
   if isinstance(gradient, tf.IndexedSlices):
-    return tf.IndexedSlices(tf.identity(gradient.values), gradient.indices,
-                            gradient.dense_shape)
+    return tf.IndexedSlices(tf.identity(gradient.values), gradient.indices, gradient.dense_shape)
   return tf.identity(gradient)
 
 
-@_fast_building
+@sessions.fast_graph_building()
 def build_training(settings, num_classes, image_size, steps_per_epoch, total_steps,
                    clones=None, wrap_optimizer=None, batch_norm_switch=False):
-  """Builds the whole training graph into the current graph.
+  """The TrainingTensors of the whole training graph, built into the current graph.
 
-  The training towers' batch norm runs on batch statistics (``model.is_training`` is
-  True), and its moving statistics are updated by the ``UPDATE_OPS`` the train op
-  depends on; ``eval_logits`` come from a second tower, reusing the variables, whose
-  batch norm uses the moving statistics. With ``settings.model.moving_average_decay``, the
-  train op also updates moving averages of the model variables, and the evaluation
-  tower reads those averages.
-
-  Args:
-    settings: a settings.TrainSettings (its model, input, optimizer and schedule).
-    num_classes: number of classes.
-    image_size: (height, width).
-    steps_per_epoch: steps in one pass over the training set.
-    total_steps: steps of the whole run (for the cosine schedule).
-    clones: ``replication.clones(...)``; the fed batch is split evenly over them
-      (default: one clone, TensorFlow's own placement).
-    wrap_optimizer: optional function from the optimizer to the one that applies the
-      gradients (e.g. ``SyncReplicasOptimizer`` for parameter-server training).
-    batch_norm_switch: the older layout: one tower whose batch norm is switched by an
-      ``is_training`` placeholder (inside ``tf.cond``, fed True to train, evaluated
-      with its default False), instead of a training-mode tower plus an evaluation
-      tower. Same numbers, but the conditionals and their gradients make it slower to
-      build and to optimize at the first step; kept as the reference for tests.
-
-  Returns:
-    TrainingTensors.
+  The training towers' batch norm runs on batch statistics, its moving statistics updated
+  before the gradients are applied; ``eval_logits`` come from a second tower on the same
+  variables with batch norm on the moving statistics (and, with a moving-average decay,
+  reading the weights' averages). ``settings`` is a TrainSettings; ``image_size`` (height,
+  width); ``clones`` from ``replication.clones`` split the fed batch (default: one);
+  ``wrap_optimizer`` maps the optimizer to the one that applies the gradients (e.g.
+  ``SyncReplicasOptimizer``). ``batch_norm_switch``: the older, slower-to-start layout kept
+  as the tests' reference: one tower whose batch norm an ``is_training`` placeholder
+  (default False) switches.
   """
   clones = clones or replication.clones(1, False, 0)
-  with tf.compat.v1.device(replication.variables_device(clones)):
+  # Variables outside the network go where the clones' are.
+  with tf.compat.v1.device(replication.VARIABLES_DEVICE if clones[0].scope else ''):
     global_step = tf.compat.v1.train.get_or_create_global_step()
   model = settings.model
   network = network_fn(model.model_name, num_classes, model.weight_decay,
-                       model.batch_norm_decay,
-                       preprocessing.InputPipeline.from_settings(settings.input))
+                       model.batch_norm_decay, preprocessing.InputPipeline.from_settings(settings.input))
   images, labels = input_placeholders(image_size)
-  is_training = True
-  if batch_norm_switch:
-    is_training = tf.compat.v1.placeholder_with_default(False, [], name='is_training')
+  is_training = (tf.compat.v1.placeholder_with_default(False, [], name='is_training')
+                 if batch_norm_switch else True)
 
-  rate = optimization.learning_rate(global_step, settings.schedule, total_steps,
-                                    steps_per_epoch)
+  rate = optimization.learning_rate(global_step, settings.schedule, total_steps, steps_per_epoch)
   optimizer = optimization.optimizer(settings.optimizer, rate)
   if wrap_optimizer:
     optimizer = wrap_optimizer(optimizer)
 
   clone_logits, clone_cross_entropies, clone_gradients = [], [], []
-  parts = zip(replication.split_batch(images, len(clones)),
-              replication.split_batch(labels, len(clones)))
+  parts = zip(replication.split_batch(images, len(clones)), replication.split_batch(labels, len(clones)))
   for index, (clone, (clone_images, clone_labels)) in enumerate(zip(clones, parts)):
     with replication.clone_scope(clone, index):
       logits, clone_end_points = network(clone_images, is_training=is_training)
@@ -210,8 +153,7 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
   logits = tf.concat(clone_logits, 0) if len(clones) > 1 else clone_logits[0]
   cross_entropy = tf.add_n(clone_cross_entropies) / len(clones)
   loss = tf.add(cross_entropy, tf.compat.v1.losses.get_regularization_loss(), name='loss')
-  accuracy = tf.reduce_mean(
-      tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32), name='accuracy')
+  accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32), name='accuracy')
   # The batch-norm updates gate the gradients, not the whole apply step: the ops an
   # optimizer wrapper creates inside apply_gradients (SyncReplicasOptimizer's token
   # queue and readiness checks) must run without a fed batch.
@@ -231,10 +173,14 @@ def build_training(settings, num_classes, image_size, steps_per_epoch, total_ste
         model.moving_average_decay, num_updates=global_step)
     with tf.control_dependencies([train_op]):
       train_op = moving_average.apply(slim.get_model_variables())
-    custom_getter = moving_average_getter(moving_average)
+
+    def custom_getter(next_getter, name, *args, **kwargs):  # Each variable's moving average.
+      variable = next_getter(name, *args, **kwargs)
+      average = moving_average.average(variable)
+      return variable if average is None else average
+
   if custom_getter or len(clones) > 1 or not batch_norm_switch:
-    # An unsplit tower for evaluation (batch norm on the moving statistics), on the
-    # first clone's device.
+    # An unsplit evaluation tower on the first clone's device.
     with tf.compat.v1.device(clones[0].device), tf.compat.v1.variable_scope(
         tf.compat.v1.get_variable_scope(), reuse=True, custom_getter=custom_getter):
       eval_logits, _ = network(images, is_training=False, reuse=True)

@@ -12,28 +12,13 @@ OPTIMIZERS = ('adam', 'momentum', 'sgd', 'rmsprop')
 
 
 def learning_rate(global_step, schedule, total_steps, steps_per_epoch):
-  """The learning rate of a ScheduleSettings ``schedule`` as a scalar tensor of
-  ``global_step``.
-
-  The rate ramps linearly from 0 to ``schedule.learning_rate`` over
-  ``schedule.warmup_epochs``, then follows ``schedule.learning_rate_decay_type``:
-  'fixed', 'exponential' (times ``learning_rate_decay_factor`` every
-  ``num_epochs_per_decay`` epochs, staircase) or 'cosine' (half a cosine down to
-  ``end_learning_rate`` at ``total_steps``).
-
-  Args:
-    global_step: int64 scalar tensor.
-    schedule: a ScheduleSettings.
-    total_steps: number of training steps of the whole run.
-    steps_per_epoch: steps in one pass over the training set.
-
-  Returns:
-    float32 scalar tensor named 'learning_rate'.
+  """The learning rate of a ScheduleSettings ``schedule``: a float32 scalar tensor named
+  'learning_rate' of the int64 ``global_step``. A linear warm-up, then 'fixed',
+  'exponential' (staircase) or 'cosine' (down to ``end_learning_rate`` at ``total_steps``).
   """
   decay_type, base_rate = schedule.learning_rate_decay_type, schedule.learning_rate
   if decay_type not in DECAY_TYPES:
-    raise SettingError('{learning_rate_decay_type}: %r is not one of %s',
-                       decay_type, ', '.join(DECAY_TYPES))
+    raise SettingError('{learning_rate_decay_type}: %r is not one of %s', decay_type, ', '.join(DECAY_TYPES))
   step = tf.cast(global_step, tf.float32)
   warmup_steps = float(round(schedule.warmup_epochs * steps_per_epoch))
   after_warmup = tf.maximum(step - warmup_steps, 0.0)
@@ -41,8 +26,7 @@ def learning_rate(global_step, schedule, total_steps, steps_per_epoch):
     rate = tf.constant(base_rate, tf.float32)
   elif decay_type == 'exponential':
     decay_steps = max(1, int(steps_per_epoch * schedule.num_epochs_per_decay))
-    rate = base_rate * tf.pow(schedule.learning_rate_decay_factor,
-                              tf.floor(after_warmup / decay_steps))
+    rate = base_rate * tf.pow(schedule.learning_rate_decay_factor, tf.floor(after_warmup / decay_steps))
   else:
     decay_span = max(1.0, total_steps - warmup_steps)
     progress = tf.minimum(after_warmup / decay_span, 1.0)
@@ -55,17 +39,15 @@ def learning_rate(global_step, schedule, total_steps, steps_per_epoch):
 
 def optimizer(settings, rate):
   """The ``tf.compat.v1.train`` optimizer of an OptimizerSettings, at ``rate``."""
-  name = settings.optimizer
+  train, name = tf.compat.v1.train, settings.optimizer
   if name == 'adam':
-    return tf.compat.v1.train.AdamOptimizer(rate, beta1=settings.adam_beta1,
-                                            beta2=settings.adam_beta2,
-                                            epsilon=settings.opt_epsilon)
+    return train.AdamOptimizer(rate, beta1=settings.adam_beta1, beta2=settings.adam_beta2,
+                               epsilon=settings.opt_epsilon)
   if name == 'momentum':
-    return tf.compat.v1.train.MomentumOptimizer(rate, momentum=settings.momentum)
+    return train.MomentumOptimizer(rate, momentum=settings.momentum)
   if name == 'sgd':
-    return tf.compat.v1.train.GradientDescentOptimizer(rate)
+    return train.GradientDescentOptimizer(rate)
   if name == 'rmsprop':
-    return tf.compat.v1.train.RMSPropOptimizer(rate, decay=settings.rmsprop_decay,
-                                               momentum=settings.rmsprop_momentum,
-                                               epsilon=settings.opt_epsilon)
+    return train.RMSPropOptimizer(rate, decay=settings.rmsprop_decay,
+                                  momentum=settings.rmsprop_momentum, epsilon=settings.opt_epsilon)
   raise SettingError('{optimizer}: %r is not one of %s', name, ', '.join(OPTIMIZERS))

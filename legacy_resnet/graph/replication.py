@@ -1,6 +1,5 @@
-"""In-graph replication: the network is built once per device (a "clone"), every clone
-reading the same variables, and the clones' gradients are summed into one update, so N
-clones on N devices train like one device on the whole batch."""
+"""In-graph replication: the network built once per device (a "clone") on shared variables,
+the clones' gradients summed into one update, as one device would train on the whole batch."""
 
 import collections
 import contextlib
@@ -16,14 +15,8 @@ Clone = collections.namedtuple('Clone', ['scope', 'device'])
 
 
 def clones(num_clones, clone_on_cpu, num_gpus):
-  """The clones of a run: (name scope, device) each.
-
-  One clone without ``clone_on_cpu`` keeps TensorFlow's own placement (the first GPU
-  when there is one) and no name scope, so its graph is the unreplicated graph.
-
-  Raises:
-    SettingError: more GPU clones are asked for than the machine has.
-  """
+  """The clones of a run, or a SettingError when there are not that many GPUs. One clone
+  without ``clone_on_cpu`` keeps TensorFlow's placement and no scope: the unreplicated graph."""
   if num_clones == 1 and not clone_on_cpu:
     return [Clone('', '')]
   if not clone_on_cpu and num_clones > num_gpus:
@@ -31,11 +24,6 @@ def clones(num_clones, clone_on_cpu, num_gpus):
                        'replicate over logical CPU devices', num_clones, num_gpus)
   kind = 'CPU' if clone_on_cpu else 'GPU'
   return [Clone('clone_%d' % i, '/device:%s:%d' % (kind, i)) for i in range(num_clones)]
-
-
-def variables_device(run_clones):
-  """Where variables outside the network go: with several clones, where theirs are."""
-  return VARIABLES_DEVICE if run_clones[0].scope else ''
 
 
 @contextlib.contextmanager
@@ -48,23 +36,19 @@ def clone_scope(clone, index):
     if clone.scope:
       stack.enter_context(tf.compat.v1.name_scope(clone.scope))
       stack.enter_context(tf.compat.v1.device(clone.device))
-      stack.enter_context(slim.arg_scope([slim.model_variable, slim.variable],
-                                         device=VARIABLES_DEVICE))
+      stack.enter_context(slim.arg_scope([slim.model_variable, slim.variable], device=VARIABLES_DEVICE))
     yield
 
 
 def split_batch(tensor, num_clones):
   """``tensor`` [batch, ...] cut into ``num_clones`` equal parts along the batch."""
-  if num_clones == 1:
-    return [tensor]
-  return tf.split(tensor, num_clones, axis=0)
+  return [tensor] if num_clones == 1 else tf.split(tensor, num_clones, axis=0)
 
 
 def update_ops(first_clone):
   """The batch-norm moving-statistics updates of the first clone only: each clone sees
   a different slice of the batch, and one update per step keeps the decay's meaning."""
-  return tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS,
-                                     first_clone.scope or None)
+  return tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS, first_clone.scope or None)
 
 
 def summed_gradients(clone_gradients):

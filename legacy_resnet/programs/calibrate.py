@@ -1,7 +1,5 @@
-"""``python -m legacy_resnet.programs.calibrate --checkpoint_path DIR``: fits the
-temperature and the "not sure" threshold of a run on its validation split and records
-them in its metadata (``evaluate.calibration``), for runs trained before training did
-this at its end."""
+"""``python -m legacy_resnet.programs.calibrate --checkpoint_path DIR``: the calibration
+training records at its end (``evaluate.calibration``), for runs trained before it did."""
 
 import os
 import sys
@@ -20,8 +18,7 @@ def main(argv):
       description='Fit the temperature and the "not sure" threshold of a run on its '
       'validation split and record them in its metadata (training does this at its end; '
       'this is for runs trained before).')
-  parser.add_argument('--checkpoint_path', required=True,
-                      help='a train dir or a checkpoint prefix in it')
+  parser.add_argument('--checkpoint_path', required=True, help='a train dir or a checkpoint prefix in it')
   settings = parser.parse_args(argv)
   path = settings.checkpoint_path
   metadata = checkpoints.read_metadata(path)
@@ -36,7 +33,7 @@ def main(argv):
   finally:
     classifier.close()
   metadata[calibration.METADATA_KEY] = dict(calibration.fit(probabilities, split.labels),
-                                checkpoint=classifier.prefix)
+                                            checkpoint=classifier.prefix)
   # The metadata is beside the checkpoint, or for best/ in its parent.
   folder = os.path.dirname(classifier.prefix)
   train_dir = (folder if os.path.exists(os.path.join(folder, checkpoints.METADATA_FILE))

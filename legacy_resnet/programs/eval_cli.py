@@ -26,104 +26,85 @@ from legacy_resnet.core.errors import UsageError
 from legacy_resnet.serve import export
 from legacy_resnet.serve import runtimes
 
-CONFUSION_MATRIX_FILE = 'confusion_matrix.png'
-MISTAKES_FILE = 'mistakes.png'
 HEATMAP_FILE = 'heatmap_%04d.png'
 # Longer than a default run's save interval (600 s), so a slow epoch is waited for.
 DEFAULT_WATCH_TIMEOUT = 3600.0
 
 
 def parser():
-  p = cli.ArgumentParser(
-      prog='eval_graph.py',
-      description='Evaluate, predict with, or extract dense features from a checkpoint '
-      'written by train_graph.py.')
+  p = cli.ArgumentParser(prog='eval_graph.py', description='Evaluate, predict with, or extract dense '
+                         'features from a checkpoint written by train_graph.py.')
   p.add_argument('--checkpoint_path', required=True,
                  help='checkpoint prefix, or a train dir meaning its latest checkpoint')
   source = p.add_mutually_exclusive_group()
-  source.add_argument('--dataset_dir', help='folder whose test_signs.h5 is evaluated '
-                      '(default: the data the run was trained on)')
+  source.add_argument('--dataset_dir', help='folder whose test_signs.h5 is evaluated (default: the '
+                      'data the run was trained on)')
   source.add_argument('--dataset_file', help='any SIGNS-format file (test or train keys)')
   source.add_argument('--images', nargs='+', metavar='IMAGE',
                       help='image files to classify (or to extract dense features from)')
   p.add_argument('--split', choices=('test', 'validation'), default='test',
-                 help='without --dataset_dir, --dataset_file or --images: evaluate (or draw '
-                 '--heatmaps, --dense_features of) the run\'s test data, or the validation '
-                 'split it held out of its training file (default: %(default)s)')
+                 help='without --dataset_dir, --dataset_file or --images: evaluate (or draw --heatmaps, '
+                 '--dense_features of) the run\'s test data, or the validation split it held out of its '
+                 'training file (default: %(default)s)')
   p.add_argument('--watch', action='store_true',
-                 help='follow the training run of --checkpoint_path (a train dir): evaluate '
-                 'each checkpoint once as it is saved, with TensorBoard summaries in the '
-                 'train dir\'s %s/ folder and the latest report in --report; stop when the '
-                 'run has ended' % watch.EVAL_SUBDIR)
+                 help='follow the training run of --checkpoint_path (a train dir): evaluate each '
+                 'checkpoint once as it is saved, with TensorBoard summaries in the train dir\'s %s/ '
+                 'folder and the latest report in --report; stop when the run has ended' % watch.EVAL_SUBDIR)
   p.add_argument('--watch_timeout', type=cli.non_negative_float, metavar='SECS',
-                 help='--watch: also stop when no new checkpoint came for this many seconds '
-                 '(0: never; default: %g)' % DEFAULT_WATCH_TIMEOUT)
+                 help='--watch: also stop when no new checkpoint came for this many seconds (0: never; '
+                 'default: %g)' % DEFAULT_WATCH_TIMEOUT)
   p.add_argument('--top_k', type=cli.positive_int, default=3,
                  help='classes shown per image (default: %(default)s)')
   p.add_argument('--report', metavar='FILE.json',
-                 help='write the evaluation as JSON, with the expected calibration error '
-                 '(%d equal-width bins) of the calibrated confidences' % calibration.ECE_BINS)
+                 help='write the evaluation as JSON, with the expected calibration error (%d equal-width '
+                 'bins) of the calibrated confidences' % calibration.ECE_BINS)
   p.add_argument('--dense_features', metavar='OUT.h5',
                  help='write the last block\'s FCN-mode feature maps to HDF5')
   p.add_argument('--output_stride', type=int, default=16, choices=(8, 16, 32),
-                 help='feature stride for --dense_features and --heatmaps '
-                 '(default: %(default)s)')
+                 help='feature stride for --dense_features and --heatmaps (default: %(default)s)')
   p.add_argument('--multi_grid', type=cli.positive_int, nargs='+', metavar='RATE',
-                 help='atrous rate factors of the last block\'s units for --dense_features '
-                 '(DeepLab v3 multi-grid, e.g. 1 2 4; one per unit)')
+                 help='atrous rate factors of the last block\'s units for --dense_features (DeepLab v3 '
+                 'multi-grid, e.g. 1 2 4; one per unit)')
   p.add_argument('--image_size', type=cli.positive_int, nargs=2, metavar=('H', 'W'),
-                 help='resize --images to this size for --dense_features and --heatmaps '
-                 '(default: their own size, which for --dense_features must be the same '
-                 'for all)')
+                 help='resize --images to this size for --dense_features and --heatmaps (default: their '
+                 'own size, which for --dense_features must be the same for all)')
   p.add_argument('--plots', metavar='DIR',
-                 help='write confusion_matrix.png and mistakes.png of the evaluation to '
-                 'this folder (default: beside --report, when given)')
+                 help='write confusion_matrix.png and mistakes.png of the evaluation to this folder '
+                 '(default: beside --report, when given)')
   p.add_argument('--heatmaps', metavar='DIR',
-                 help='run the classifier fully convolutionally on --images (any sizes) or '
-                 'the held-out set and write, to this folder, one PNG per image with the '
-                 'predicted class\'s score map laid over it and all maps in %s '
-                 '(stride: --output_stride)' % heatmaps.HDF5_FILE)
+                 help='run the classifier fully convolutionally on --images (any sizes) or the held-out '
+                 'set and write, to this folder, one PNG per image with the predicted class\'s score map '
+                 'laid over it and all maps in %s (stride: --output_stride)' % heatmaps.HDF5_FILE)
   p.add_argument('--export_dir', metavar='DIR',
-                 help='write a SavedModel (serving signature: images in [0, 1] -> '
-                 'probabilities, classes), a frozen inference graph and, when tf2onnx is '
-                 'installed, model.onnx to this new folder')
+                 help='write a SavedModel (serving signature: images in [0, 1] -> probabilities, '
+                 'classes), a frozen inference graph and, when tf2onnx is installed, model.onnx to this '
+                 'new folder')
   p.add_argument('--runtime', choices=runtimes.RUNTIMES, default=runtimes.DEFAULT_RUNTIME,
-                 help='what runs the network for evaluation and --images: TensorFlow, or '
-                 'the checkpoint\'s ONNX model (converted once, kept as <checkpoint>.onnx) '
-                 'in ONNX Runtime or OpenVINO, installed with pip install -r '
-                 'requirements-serve.txt (default: %(default)s)')
+                 help='what runs the network for evaluation and --images: TensorFlow, or the '
+                 'checkpoint\'s ONNX model (converted once, kept as <checkpoint>.onnx) in ONNX Runtime or '
+                 'OpenVINO, installed with pip install -r requirements-serve.txt (default: %(default)s)')
   p.add_argument('--precision', default=precision.DEFAULT, choices=precision.PRECISIONS,
-                 help='number format of the network\'s computation for evaluation and '
-                 '--images (any precision reads any run\'s checkpoints). bfloat16: CPUs '
-                 'with AVX512-BF16 or AMX only (refused elsewhere, never emulated); '
-                 'float16: GPUs only (default: %(default)s)')
+                 help='number format of the network\'s computation for evaluation and --images (any '
+                 'precision reads any run\'s checkpoints). bfloat16: CPUs with AVX512-BF16 or AMX only '
+                 '(refused elsewhere, never emulated); float16: GPUs only (default: %(default)s)')
   p.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
   return p
 
 
-def _check_output(path, flag):
-  folder = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(folder):
-    raise UsageError('%s %s: folder %s does not exist' % (flag, path, folder))
-
-
 def _output_folder(path, flag):
-  """Creates folder ``path`` of ``flag`` when missing and checks that files can be
-  written there, before any work is done."""
+  """Creates folder ``path`` of ``flag`` if missing; checks, before any work, that it is writable."""
   try:
     os.makedirs(path, exist_ok=True)
     with tempfile.TemporaryFile(dir=path):
       pass
   except OSError as error:
-    raise UsageError('%s %s: cannot write files there (%s)'
-                     % (flag, path, error.strerror)) from None
+    raise UsageError('%s %s: cannot write files there (%s)' % (flag, path, error.strerror)) from None
   return path
 
 
 def _plots_folder(settings):
   """Where --plots go: --plots, else --report's folder when matplotlib is there."""
-  evaluating = not (settings.images or settings.dense_features or settings.heatmaps or
-                    settings.export_dir)
+  evaluating = not (settings.images or settings.dense_features or settings.heatmaps or settings.export_dir)
   if settings.plots:
     if not evaluating:
       raise UsageError('--plots draws an evaluation; it does not go with --images, '
@@ -139,75 +120,55 @@ def _plots_folder(settings):
   return None
 
 
-def _draw_evaluation(folder, split, probabilities, report):
-  confusion_path = os.path.join(folder, CONFUSION_MATRIX_FILE)
-  plots.confusion_matrix(confusion_path, report['confusion_matrix'], split.class_names,
-                         'accuracy %.4f on %d images' % (report['accuracy'],
-                                                         report['num_examples']))
-  mistakes_path = os.path.join(folder, MISTAKES_FILE)
-  tiles = plots.mistakes(mistakes_path, split.images, split.labels, probabilities,
-                         split.class_names)
-  print('wrote %s and %s (%d mistakes shown)' % (confusion_path, mistakes_path, tiles))
-
-
 def _labelled_split(settings, metadata):
   """(name, Split) to evaluate the run of ``metadata`` on: --dataset_file,
   --dataset_dir's test file, or the run's own test or validation data (--split)."""
   if settings.split == 'validation':
     return 'validation', datasets.validation_split(
         metadata['dataset'], metadata.get('validation_split'), metadata.get('seed'))
-  return 'test', datasets.evaluation_split(settings.dataset_dir, settings.dataset_file,
-                                           metadata['dataset'])
+  return 'test', datasets.evaluation_split(settings.dataset_dir, settings.dataset_file, metadata['dataset'])
 
 
 def _calibration(settings, classifier):
-  """(temperature, unsure threshold or None) of the run ``classifier`` restored (from
-  --checkpoint_path); says on stderr when it has none."""
-  temperature, threshold, recorded = calibration.from_metadata(
-      classifier.metadata, settings.checkpoint_path)
+  """(temperature, unsure threshold or None) of the restored run; says on stderr if it has none."""
+  temperature, threshold, recorded = calibration.from_metadata(classifier.metadata, settings.checkpoint_path)
   if recorded is None:
     sys.stderr.write(calibration.missing_note(settings.checkpoint_path) + '\n')
   return temperature, threshold
-
-
-def _calibration_report(probabilities, labels, temperature, threshold):
-  """The report's calibration entries for a labelled evaluation."""
-  calibrated = calibration.scaled(probabilities, temperature)
-  confidence = calibrated.max(axis=1)
-  right = calibrated.argmax(axis=1) == labels
-  entries = {
-      'expected_calibration_error': calibration.expected_calibration_error(calibrated, labels),
-      'calibration': {
-          'temperature': temperature,
-          'ece_bins': calibration.ECE_BINS,
-          'expected_calibration_error_uncalibrated':
-              calibration.expected_calibration_error(probabilities, labels),
-          'mean_confidence': float(confidence.mean()),
-      },
-  }
-  if threshold is not None:
-    unsure = confidence < threshold
-    entries['calibration'].update(
-        unsure_below=threshold, unsure_share=float(unsure.mean()),
-        unsure_share_of_wrong=float(unsure[~right].mean()) if (~right).any() else None,
-        unsure_share_of_right=float(unsure[right].mean()) if right.any() else None)
-  return entries
 
 
 def _evaluate(settings, classifier, split, plots_folder):
   split = split or _labelled_split(settings, classifier.metadata)[1]
   probabilities = evaluation.held_out_probabilities(classifier, split)
   report = evaluation.evaluate(classifier, split, probabilities)
-  report.update(_calibration_report(probabilities, split.labels, *_calibration(settings, classifier)))
+  temperature, threshold = _calibration(settings, classifier)
+  calibrated = calibration.scaled(probabilities, temperature)
+  confidence, right = calibrated.max(axis=1), calibrated.argmax(axis=1) == split.labels
+  report['expected_calibration_error'] = calibration.expected_calibration_error(calibrated, split.labels)
+  report['calibration'] = {
+      'temperature': temperature, 'ece_bins': calibration.ECE_BINS,
+      'expected_calibration_error_uncalibrated':
+          calibration.expected_calibration_error(probabilities, split.labels),
+      'mean_confidence': float(confidence.mean())}
+  if threshold is not None:
+    unsure = confidence < threshold
+    report['calibration'].update(
+        unsure_below=threshold, unsure_share=float(unsure.mean()),
+        unsure_share_of_wrong=float(unsure[~right].mean()) if (~right).any() else None,
+        unsure_share_of_right=float(unsure[right].mean()) if right.any() else None)
   print('%s (global step %s) on %s' % (classifier.prefix, classifier.global_step, split.source))
   print(metrics.format_report(report))
   print('expected calibration error %.4f (%d equal-width bins, temperature %.3f)'
-        % (report['expected_calibration_error'], calibration.ECE_BINS,
-           report['calibration']['temperature']))
+        % (report['expected_calibration_error'], calibration.ECE_BINS, report['calibration']['temperature']))
   if settings.report:
     atomic_files.write_json(settings.report, report)
   if plots_folder:
-    _draw_evaluation(plots_folder, split, probabilities, report)
+    confusion_path, mistakes_path = (os.path.join(plots_folder, name)
+                                     for name in ('confusion_matrix.png', 'mistakes.png'))
+    plots.confusion_matrix(confusion_path, report['confusion_matrix'], split.class_names,
+                           'accuracy %.4f on %d images' % (report['accuracy'], report['num_examples']))
+    tiles = plots.mistakes(mistakes_path, split.images, split.labels, probabilities, split.class_names)
+    print('wrote %s and %s (%d mistakes shown)' % (confusion_path, mistakes_path, tiles))
 
 
 def _predict(settings, classifier):
@@ -215,17 +176,15 @@ def _predict(settings, classifier):
   if threshold is not None:
     print('confidences calibrated (temperature %.3f); "%s" below %.3f'
           % (temperature, calibration.UNSURE_MARK, threshold))
-  for path, ranked in evaluation.top_predictions(classifier, settings.images, settings.top_k,
-                                                 temperature):
-    mark = ''
-    if threshold is not None and ranked[0][1] < threshold:
-      mark = '  ' + calibration.UNSURE_MARK
+  for path, ranked in evaluation.top_predictions(classifier, settings.images, settings.top_k, temperature):
+    unsure = threshold is not None and ranked[0][1] < threshold
+    mark = '  ' + calibration.UNSURE_MARK if unsure else ''
     print('%s: %s%s' % (path, ', '.join('%s %.3f' % pair for pair in ranked), mark))
 
 
 def _dense_inputs(settings, metadata, same_size=True):
   """(images [H, W, 3] each, sources, labels or None) for --dense_features (all of one
-  size) or --heatmaps (``same_size`` False: any sizes)."""
+  size) or --heatmaps (``same_size`` False)."""
   if settings.images:
     size = tuple(settings.image_size) if settings.image_size else None
     loaded = [images.read_image(path, size) for path in settings.images]
@@ -246,16 +205,14 @@ def _write_dense_features(settings, checkpoint):
   with atomic_files.replacing(settings.dense_features, suffix='.h5') as temporary:
     with h5py.File(temporary, 'w') as out:
       out.create_dataset('features', data=features, compression='gzip')
-      out.create_dataset('sources', data=np.array(sources, dtype=object),
-                         dtype=h5py.string_dtype())
+      out.create_dataset('sources', data=np.array(sources, dtype=object), dtype=h5py.string_dtype())
       if labels is not None:
         out.create_dataset('labels', data=labels)
       out.attrs.update(output_stride=settings.output_stride, checkpoint=prefix,
                        model_name=checkpoint.metadata['model_name'],
                        multi_grid=list(settings.multi_grid or []))
   print('wrote %s features %s (output stride %d) to %s'
-        % (len(features), list(features.shape[1:]), settings.output_stride,
-           settings.dense_features))
+        % (len(features), list(features.shape[1:]), settings.output_stride, settings.dense_features))
 
 
 def _write_heatmaps(settings, checkpoint):
@@ -277,62 +234,39 @@ def _write_heatmaps(settings, checkpoint):
                       {'class_names': class_names, 'checkpoint': prefix,
                        'model_name': checkpoint.metadata['model_name']}, labels)
   print('wrote %d heatmaps (%s) and %s (output stride %d)'
-        % (len(maps), os.path.join(settings.heatmaps, HEATMAP_FILE.replace('%04d', '*')),
-           path, stride))
+        % (len(maps), os.path.join(settings.heatmaps, HEATMAP_FILE.replace('%04d', '*')), path, stride))
 
 
-def _check_split_and_watch(settings):
-  """Refuses what --watch and --split do not go with."""
-  if settings.split == 'validation' and (settings.dataset_dir or settings.dataset_file or
-                                         settings.images):
+def _check_flags(settings):
+  """Refuses, before any work, flags that do not go together or that cannot run here."""
+  if settings.split == 'validation' and (settings.dataset_dir or settings.dataset_file or settings.images):
     raise UsageError('--split validation is the run\'s own data; it does not go with '
                      '--dataset_dir, --dataset_file or --images')
-  if not settings.watch:
-    if settings.watch_timeout is not None:
-      raise UsageError('--watch_timeout goes with --watch')
-    return
-  for flag in ('images', 'dense_features', 'heatmaps', 'export_dir', 'plots'):
-    if getattr(settings, flag):
-      raise UsageError('--watch evaluates; it does not go with --%s' % flag)
-  if settings.runtime != 'tensorflow':
-    raise UsageError('--watch runs TensorFlow; it does not go with --runtime %s'
-                     % settings.runtime)
-  path = settings.checkpoint_path
-  if os.path.exists(path + '.index') or (os.path.exists(path) and not os.path.isdir(path)):
-    raise UsageError('--watch follows a train dir; --checkpoint_path %s is not a folder'
-                     % settings.checkpoint_path)
-
-
-def _check_precision(settings):
-  """Refuses a --precision this machine cannot run natively, or that goes with what
-  runs the network at float32 regardless."""
-  if settings.precision == precision.FLOAT32:
-    return
-  for flag in ('watch', 'export_dir', 'dense_features', 'heatmaps'):
-    if getattr(settings, flag):
-      raise UsageError('--precision %s applies to evaluation and --images; it does not '
-                       'go with --%s' % (settings.precision, flag))
-  if settings.runtime != 'tensorflow':
-    raise UsageError('--precision %s runs TensorFlow; it does not go with --runtime %s'
-                     % (settings.precision, settings.runtime))
-  precision.check(settings.precision)
-
-
-def _watch(settings):
-  follower = watch.Follower(settings.checkpoint_path,
-                            lambda metadata: _labelled_split(settings, metadata),
-                            settings.report)
-  timeout = settings.watch_timeout
-  follower.follow(DEFAULT_WATCH_TIMEOUT if timeout is None else timeout)
-
-
-def main(argv):
-  settings = parser().parse_args(argv)
-  _check_split_and_watch(settings)
-  _check_precision(settings)
+  if settings.watch_timeout is not None and not settings.watch:
+    raise UsageError('--watch_timeout goes with --watch')
+  if settings.watch:
+    for flag in ('images', 'dense_features', 'heatmaps', 'export_dir', 'plots'):
+      if getattr(settings, flag):
+        raise UsageError('--watch evaluates; it does not go with --%s' % flag)
+    if settings.runtime != 'tensorflow':
+      raise UsageError('--watch runs TensorFlow; it does not go with --runtime %s' % settings.runtime)
+    path = settings.checkpoint_path
+    if os.path.exists(path + '.index') or (os.path.exists(path) and not os.path.isdir(path)):
+      raise UsageError('--watch follows a train dir; --checkpoint_path %s is not a folder' % path)
+  if settings.precision != precision.FLOAT32:  # Refused with what runs float32 regardless.
+    for flag in ('watch', 'export_dir', 'dense_features', 'heatmaps'):
+      if getattr(settings, flag):
+        raise UsageError('--precision %s applies to evaluation and --images; it does not '
+                         'go with --%s' % (settings.precision, flag))
+    if settings.runtime != 'tensorflow':
+      raise UsageError('--precision %s runs TensorFlow; it does not go with --runtime %s'
+                       % (settings.precision, settings.runtime))
+    precision.check(settings.precision)
   for flag in ('report', 'dense_features'):
-    if getattr(settings, flag):
-      _check_output(getattr(settings, flag), '--' + flag)
+    path = getattr(settings, flag)
+    folder = path and os.path.dirname(os.path.abspath(path))
+    if path and not os.path.isdir(folder):
+      raise UsageError('--%s %s: folder %s does not exist' % (flag, path, folder))
   if settings.runtime != 'tensorflow' and (settings.export_dir or settings.dense_features
                                            or settings.heatmaps):
     raise UsageError('--runtime %s runs evaluation and --images only; --export_dir, '
@@ -343,8 +277,15 @@ def main(argv):
     if not plots.available():
       raise UsageError('--heatmaps: matplotlib is not installed (%s)' % plots.INSTALL_HINT)
     _output_folder(settings.heatmaps, '--heatmaps')
+
+
+def main(argv):
+  settings = parser().parse_args(argv)
+  _check_flags(settings)
   if settings.watch:
-    _watch(settings)
+    timeout = settings.watch_timeout
+    watch.Follower(settings.checkpoint_path, lambda metadata: _labelled_split(settings, metadata),
+                   settings.report).follow(DEFAULT_WATCH_TIMEOUT if timeout is None else timeout)
     return
   plots_folder = _plots_folder(settings)
   if settings.export_dir:
@@ -364,9 +305,8 @@ def main(argv):
   if settings.heatmaps:
     _write_heatmaps(settings, checkpoints.resolved(settings.checkpoint_path))
     return
-  classifier = runtimes.restored_classifier(
-      settings.checkpoint_path, settings.runtime,
-      precision.configure(sessions.session_config(), settings.precision))
+  classifier = runtimes.restored_classifier(settings.checkpoint_path, settings.runtime, precision.configure(
+      sessions.session_config(), settings.precision))
   try:
     if settings.images:
       _predict(settings, classifier)

@@ -1,7 +1,5 @@
-"""The flag reference of docs/flags.md, written from the parsers themselves (train_graph.py's
-is made from the settings' declaration) so that the page and ``--help`` cannot drift apart:
-``python -m legacy_resnet.programs.flag_docs`` prints the tables, and
-tests/test_flag_docs.py checks the page holds them."""
+"""The flag tables of docs/flags.md, printed by ``python -m legacy_resnet.programs.flag_docs``
+from the parsers themselves, so that the page and ``--help`` cannot drift apart."""
 
 import argparse
 import sys

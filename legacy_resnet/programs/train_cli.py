@@ -17,9 +17,8 @@ from legacy_resnet.train import training
 from legacy_resnet.train import training_curves
 
 def parser():
-  p = cli.ArgumentParser(
-      prog='train_graph.py',
-      description='Train a ResNet on SIGNS-format data with a tf.compat.v1 graph.')
+  p = cli.ArgumentParser(prog='train_graph.py',
+                         description='Train a ResNet on SIGNS-format data with a tf.compat.v1 graph.')
   train_settings.add_flags(p)
   p.add_argument('--verbose', action='store_true', help='show TensorFlow warnings')
   return p
@@ -39,8 +38,7 @@ def main(argv, on_step=None):
   if task and task.job_name == cluster.PS:
     distributed.run_ps(settings, task)  # Needs neither data nor a train dir.
     return
-  data = datasets.training_data(settings.data.dataset_dir, settings.data.validation_split,
-                                settings.data.seed)
+  data = datasets.training_data(settings.data.dataset_dir, settings.data.validation_split, settings.data.seed)
   if not settings.data.validation_split:
     print('--validation_split 0: per-epoch evaluation and best/ use the test split')
   train_dir = settings.run.train_dir
@@ -52,22 +50,15 @@ def main(argv, on_step=None):
   chief = not task or cluster.is_chief(task)
   # The chief is the train dir's one writer; other workers write nothing there.
   with train_dir_lock.held(train_dir) if chief else contextlib.nullcontext():
-    report = _train(settings, task, data, metadata, on_step, chief)
+    replicas = distributed.replicas_per_step(settings, task) if task else 1
+    steps_per_epoch = derived.run_length(settings, data.num_train, replicas)[0]
+    with training_curves.written_at_end(train_dir, steps_per_epoch, chief):
+      # The test report; None when there was nothing to do, or on a worker not the chief.
+      report = (distributed.run_worker(settings, task, data, metadata) if task
+                else training.train(settings, data, metadata, on_step))
   if report is None:
     if chief:
       print('%s has already reached the final step; nothing to do' % train_dir)
   else:
     print('final test accuracy %.4f (%d images); checkpoints in %s'
           % (report['accuracy'], report['num_examples'], train_dir))
-
-
-def _train(settings, task, data, metadata, on_step, chief):
-  """Trains in this process (one process, or this cluster ``task``); returns the test
-  report, None when there was nothing to do or on a cluster worker that is not the
-  chief."""
-  replicas = distributed.replicas_per_step(settings, task) if task else 1
-  steps_per_epoch = derived.run_length(settings, data.num_train, replicas)[0]
-  with training_curves.written_at_end(settings.run.train_dir, steps_per_epoch, chief):
-    if task:
-      return distributed.run_worker(settings, task, data, metadata)
-    return training.train(settings, data, metadata, on_step)

@@ -1,5 +1,4 @@
-"""Values derived from a run's settings (``train_settings.TrainSettings``): its length,
-its cadence, its augmentation and its session configuration."""
+"""What follows from a TrainSettings: run length, cadence, augmentation, session config."""
 
 import dataclasses
 
@@ -11,15 +10,13 @@ from legacy_resnet.core.errors import SettingError
 
 
 def run_length(settings, num_train, batches_per_step=1):
-  """(steps_per_epoch, total_steps) of a TrainSettings on ``num_train`` images;
-  ``batches_per_step`` batches make one step (synchronous replicas aggregate several)."""
+  """(steps_per_epoch, total_steps) of a TrainSettings on ``num_train`` images, with
+  ``batches_per_step`` batches a step (synchronous replicas aggregate several)."""
   batch_size, num_clones = settings.data.batch_size, settings.run.num_clones
   if batch_size > num_train:
-    raise SettingError('{batch_size} %d is larger than the %d training images',
-                       batch_size, num_train)
+    raise SettingError('{batch_size} %d is larger than the %d training images', batch_size, num_train)
   if batch_size % num_clones:
-    raise SettingError('{batch_size} %d does not split evenly over {num_clones} %d',
-                       batch_size, num_clones)
+    raise SettingError('{batch_size} %d does not split evenly over {num_clones} %d', batch_size, num_clones)
   per_epoch = batching.steps_per_epoch(num_train, batch_size * batches_per_step)
   schedule = settings.schedule
   total = schedule.max_number_of_steps or int(round(schedule.num_epochs * per_epoch))
@@ -48,13 +45,11 @@ def augmentation(settings):
       field: getattr(settings, flag) for field, flag in photo_augmentation.FLAGS.items()})
   return batching.Augmentation(settings.random_shift, settings.horizontal_flip,
                                settings.random_brightness, settings.random_contrast,
-                               None if photo == photo_augmentation.NO_PHOTO_AUGMENTATION
-                               else photo)
+                               None if photo == photo_augmentation.NO_PHOTO_AUGMENTATION else photo)
 
 
 def session_config(settings, num_cpu_devices=1):
   """The ConfigProto of a RunSettings' threads, XLA and precision."""
   return precision.configure(
       sessions.session_config(settings.num_intra_threads, settings.num_inter_threads,
-                              settings.xla, num_cpu_devices=num_cpu_devices),
-      settings.precision)
+                              settings.xla, num_cpu_devices=num_cpu_devices), settings.precision)
