@@ -1,23 +1,7 @@
-"""Calibrated confidence and "not sure": temperature scaling fitted on a run's
-validation split, the threshold below which a prediction is marked unsure, and the
-expected calibration error (pure numpy).
-
-A network's softmax is often surer than it is right. Temperature scaling divides the
-logits by one number T, fitted to minimize the cross-entropy on the validation split,
-which the run held out of its training file: the ranking of the classes (and so the
-accuracy) stays, the probabilities become closer to how often the network is right.
-The probabilities stand in for the logits: softmax(log p / T) = softmax(logits / T).
-
-The unsure threshold is chosen on the same split: the calibrated confidence below
-which ``UNSURE_SHARE`` of the validation images fall, so about that share of images
-like the training set's are marked "not sure"; images unlike them (another camera,
-light, background) come out less confident and are marked more often.
-
-Training fits both at its end and records them in the run's metadata under
-``calibration``; ``python -m legacy_resnet.programs.calibrate --checkpoint_path DIR`` fits
-them for a run trained before this existed. ``eval_graph.py`` reads them, and for a
-run without them uses temperature 1 and no threshold, saying so.
-"""
+"""Calibrated confidence (pure numpy): a temperature T fitted on a run's validation split
+(softmax(log p / T) = softmax(logits / T) keeps the ranking, so the accuracy), the
+confidence below which UNSURE_SHARE of that split falls (marked "not sure"), and the
+expected calibration error. Training records them in the run's metadata."""
 
 import math
 
@@ -35,10 +19,8 @@ _LOG_TEMPERATURES = np.linspace(np.log(0.05), np.log(20.0), 121)
 
 
 def scaled(probabilities, temperature):
-  """float64 [N, C]: ``probabilities`` [N, C] with their logits divided by
-  ``temperature``."""
-  logits = np.log(np.maximum(np.asarray(probabilities, np.float64), metrics.PROBABILITY_FLOOR))
-  logits = logits / temperature
+  """float64 [N, C]: ``probabilities`` [N, C] with their logits divided by ``temperature``."""
+  logits = np.log(np.maximum(np.asarray(probabilities, np.float64), metrics.PROBABILITY_FLOOR)) / temperature
   logits -= logits.max(axis=1, keepdims=True)
   exponentials = np.exp(logits)
   return exponentials / exponentials.sum(axis=1, keepdims=True)
@@ -51,8 +33,7 @@ def _cross_entropy(probabilities, labels, temperature):
 
 def fit_temperature(probabilities, labels):
   """The temperature in [0.05, 20] that minimizes the cross-entropy of ``labels`` [N]
-  under ``probabilities`` [N, C]: a grid over log T, then a golden-section search
-  around its best point."""
+  under ``probabilities`` [N, C] (a grid over log T, then a golden-section search)."""
   losses = [_cross_entropy(probabilities, labels, np.exp(t)) for t in _LOG_TEMPERATURES]
   best = int(np.argmin(losses))
   low = _LOG_TEMPERATURES[max(best - 1, 0)]
@@ -69,10 +50,8 @@ def fit_temperature(probabilities, labels):
 
 
 def expected_calibration_error(probabilities, labels, bins=ECE_BINS):
-  """The expected calibration error of ``probabilities`` [N, C] for ``labels`` [N]:
-  confidences (the top probability) in ``bins`` equal-width bins over [0, 1], the
-  gap between each bin's accuracy and mean confidence weighted by its share of the
-  images."""
+  """The expected calibration error of ``probabilities`` [N, C] for ``labels`` [N] over
+  ``bins`` equal-width confidence bins."""
   probabilities = np.asarray(probabilities, np.float64)
   confidence = probabilities.max(axis=1)
   right = probabilities.argmax(axis=1) == np.asarray(labels)
@@ -86,8 +65,7 @@ def expected_calibration_error(probabilities, labels, bins=ECE_BINS):
 
 
 def unsure_threshold(confidences, share=UNSURE_SHARE):
-  """The confidence below which ``share`` of ``confidences`` fall (the lower
-  ``share`` quantile)."""
+  """The confidence below which ``share`` of ``confidences`` fall (the lower quantile)."""
   return float(np.quantile(np.asarray(confidences, np.float64), share, method='lower'))
 
 
@@ -120,8 +98,7 @@ def describe(recorded):
 
 def from_metadata(metadata, path):
   """(temperature, unsure threshold or None, recorded fit or None) of a run's
-  ``metadata`` (read from ``path``): temperature 1 and no threshold when the run
-  recorded none.
+  ``metadata`` (read from ``path``); (1.0, None, None) when the run recorded none.
 
   Raises:
     UsageError: the recorded values are out of range.

@@ -1,16 +1,13 @@
-"""An evaluator that follows a training run (``eval_graph.py --watch``): it evaluates each
-checkpoint of a train dir once, oldest first, as the trainer saves them, and stops when
-the run's metadata says it ended (``checkpoints.write_end``) or when no new checkpoint
-came for a while.
+"""An evaluator following a training run (``eval_graph.py --watch``): each checkpoint of a
+train dir is evaluated once, oldest first, until the run's metadata says it ended
+(``checkpoints.write_end``) or no new checkpoint came for a while.
 
-Its results go to ``<train_dir>/eval``: TensorBoard events (the same tags as the
-trainer's held-out evaluation, ``validation/accuracy`` or ``test/accuracy``, so that
-TensorBoard draws the two runs in one chart) and ``evaluated.json``, the list of the
-checkpoints evaluated. That list is written, atomically, before each checkpoint's
-events, so a restarted evaluator never evaluates a checkpoint twice (a kill between
-the two writes costs that checkpoint's point in TensorBoard, never a duplicate).
+Results go to ``<train_dir>/eval``: TensorBoard events under the trainer's own held-out
+tags (one chart for both runs) and ``evaluated.json``, written atomically before each
+checkpoint's events, so a restarted evaluator never evaluates a checkpoint twice.
 """
 
+import functools
 import json
 import os
 import time
@@ -26,6 +23,7 @@ from legacy_resnet.core.errors import first_cause
 EVAL_SUBDIR = 'eval'
 EVALUATED_FILE = 'evaluated.json'
 POLL_SECS = 1.0
+_print_now = functools.partial(print, flush=True)
 
 
 def _read_evaluated(path):
@@ -46,28 +44,13 @@ def _read_evaluated(path):
   return entries
 
 
-def _summary_writer(eval_dir):
-  try:
-    with tf.Graph().as_default():  # A FileWriter refuses eager mode.
-      return tf.compat.v1.summary.FileWriter(eval_dir)
-  except (tf.errors.OpError, OSError) as error:
-    raise UsageError('%s: cannot write summaries: %s' % (eval_dir, first_cause(error))) from None
-
-
-def _print_now(line):
-  print(line, flush=True)
-
-
 class Follower:
-  """Evaluates the checkpoints of ``train_dir`` as they come.
+  """Evaluates the checkpoints of ``train_dir`` (whose trainer may not have started yet)
+  as they come.
 
-  Args:
-    train_dir: the train dir of a run (its trainer may not have started yet).
-    load_split: called with the run's metadata, returns (its name, 'validation' or
-      'test', and the labelled signs_data.Split to evaluate).
-    report_path: where the latest checkpoint's report goes as JSON (None: nowhere).
-    log: a function that prints a line (default: to stdout, flushed at once, for a
-      watcher whose output goes to a file).
+  ``load_split(metadata)`` returns ('validation' or 'test', the labelled split to
+  evaluate); the latest report goes as JSON to ``report_path`` unless it is None; ``log``
+  prints a line (default: to stdout, flushed at once for a watcher logging to a file).
   """
 
   def __init__(self, train_dir, load_split, report_path=None, log=_print_now):
@@ -82,18 +65,7 @@ class Follower:
       raise UsageError('%s: %s' % (self.eval_dir, error.strerror)) from None
     self.evaluated_path = os.path.join(self.eval_dir, EVALUATED_FILE)
     self.evaluated = _read_evaluated(self.evaluated_path)
-    self._split = None
-    self._classifier = None
-    self._writer = None
-
-  def _done(self):
-    return {entry['checkpoint'] for entry in self.evaluated}
-
-  def _metadata(self):
-    """The run's metadata, or None before its trainer has written it."""
-    if not os.path.exists(os.path.join(self.train_dir, checkpoints.METADATA_FILE)):
-      return None
-    return checkpoints.read_metadata(self.train_dir)
+    self._split = self._classifier = self._writer = None
 
   def _restore(self, prefix):
     """Restores ``prefix``; False when its trainer deleted it first."""
@@ -117,7 +89,12 @@ class Follower:
       return
     if self._split is None:
       self._split = self.load_split(metadata)
-      self._writer = _summary_writer(self.eval_dir)
+      try:
+        with tf.Graph().as_default():  # A FileWriter refuses eager mode.
+          self._writer = tf.compat.v1.summary.FileWriter(self.eval_dir)
+      except (tf.errors.OpError, OSError) as error:
+        raise UsageError('%s: cannot write summaries: %s'
+                         % (self.eval_dir, first_cause(error))) from None
     split_name, split = self._split
     report = evaluation.evaluate(self._classifier, split)
     step = self._classifier.global_step
@@ -140,10 +117,11 @@ class Follower:
     try:
       while True:
         # Read before the listing: a run that has ended has saved its last checkpoint.
-        metadata = self._metadata()
+        metadata = None
         pending = []
-        if metadata is not None:
-          done = self._done()
+        if os.path.exists(os.path.join(self.train_dir, checkpoints.METADATA_FILE)):
+          metadata = checkpoints.read_metadata(self.train_dir)
+          done = {entry['checkpoint'] for entry in self.evaluated}
           # Quiet: between a first save and its state file, the files are the list.
           listed = checkpoints.listed_checkpoints(self.train_dir, warn=lambda _: None)
           pending = [prefix for prefix in listed if os.path.basename(prefix) not in done]
