@@ -2,13 +2,12 @@
 fits a graph, and warm-starting a graph from another model's checkpoint."""
 
 import collections
-import contextlib
-import datetime
 import glob
 import logging
 import os
 import re
 import sys
+import time
 
 import tensorflow as tf
 import tf_slim as slim
@@ -24,6 +23,9 @@ METADATA_FILE = 'legacy_resnet.json'
 STATE_FILE = 'checkpoint'  # The Saver's list of checkpoints in a folder.
 BEST_SUBDIR = 'best'
 MISMATCHES_SHOWN = 5
+# How often a reader lists a train dir again when a trainer prunes the checkpoints it
+# was reading; a writer saving far faster than a checkpoint can be read outruns it.
+READ_ATTEMPTS = 10
 
 
 def _warn(text):
@@ -31,12 +33,13 @@ def _warn(text):
   sys.stderr.flush()
 
 
-def unreadable_because(prefix):
-  """Why checkpoint ``prefix`` cannot be restored whole, or None when it can.
+def _quiet(unused_text):
+  pass
 
-  Every tensor is read back, so a truncated file or a flipped bit (each tensor carries
-  a checksum) is found here rather than half-way through a restore.
-  """
+
+def unreadable_because(prefix):
+  """Why checkpoint ``prefix`` cannot be restored whole (every tensor and its checksum
+  read back), or None when it can."""
   try:
     reader = tf.train.load_checkpoint(prefix)
     oversized = limits.checkpoint_oversized_because(
@@ -51,46 +54,9 @@ def unreadable_because(prefix):
   return None
 
 
-@contextlib.contextmanager
-def _tensorflow_log_silenced():
-  """TensorFlow logs a parse failure of a state file as warnings; the caller reports it."""
-  logger = tf.get_logger()
-  level = logger.level
-  logger.setLevel(logging.ERROR)
-  try:
-    yield
-  finally:
-    logger.setLevel(level)
-
-
-def _listed_by_state_file(folder):
-  """The prefixes a folder's 'checkpoint' state file lists, oldest first; None when
-  the file is missing or cannot be parsed."""
-  with _tensorflow_log_silenced():
-    try:
-      state = tf.train.get_checkpoint_state(folder)
-    except (tf.errors.OpError, ValueError):  # ValueError: bytes that are not text.
-      return None
-  if state is None:
-    return None
-  listed = list(state.all_model_checkpoint_paths)
-  if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
-    listed.append(state.model_checkpoint_path)
-  return listed
-
-
 def _step_suffix(prefix):
   found = re.search(r'-(\d+)$', prefix)
   return int(found.group(1)) if found else -1
-
-
-def _found_by_index_files(folder):
-  """The prefixes of the checkpoints whose index files are in ``folder``, oldest
-  (lowest global step, then oldest file) first."""
-  prefixes = [path[:-len('.index')]
-              for path in glob.glob(os.path.join(glob.escape(folder), '*.index'))]
-  return sorted(prefixes, key=lambda prefix: (_step_suffix(prefix),
-                                              os.path.getmtime(prefix + '.index')))
 
 
 def listed_checkpoints(folder, warn=_warn):
@@ -98,10 +64,24 @@ def listed_checkpoints(folder, warn=_warn):
   file lists or, when that file is missing or damaged, those whose index files are
   there (said through ``warn``), so a lost state file never restarts a run from step 0.
   """
-  listed = _listed_by_state_file(folder)
-  if listed is not None:
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel(logging.ERROR)  # TensorFlow would log a state file it cannot parse.
+  try:
+    state = tf.train.get_checkpoint_state(folder)
+  except (tf.errors.OpError, ValueError):  # ValueError: bytes that are not text.
+    state = None
+  finally:
+    logger.setLevel(level)
+  if state is not None:
+    listed = list(state.all_model_checkpoint_paths)
+    if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
+      listed.append(state.model_checkpoint_path)
     return listed
-  found = _found_by_index_files(folder)
+  # Lowest global step, then oldest file, first.
+  found = sorted((path[:-len('.index')]
+                  for path in glob.glob(os.path.join(glob.escape(folder), '*.index'))),
+                 key=lambda prefix: (_step_suffix(prefix), os.path.getmtime(prefix + '.index')))
   if found:
     state_file = os.path.join(folder, STATE_FILE)
     warn('%s is %s; using the checkpoints found by their files (%s)'
@@ -112,19 +92,9 @@ def listed_checkpoints(folder, warn=_warn):
 
 def recover_saver_list(saver, folder, resume_from):
   """Lets ``saver`` go on deleting beyond its ``max_to_keep``, oldest first, from the
-  checkpoints of ``folder`` up to ``resume_from``; newer, damaged ones are left out of
-  its list (their files stay as they are)."""
-  listed = listed_checkpoints(folder, warn=lambda _: None)  # Said on choosing resume_from.
+  checkpoints of ``folder`` up to ``resume_from`` (newer, damaged ones stay as they are)."""
+  listed = listed_checkpoints(folder, _quiet)  # Said on choosing resume_from.
   saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
-
-
-# How often a reader lists a train dir again when a trainer prunes the checkpoints it
-# was reading; a writer saving far faster than a checkpoint can be read outruns it.
-READ_ATTEMPTS = 10
-
-
-def _quiet(unused_text):
-  pass
 
 
 def _pruned(folder, prefix):
@@ -140,10 +110,9 @@ def _say_replaced(gone, prefix, warn):
 
 
 def newest_readable(folder, warn=_warn):
-  """The newest checkpoint of ``folder`` that reads back whole, or None when the
-  folder lists none. Each newer, damaged one is reported through ``warn``, naming it
-  and the one used instead. A checkpoint that a trainer deletes while it is read is
-  no damage: the listing is read again, and the switch said in one line.
+  """The newest checkpoint of ``folder`` that reads back whole, or None when the folder
+  lists none; each newer, damaged one is said through ``warn``. Checkpoints its trainer
+  deletes while they are read are no damage: the listing is read again.
 
   Raises:
     UsageError: checkpoints are listed but none of them is readable.
@@ -175,11 +144,9 @@ def newest_readable(folder, warn=_warn):
 
 def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
   """Calls ``restore(prefix)`` and returns the prefix restored: ``prefix`` when given,
-  else the checkpoint ``checkpoint_path`` names (``resolve``).
-
-  When ``checkpoint_path`` is a train dir, its trainer may delete the checkpoint before
-  ``restore`` is done with it; then the newest complete one is restored instead, and
-  the switch said through ``warn`` in one line.
+  else the checkpoint ``checkpoint_path`` names (``resolve``). When a train dir's trainer
+  deletes that checkpoint first, its newest complete one is restored instead, said
+  through ``warn``.
 
   Raises:
     UsageError: what ``resolve`` raises, or the checkpoints kept being deleted.
@@ -206,6 +173,7 @@ def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
 _INTERRUPTED_WRITE = re.compile(
     r'(\.(data-\d+-of-\d+|index)\.tempstate\d+|\.meta\.tmp[0-9a-f]+|^checkpoint\.tmp[0-9a-f]+'
     r'|^\.%s\..+\.tmp)$' % re.escape(METADATA_FILE))
+_CHECKPOINT_FILE = re.compile(r'\.(data-\d+-of-\d+|index|meta)$')
 
 
 def _remove(paths):
@@ -241,9 +209,6 @@ def remove_failed_save(folder, prefix):
   return _remove(sorted(set(partial)))
 
 
-_CHECKPOINT_FILE = re.compile(r'\.(data-\d+-of-\d+|index|meta)$')
-
-
 def bytes_held(train_dir):
   """The bytes of the checkpoint files in ``train_dir`` and its best/."""
   return sum(os.path.getsize(os.path.join(folder, name))
@@ -253,8 +218,7 @@ def bytes_held(train_dir):
 
 
 def resolve(checkpoint_path, warn=_warn):
-  """A readable checkpoint prefix from a prefix or a folder (meaning its newest
-  readable checkpoint).
+  """A readable checkpoint prefix from a prefix or a folder (its newest readable one).
 
   Raises:
     UsageError: when nothing readable is there.
@@ -273,10 +237,10 @@ def resolve(checkpoint_path, warn=_warn):
   return checkpoint_path
 
 
-class Resolved(collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])):
-  """A checkpoint resolved once for a whole command: ``path`` as named (a prefix, or a
-  train dir meaning its newest readable checkpoint), the ``prefix`` found there and the
-  ``metadata`` of its run."""
+# A checkpoint resolved once for a whole command: ``path`` as named (a prefix, or a train
+# dir meaning its newest readable checkpoint), the ``prefix`` found there and the
+# ``metadata`` of its run.
+Resolved = collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])
 
 
 def resolved(checkpoint):
@@ -311,11 +275,10 @@ def write_metadata(train_dir, metadata):
 
 
 def write_end(train_dir, metadata, step):
-  """Records in the run's metadata that it ended, having reached its last step
-  ``step`` (an evaluator following the run stops there). A restarted run writes its
-  metadata without this entry until it ends again."""
-  metadata['ended'] = {'global_step': step, 'time': datetime.datetime.now(
-      datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
+  """Records in the run's metadata that it ended at its last step ``step`` (where an
+  evaluator following the run stops); a restarted run drops this until it ends again."""
+  metadata['ended'] = {'global_step': step,
+                       'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
   write_metadata(train_dir, metadata)
 
 
@@ -338,12 +301,8 @@ def _describe(mismatches):
 
 
 def check_fits(prefix, variables_by_name):
-  """Raises a UsageError listing the first variables that ``prefix`` cannot fill.
-
-  Args:
-    prefix: checkpoint prefix.
-    variables_by_name: checkpoint name -> graph variable, as a Saver's var_list.
-  """
+  """Raises a UsageError listing the first variables that checkpoint ``prefix`` cannot
+  fill; ``variables_by_name`` maps checkpoint names to graph variables (a Saver's var_list)."""
   shapes = variable_shapes(prefix)
   mismatches = []
   for name, variable in sorted(variables_by_name.items()):
@@ -361,10 +320,6 @@ WarmStartReport = collections.namedtuple(
     'WarmStartReport', ['restored', 'excluded', 'missing', 'shape_mismatched'])
 
 
-def in_scopes(name, scopes):
-  return any(name == scope or name.startswith(scope.rstrip('/') + '/') for scope in scopes)
-
-
 def match_variables(prefix, variables, exclude_scopes):
   """Sorts ``variables`` by what a restore from ``prefix`` would do with them.
 
@@ -376,7 +331,7 @@ def match_variables(prefix, variables, exclude_scopes):
   restorable, excluded, missing, mismatched = {}, [], [], []
   for variable in variables:
     name, wanted = variable.op.name, variable.shape.as_list()
-    if in_scopes(name, exclude_scopes):
+    if any(name == scope or name.startswith(scope.rstrip('/') + '/') for scope in exclude_scopes):
       excluded.append(name)
     elif name not in shapes:
       missing.append(name)
@@ -388,14 +343,13 @@ def match_variables(prefix, variables, exclude_scopes):
 
 
 def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
-  """A Saver that fills this graph's model variables from another run's checkpoint.
-
-  Variables under ``exclude_scopes`` are left to their initializers (e.g. new
-  logits). A variable the checkpoint lacks is an error unless
-  ``ignore_missing_vars``; a shape mismatch that is not excluded is always one.
+  """A Saver that fills this graph's model variables from another run's checkpoint,
+  but those under ``exclude_scopes`` (e.g. new logits).
 
   Returns:
     (saver or None when nothing matches, WarmStartReport).
+  Raises:
+    SettingError: a shape mismatch, or a missing variable unless ``ignore_missing_vars``.
   """
   restorable, report = match_variables(prefix, slim.get_model_variables(), exclude_scopes)
   if report.shape_mismatched:

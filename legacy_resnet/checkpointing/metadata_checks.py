@@ -59,21 +59,18 @@ def _moving_average_decay(value):
 
 
 def _dataset(value):
-  # Runs built in code (the benchmark, tests) name other kinds; evaluating them needs
-  # --dataset_dir or --dataset_file, so only the two kinds with a held-out set of their
-  # own have fields to check.
+  # Other kinds (runs built in code) need --dataset_dir or --dataset_file to be evaluated:
+  # only these two have a held-out set of their own, described by fields to check.
   if not isinstance(value, dict) or not isinstance(value.get('kind'), str) or not value['kind']:
     return 'must be an object with a "kind" (a name)'
-  if value['kind'] not in ('signs', 'synthetic'):
-    return None
-  if value['kind'] == 'signs':
-    if not isinstance(value.get('dataset_dir'), str) or not value['dataset_dir']:
-      return '"dataset_dir" must be a folder name'
-    return None
-  for key, low, high in (('seed', 0, 2 ** 63 - 1), ('num_train', 1, MAX_SYNTHETIC_IMAGES),
-                         ('num_test', 1, MAX_SYNTHETIC_IMAGES)):
-    if not _is_int(value.get(key), low, high):
-      return '"%s" must be an integer from %d to %d' % (key, low, high)
+  if value['kind'] == 'signs' and not (isinstance(value.get('dataset_dir'), str) and
+                                       value['dataset_dir']):
+    return '"dataset_dir" must be a folder name'
+  if value['kind'] == 'synthetic':
+    for key, low, high in (('seed', 0, 2 ** 63 - 1), ('num_train', 1, MAX_SYNTHETIC_IMAGES),
+                           ('num_test', 1, MAX_SYNTHETIC_IMAGES)):
+      if not _is_int(value.get(key), low, high):
+        return '"%s" must be an integer from %d to %d' % (key, low, high)
   return None
 
 
@@ -99,8 +96,7 @@ OPTIONAL = (('best', _evaluation), ('last_eval', _evaluation))
 
 def check_metadata(path, metadata):
   """Returns ``metadata`` (the parsed JSON of ``path``) once every key train_graph.py
-  writes is there with a value of the right type and range; unknown keys are left
-  alone (a newer version may add some).
+  writes is there with a value of the right type and range (unknown keys are let be).
 
   Raises:
     UsageError: '<path>: key <key> ...' for the first bad or missing key.
@@ -119,7 +115,7 @@ def check_metadata(path, metadata):
 
 
 def load_metadata(path):
-  """The checked metadata in JSON file ``path`` (see check_metadata).
+  """The checked metadata in JSON file ``path``.
 
   Raises:
     UsageError: an unreadable, oversized or invalid file, naming it (and the key).
