@@ -1,5 +1,5 @@
-"""Checkpoints: finding them, the metadata written beside them, checking that one
-fits a graph, and warm-starting a graph from another model's checkpoint."""
+"""Checkpoints: finding them, their run's metadata, checking that one fits a graph, and
+warm-starting a graph from another model's checkpoint."""
 
 import collections
 import glob
@@ -60,10 +60,9 @@ def _step_suffix(prefix):
 
 
 def listed_checkpoints(folder, warn=_warn):
-  """The checkpoint prefixes of ``folder``, oldest first: those its 'checkpoint' state
-  file lists or, when that file is missing or damaged, those whose index files are
-  there (said through ``warn``), so a lost state file never restarts a run from step 0.
-  """
+  """The checkpoint prefixes of ``folder``, oldest first: those its state file lists or,
+  when that file is missing or damaged, those whose index files are there (said through
+  ``warn``), so a lost state file never restarts a run from step 0."""
   logger = tf.get_logger()
   level = logger.level
   logger.setLevel(logging.ERROR)  # TensorFlow would log a state file it cannot parse.
@@ -91,15 +90,14 @@ def listed_checkpoints(folder, warn=_warn):
 
 
 def recover_saver_list(saver, folder, resume_from):
-  """Lets ``saver`` go on deleting beyond its ``max_to_keep``, oldest first, from the
-  checkpoints of ``folder`` up to ``resume_from`` (newer, damaged ones stay as they are)."""
+  """Lets ``saver`` delete beyond its ``max_to_keep`` the checkpoints of ``folder`` up to
+  ``resume_from`` (newer, damaged ones stay)."""
   listed = listed_checkpoints(folder, _quiet)  # Said on choosing resume_from.
   saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
 
 
 def _pruned(folder, prefix):
-  """Whether checkpoint ``prefix`` of ``folder`` is no longer listed there: its trainer
-  saved newer ones and deleted it (its files may still be going)."""
+  """Whether ``folder``'s trainer deleted ``prefix`` from its list (its files may remain)."""
   return os.path.isdir(folder) and prefix not in listed_checkpoints(folder, _quiet)
 
 
@@ -110,9 +108,8 @@ def _say_replaced(gone, prefix, warn):
 
 
 def newest_readable(folder, warn=_warn):
-  """The newest checkpoint of ``folder`` that reads back whole, or None when the folder
-  lists none; each newer, damaged one is said through ``warn``. Checkpoints its trainer
-  deletes while they are read are no damage: the listing is read again.
+  """The newest checkpoint of ``folder`` that reads back whole (each newer, damaged one
+  said through ``warn``), or None when the folder lists none.
 
   Raises:
     UsageError: checkpoints are listed but none of them is readable.
@@ -143,10 +140,9 @@ def newest_readable(folder, warn=_warn):
 
 
 def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
-  """Calls ``restore(prefix)`` and returns the prefix restored: ``prefix`` when given,
-  else the checkpoint ``checkpoint_path`` names (``resolve``). When a train dir's trainer
-  deletes that checkpoint first, its newest complete one is restored instead, said
-  through ``warn``.
+  """Calls ``restore(prefix)`` with ``prefix``, else what ``checkpoint_path`` names
+  (``resolve``), and returns the prefix restored: when a trainer deletes it first, its
+  newest complete one, said through ``warn``.
 
   Raises:
     UsageError: what ``resolve`` raises, or the checkpoints kept being deleted.
@@ -177,13 +173,11 @@ _CHECKPOINT_FILE = re.compile(r'\.(data-\d+-of-\d+|index|meta)$')
 
 
 def _remove(paths):
-  """Deletes the files ``paths``; returns how many there were."""
   for path in paths:
     try:
       os.remove(path)
     except OSError as error:
-      raise UsageError('%s: cannot remove an interrupted write: %s'
-                       % (path, error.strerror)) from None
+      raise UsageError('%s: cannot remove an interrupted write: %s' % (path, error.strerror)) from None
   return len(paths)
 
 
@@ -193,16 +187,14 @@ def _interrupted_writes(folder):
 
 
 def remove_interrupted_writes(folder):
-  """Deletes what killed saves left in ``folder`` (and its 'best' copies); returns
-  the number of files removed."""
+  """Deletes what killed saves left in ``folder`` and its best/; returns the file count."""
   return sum(_remove(_interrupted_writes(candidate))
              for candidate in (folder, os.path.join(folder, BEST_SUBDIR)))
 
 
 def remove_failed_save(folder, prefix):
-  """Deletes what a failed save of checkpoint ``prefix`` left in ``folder``: temporary
-  files, and its own files unless the state file lists it (a save that failed only on
-  its graph file is complete). Returns the number of files removed."""
+  """Deletes what a failed save of ``prefix`` left in ``folder``, its own files too unless
+  listed (then only its graph file failed); returns the file count."""
   partial = _interrupted_writes(folder)
   if prefix not in (listed_checkpoints(folder, _quiet) or ()):
     partial += glob.glob(glob.escape(prefix) + '.*')
@@ -237,15 +229,14 @@ def resolve(checkpoint_path, warn=_warn):
   return checkpoint_path
 
 
-# A checkpoint resolved once for a whole command: ``path`` as named (a prefix, or a train
-# dir meaning its newest readable checkpoint), the ``prefix`` found there and the
-# ``metadata`` of its run.
+# A checkpoint resolved once for a whole command: ``path`` as named, the ``prefix``
+# found there and the ``metadata`` of its run.
 Resolved = collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])
 
 
 def resolved(checkpoint):
-  """``checkpoint``, a path, resolved with its metadata (or the UsageError of ``resolve``
-  or ``read_metadata``); a Resolved one is returned as it is."""
+  """``checkpoint``, a path or a Resolved, as a Resolved (or the UsageError of ``resolve``
+  or ``read_metadata``)."""
   if isinstance(checkpoint, Resolved):
     return checkpoint
   prefix = resolve(checkpoint)
@@ -257,8 +248,7 @@ def variable_shapes(prefix):
   try:
     return dict(tf.train.list_variables(prefix))
   except (tf.errors.OpError, ValueError) as error:
-    raise UsageError('%s: unreadable checkpoint: %s'
-                     % (prefix, first_cause(error))) from None
+    raise UsageError('%s: unreadable checkpoint: %s' % (prefix, first_cause(error))) from None
 
 
 def global_step(prefix):
@@ -275,16 +265,14 @@ def write_metadata(train_dir, metadata):
 
 
 def write_end(train_dir, metadata, step):
-  """Records in the run's metadata that it ended at its last step ``step`` (where an
-  evaluator following the run stops); a restarted run drops this until it ends again."""
-  metadata['ended'] = {'global_step': step,
-                       'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
+  """Records in the run's metadata that it ended at ``step`` (an evaluator stops there)."""
+  metadata['ended'] = {'global_step': step, 'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
   write_metadata(train_dir, metadata)
 
 
 def read_metadata(path):
-  """The metadata of the run that wrote checkpoint ``path`` (found in the checkpoint's
-  folder or, for the 'best' copies, its parent), or the checkpoints of folder ``path``."""
+  """The metadata of the run that wrote checkpoint ``path`` (or folder ``path``'s), found
+  in its folder or, for best/, the parent."""
   folder = path if os.path.isdir(path) else os.path.dirname(path)
   for candidate in (folder, os.path.dirname(folder)):
     metadata_path = os.path.join(candidate, METADATA_FILE)
@@ -295,9 +283,8 @@ def read_metadata(path):
 
 
 def _describe(mismatches):
-  shown = '; '.join(mismatches[:MISMATCHES_SHOWN])
   more = len(mismatches) - MISMATCHES_SHOWN
-  return shown + ('; and %d more' % more if more > 0 else '')
+  return '; '.join(mismatches[:MISMATCHES_SHOWN]) + ('; and %d more' % more if more > 0 else '')
 
 
 def check_fits(prefix, variables_by_name):
@@ -310,8 +297,7 @@ def check_fits(prefix, variables_by_name):
     if name not in shapes:
       mismatches.append('%s missing' % name)
     elif list(shapes[name]) != wanted:
-      mismatches.append('%s is %s in the checkpoint, %s in the model'
-                        % (name, list(shapes[name]), wanted))
+      mismatches.append('%s is %s in the checkpoint, %s in the model' % (name, list(shapes[name]), wanted))
   if mismatches:
     raise UsageError('%s does not fit this model: %s' % (prefix, _describe(mismatches)))
 
@@ -321,12 +307,8 @@ WarmStartReport = collections.namedtuple(
 
 
 def match_variables(prefix, variables, exclude_scopes):
-  """Sorts ``variables`` by what a restore from ``prefix`` would do with them.
-
-  Returns:
-    (checkpoint name -> variable for those that would be restored, WarmStartReport of
-    names; shape mismatches read 'name [checkpoint shape] (model [shape])').
-  """
+  """(name -> variable of those a restore from ``prefix`` would fill, WarmStartReport of
+  ``variables``' names; a mismatch reads 'name [checkpoint shape] (model [shape])')."""
   shapes = variable_shapes(prefix)
   restorable, excluded, missing, mismatched = {}, [], [], []
   for variable in variables:
@@ -343,11 +325,9 @@ def match_variables(prefix, variables, exclude_scopes):
 
 
 def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
-  """A Saver that fills this graph's model variables from another run's checkpoint,
-  but those under ``exclude_scopes`` (e.g. new logits).
+  """(Saver filling this graph's model variables but ``exclude_scopes`` from another
+  run's checkpoint, or None when nothing matches; WarmStartReport).
 
-  Returns:
-    (saver or None when nothing matches, WarmStartReport).
   Raises:
     SettingError: a shape mismatch, or a missing variable unless ``ignore_missing_vars``.
   """
@@ -366,5 +346,4 @@ def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
 
 def summarize(report):
   """'12 restored, 2 excluded, 0 missing, 0 shape-mismatched'."""
-  return ', '.join('%d %s' % (len(getattr(report, kind)), kind.replace('_', '-'))
-                   for kind in report._fields)
+  return ', '.join('%d %s' % (len(getattr(report, kind)), kind.replace('_', '-')) for kind in report._fields)

@@ -21,13 +21,11 @@ MAX_METADATA_BYTES = 1 << 20
 
 
 def _is_int(value, low, high):
-  return (isinstance(value, numbers.Integral) and not isinstance(value, bool) and
-          low <= value <= high)
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool) and low <= value <= high
 
 
 def _is_number(value):
-  return (isinstance(value, numbers.Real) and not isinstance(value, bool) and
-          math.isfinite(value))
+  return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _model_name(value):
@@ -63,8 +61,7 @@ def _dataset(value):
   # only these two have a held-out set of their own, described by fields to check.
   if not isinstance(value, dict) or not isinstance(value.get('kind'), str) or not value['kind']:
     return 'must be an object with a "kind" (a name)'
-  if value['kind'] == 'signs' and not (isinstance(value.get('dataset_dir'), str) and
-                                       value['dataset_dir']):
+  if value['kind'] == 'signs' and not (isinstance(value.get('dataset_dir'), str) and value['dataset_dir']):
     return '"dataset_dir" must be a folder name'
   if value['kind'] == 'synthetic':
     for key, low, high in (('seed', 0, 2 ** 63 - 1), ('num_train', 1, MAX_SYNTHETIC_IMAGES),
@@ -122,8 +119,7 @@ def load_metadata(path):
   """
   try:
     if os.path.getsize(path) > MAX_METADATA_BYTES:
-      raise UsageError('%s: unreadable metadata: larger than %d bytes'
-                       % (path, MAX_METADATA_BYTES))
+      raise UsageError('%s: unreadable metadata: larger than %d bytes' % (path, MAX_METADATA_BYTES))
     with open(path, encoding='utf-8') as stream:
       metadata = json.load(stream)
   except (OSError, ValueError, RecursionError) as error:

@@ -57,8 +57,7 @@ def _locked(path, train_dir):
     try:
       descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as error:
-      raise UsageError('%s: cannot create the train dir\'s lock file: %s'
-                       % (path, error.strerror)) from None
+      raise UsageError('%s: cannot create the train dir\'s lock file: %s' % (path, error.strerror)) from None
     try:
       fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:

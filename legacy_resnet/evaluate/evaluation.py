@@ -32,8 +32,7 @@ def in_batches(run, images, batch_size=PREDICT_BATCH_SIZE):
 
 def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATCH_SIZE):
   """``in_batches`` running ``output`` in ``session``."""
-  return in_batches(lambda batch: session.run(output, {images_placeholder: batch}), images,
-                    batch_size)
+  return in_batches(lambda batch: session.run(output, {images_placeholder: batch}), images, batch_size)
 
 
 class RestoredClassifier:
@@ -45,8 +44,7 @@ class RestoredClassifier:
   ``global_step`` are those of the checkpoint restored (see ``restore``).
   """
 
-  def __init__(self, checkpoint, image_size=None, network_args=None, finalize=True,
-               config=None):
+  def __init__(self, checkpoint, image_size=None, network_args=None, finalize=True, config=None):
     checkpoint = checkpoints.resolved(checkpoint)
     self.prefix, self.metadata = checkpoint.prefix, checkpoint.metadata
     self.class_names = self.metadata['class_names']
@@ -56,8 +54,7 @@ class RestoredClassifier:
       self.tensors = model_graph.build_classifier(
           self.metadata['model_name'], len(self.class_names), self.image_size,
           preprocessing.InputPipeline.from_metadata(self.metadata), **(network_args or {}))
-      self._restore_map = model_graph.variables_to_restore(
-          self.metadata.get('moving_average_decay'))
+      self._restore_map = model_graph.variables_to_restore(self.metadata.get('moving_average_decay'))
       self._saver = tf.compat.v1.train.Saver(self._restore_map)
       if finalize:  # An exporter still adds its serving outputs.
         self.graph.finalize()
@@ -88,8 +85,7 @@ class RestoredClassifier:
     if freeze is None:
       freeze = self._frozen is not None or len(images) >= FREEZE_FROM_IMAGES
     if not freeze:
-      return predict(self.session, self.tensors.eval_probabilities, self.tensors.images,
-                     images)
+      return predict(self.session, self.tensors.eval_probabilities, self.tensors.images, images)
     if self._frozen is None:
       self._frozen = inference_graph.FrozenOutput(
           self.session, self.tensors.images, self.tensors.eval_probabilities, self.config)
@@ -160,8 +156,7 @@ def fully_convolutional_args(model_name, setting, output_stride):
 def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_grid=None):
   """The RestoredClassifier of ``checkpoint`` (a ``checkpoints.Resolved``) for any image
   size, with ``fully_convolutional_args`` and the last block's ``multi_grid``."""
-  network_args = fully_convolutional_args(checkpoint.metadata['model_name'], setting,
-                                          output_stride)
+  network_args = fully_convolutional_args(checkpoint.metadata['model_name'], setting, output_stride)
   if multi_grid:
     network_args['multi_grid'] = tuple(multi_grid)
   try:
@@ -180,8 +175,7 @@ def dense_features(checkpoint, output_stride, images, multi_grid=None):
   last block's units, or None. Returns float32 [N, ceil(H / output_stride),
   ceil(W / output_stride), channels] and the prefix restored.
   """
-  classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride,
-                                              multi_grid)
+  classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride, multi_grid)
   try:
     return predict(classifier.session, last_block(classifier), classifier.tensors.images,
                    images, DENSE_BATCH_SIZE), classifier.prefix
@@ -195,5 +189,4 @@ def record(writer, name, report, step):
   writer.add_summary(tf.compat.v1.Summary(value=[
       tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
       tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)
-  return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step,
-          'split': name}
+  return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step, 'split': name}

@@ -87,14 +87,12 @@ def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MIS
   pyplot = _pyplot()
   if not len(shown):
     figure = pyplot.figure(figsize=(4, 1))
-    figure.text(0.5, 0.5, 'no mistakes among %d images' % len(labels), ha='center',
-                va='center')
+    figure.text(0.5, 0.5, 'no mistakes among %d images' % len(labels), ha='center', va='center')
     _save(figure, path)
     return 0
   columns = min(_SHEET_COLUMNS, len(shown))
   rows = math.ceil(len(shown) / columns)
-  figure, grid = pyplot.subplots(rows, columns, figsize=(1.5 * columns, 1.75 * rows + 0.5),
-                                 squeeze=False)
+  figure, grid = pyplot.subplots(rows, columns, figsize=(1.5 * columns, 1.75 * rows + 0.5), squeeze=False)
   for axes in grid.flat[len(shown):]:
     axes.set_visible(False)
   for axes, index in zip(grid.flat, shown):
@@ -185,8 +183,7 @@ class HeatmapPictures:
                                 extent=(-half, columns * output_stride - half,
                                         rows * output_stride - half, -half))
     self._overlay.set_clip_path(axes.patch)
-    self._cross, = axes.plot([0], [0], marker='x', color='white', markersize=10, mew=2.5,
-                             clip_on=False)
+    self._cross, = axes.plot([0], [0], marker='x', color='white', markersize=10, mew=2.5, clip_on=False)
     axes.set(xlim=(0, width), ylim=(height, 0))
     axes.set_axis_off()
     axes.set_title('', fontsize=9, y=1.0)  # a fixed place: no search for room at every draw
@@ -201,8 +198,7 @@ def training_curves(path, epochs, series, title=''):
     axes = loss_axes if 'loss' in label else accuracy_axes
     values = np.asarray(values, dtype=float)
     present = ~np.isnan(values)
-    axes.plot(np.asarray(epochs)[present], values[present], marker='o', markersize=3,
-              label=label)
+    axes.plot(np.asarray(epochs)[present], values[present], marker='o', markersize=3, label=label)
   loss_axes.set_title('loss')
   accuracy_axes.set(title='accuracy', ylim=(-0.02, 1.02))
   for axes in (loss_axes, accuracy_axes):

@@ -93,8 +93,7 @@ class Follower:
         with tf.Graph().as_default():  # A FileWriter refuses eager mode.
           self._writer = tf.compat.v1.summary.FileWriter(self.eval_dir)
       except (tf.errors.OpError, OSError) as error:
-        raise UsageError('%s: cannot write summaries: %s'
-                         % (self.eval_dir, first_cause(error))) from None
+        raise UsageError('%s: cannot write summaries: %s' % (self.eval_dir, first_cause(error))) from None
     split_name, split = self._split
     report = evaluation.evaluate(self._classifier, split)
     step = self._classifier.global_step
