@@ -1,12 +1,10 @@
 """Lists a checkpoint's variables with their shapes and, given a model, compares them.
 
-  python -m legacy_resnet.checkpointing.inspect_checkpoint CKPT
-  python -m legacy_resnet.checkpointing.inspect_checkpoint CKPT --model_name resnet_v1_50 --num_classes 6 \\
-      [--checkpoint_exclude_scopes resnet_v1_50/logits]
+  python -m legacy_resnet.checkpointing.inspect_checkpoint CKPT [--model_name resnet_v1_50 \\
+      --num_classes 6 --checkpoint_exclude_scopes resnet_v1_50/logits]
 
-CKPT is a checkpoint prefix or a folder (its latest checkpoint). The comparison is the
-report a warm start with ``train_graph.py --checkpoint_path CKPT`` would give: which model
-variables would be restored, excluded, missing or of another shape.
+CKPT is a checkpoint prefix or a folder (its newest checkpoint). The comparison is the
+report of a warm start with ``train_graph.py --checkpoint_path CKPT``.
 """
 
 import sys

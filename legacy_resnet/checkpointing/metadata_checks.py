@@ -1,6 +1,5 @@
-"""What a train dir must hold before it is trusted: its ``legacy_resnet.json`` (written
-by another version, or edited by hand) checked key by key, and a checkpoint's
-``global_step``. A bad value is one UsageError naming the file and the key."""
+"""Checks of what a train dir holds before it is trusted: its ``legacy_resnet.json`` key by
+key, and a checkpoint's ``global_step``; a bad value is a UsageError naming file and key."""
 
 import json
 import math
@@ -104,19 +103,14 @@ def check_metadata(path, metadata):
     if key not in metadata:
       if (key, check) in REQUIRED:
         raise UsageError('%s: key %s missing' % (path, key))
-      continue
-    problem = check(metadata[key])
-    if problem:
+    elif problem := check(metadata[key]):
       raise UsageError('%s: key %s %s (got %.80r)' % (path, key, problem, metadata[key]))
   return metadata
 
 
 def load_metadata(path):
-  """The checked metadata in JSON file ``path``.
-
-  Raises:
-    UsageError: an unreadable, oversized or invalid file, naming it (and the key).
-  """
+  """The checked metadata in JSON file ``path``; a UsageError when it is unreadable,
+  oversized or invalid."""
   try:
     if os.path.getsize(path) > MAX_METADATA_BYTES:
       raise UsageError('%s: unreadable metadata: larger than %d bytes' % (path, MAX_METADATA_BYTES))
@@ -128,11 +122,8 @@ def load_metadata(path):
 
 
 def checked_global_step(prefix, value):
-  """The checkpoint's ``global_step`` tensor ``value`` as an int.
-
-  Raises:
-    UsageError: unless it is an integer scalar >= 0.
-  """
+  """The checkpoint's ``global_step`` tensor ``value`` as an int; a UsageError unless it
+  is an integer scalar >= 0."""
   value = np.asarray(value)
   if value.shape != () or value.dtype.kind not in 'iu' or value < 0:
     raise UsageError('%s: tensor global_step must be a non-negative integer scalar, got %s %s'

@@ -1,12 +1,8 @@
 """One writer per train dir: a training run (a cluster's chief) holds ``flock`` on
-``<train_dir>/train.lock`` while it lives, so the kernel releases it however the holder
-dies, and no process ids or ages are guessed. The holder writes its host, process id and
-start time into the file, for the message that refuses a second run.
-
-On NFS, Linux turns ``flock`` into a lock of the server's lock manager: machines exclude
-each other, and a crashed client's lock goes when its lease does (a minute or two).
-Mounts with ``nolock`` or ``local_lock=all`` lock on each client alone.
-"""
+``<train_dir>/train.lock``, released by the kernel however the holder dies; the file
+names the holder (host, process id, start time) for the message that refuses a second
+run. On NFS the server's lock manager keeps machines apart (a crashed client's lock lasts
+until its lease ends), unless mounted with ``nolock`` or ``local_lock=all``."""
 
 import contextlib
 import errno
@@ -29,8 +25,7 @@ def holder_description(record):
 
 
 def _read_record(descriptor):
-  """The holder's record in the lock file open as ``descriptor`` ({} when empty or not
-  a record: written by nobody yet, or by a holder killed while writing it)."""
+  """The holder's record in the lock file open as ``descriptor`` ({} if none or half-written)."""
   os.lseek(descriptor, 0, os.SEEK_SET)
   try:
     record = json.loads(os.read(descriptor, 4096).decode('utf-8'))
@@ -48,11 +43,8 @@ def _is_at(descriptor, path):
 
 
 def _locked(path, train_dir):
-  """A descriptor of the lock file ``path``, exclusively locked.
-
-  A holder removes the file when it ends; a run that opened it just before then would
-  lock a file no longer there, so the lock counts only once ``path`` still names it.
-  """
+  """A descriptor of the lock file ``path``, exclusively locked once ``path`` still names it
+  (an ending holder removes the file, maybe after another run opened it)."""
   while True:
     try:
       descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -76,8 +68,8 @@ def _locked(path, train_dir):
 
 @contextlib.contextmanager
 def held(train_dir, log=print):
-  """Holds the lock of ``train_dir`` (an existing folder) while entered; a lock file left
-  by a process that is gone is taken over, said through ``log``.
+  """Holds the lock of ``train_dir`` (a folder) while entered, taking over (said through
+  ``log``) a lock file left by a process that is gone.
 
   Raises:
     SettingError: another live process holds the lock (the message names it).

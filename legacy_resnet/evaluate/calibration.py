@@ -74,16 +74,11 @@ def fit(probabilities, labels, split_name='validation'):
   ``labels`` [N] of its ``split_name`` split."""
   temperature = fit_temperature(probabilities, labels)
   calibrated = scaled(probabilities, temperature)
-  return {
-      'temperature': temperature,
-      'unsure_below': unsure_threshold(calibrated.max(axis=1)),
-      'unsure_share': UNSURE_SHARE,
-      'fitted_on': split_name,
-      'num_examples': int(len(labels)),
-      'expected_calibration_error': expected_calibration_error(calibrated, labels),
-      'expected_calibration_error_before': expected_calibration_error(probabilities, labels),
-      'ece_bins': ECE_BINS,
-  }
+  return {'temperature': temperature, 'unsure_below': unsure_threshold(calibrated.max(axis=1)),
+          'unsure_share': UNSURE_SHARE, 'fitted_on': split_name, 'num_examples': int(len(labels)),
+          'expected_calibration_error': expected_calibration_error(calibrated, labels),
+          'expected_calibration_error_before': expected_calibration_error(probabilities, labels),
+          'ece_bins': ECE_BINS}
 
 
 def describe(recorded):

@@ -1,11 +1,7 @@
-"""An evaluator following a training run (``eval_graph.py --watch``): each checkpoint of a
-train dir is evaluated once, oldest first, until the run's metadata says it ended
-(``checkpoints.write_end``) or no new checkpoint came for a while.
-
-Results go to ``<train_dir>/eval``: TensorBoard events under the trainer's own held-out
-tags (one chart for both runs) and ``evaluated.json``, written atomically before each
-checkpoint's events, so a restarted evaluator never evaluates a checkpoint twice.
-"""
+"""An evaluator following a training run (``eval_graph.py --watch``) into
+``<train_dir>/eval``: TensorBoard events under the trainer's own held-out tags, and
+``evaluated.json``, written before each checkpoint's events so that a restarted evaluator
+never evaluates a checkpoint twice."""
 
 import functools
 import json
@@ -45,20 +41,14 @@ def _read_evaluated(path):
 
 
 class Follower:
-  """Evaluates the checkpoints of ``train_dir`` (whose trainer may not have started yet)
-  as they come.
-
-  ``load_split(metadata)`` returns ('validation' or 'test', the labelled split to
-  evaluate); the latest report goes as JSON to ``report_path`` unless it is None; ``log``
-  prints a line (default: to stdout, flushed at once for a watcher logging to a file).
-  """
+  """Evaluates the checkpoints of ``train_dir`` (its trainer maybe not started yet) as they
+  come. ``load_split(metadata)`` returns ('validation' or 'test', the labelled split); the
+  latest report goes as JSON to ``report_path`` (None: nowhere); ``log`` prints a line."""
 
   def __init__(self, train_dir, load_split, report_path=None, log=_print_now):
-    self.train_dir = train_dir
+    self.train_dir, self.load_split, self.report_path, self.log = (
+        train_dir, load_split, report_path, log)
     self.eval_dir = os.path.join(train_dir, EVAL_SUBDIR)
-    self.load_split = load_split
-    self.report_path = report_path
-    self.log = log
     try:
       os.makedirs(self.eval_dir, exist_ok=True)
     except OSError as error:
@@ -81,8 +71,7 @@ class Follower:
     return True
 
   def evaluate(self, prefix, metadata):
-    """Evaluates checkpoint ``prefix`` and records it (evaluated.json, TensorBoard, the
-    report); says so when its trainer deleted it before it could be."""
+    """Evaluates and records checkpoint ``prefix``, unless its trainer deleted it first."""
     name = os.path.basename(prefix)
     if not self._restore(prefix):
       self.log('%s was deleted by its trainer before it could be evaluated' % name)
@@ -108,9 +97,8 @@ class Follower:
              % (name, step, split_name, report['accuracy'], report['loss']))
 
   def follow(self, timeout, poll=POLL_SECS):
-    """Evaluates every checkpoint not evaluated yet, oldest first, until the run has
-    ended and all of its checkpoints are evaluated, or until ``timeout`` seconds
-    passed without a new checkpoint (0: no limit). Returns how many it evaluated."""
+    """Evaluates the checkpoints not evaluated yet, oldest first, until the run has ended
+    or ``timeout`` seconds (0: no limit) passed without one; returns how many."""
     count = 0
     waiting_since = time.monotonic()
     try:
