@@ -34,14 +34,6 @@ def _read_record(descriptor):
   return record if isinstance(record, dict) else {}
 
 
-def _is_at(descriptor, path):
-  """Whether ``path`` still names the file open as ``descriptor``."""
-  try:
-    return os.path.samestat(os.stat(path), os.fstat(descriptor))
-  except FileNotFoundError:
-    return False
-
-
 def _locked(path, train_dir):
   """A descriptor of the lock file ``path``, exclusively locked once ``path`` still names it
   (an ending holder removes the file, maybe after another run opened it)."""
@@ -61,8 +53,11 @@ def _locked(path, train_dir):
                          'it to end or stop it, or use another {train_dir}', train_dir,
                          holder_description(record) if record
                          else 'it has not written its name yet') from None
-    if _is_at(descriptor, path):
-      return descriptor
+    try:
+      if os.path.samestat(os.stat(path), os.fstat(descriptor)):
+        return descriptor
+    except FileNotFoundError:
+      pass
     os.close(descriptor)
 
 

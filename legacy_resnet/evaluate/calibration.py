@@ -70,8 +70,7 @@ def unsure_threshold(confidences, share=UNSURE_SHARE):
 
 
 def fit(probabilities, labels, split_name='validation'):
-  """What a run records of its calibration, fitted on ``probabilities`` [N, C] and
-  ``labels`` [N] of its ``split_name`` split."""
+  """The calibration a run records, fitted on ``probabilities`` [N, C] and ``labels`` [N]."""
   temperature = fit_temperature(probabilities, labels)
   calibrated = scaled(probabilities, temperature)
   return {'temperature': temperature, 'unsure_below': unsure_threshold(calibrated.max(axis=1)),
@@ -83,21 +82,15 @@ def fit(probabilities, labels, split_name='validation'):
 
 def describe(recorded):
   """One line on a ``fit`` result."""
-  return ('calibration on the %s split (%d images): temperature %.3f, ECE %.4f -> %.4f '
-          '(%d bins), "%s" below confidence %.3f'
-          % (recorded['fitted_on'], recorded['num_examples'], recorded['temperature'],
-             recorded['expected_calibration_error_before'],
-             recorded['expected_calibration_error'], recorded['ece_bins'], UNSURE_MARK,
-             recorded['unsure_below']))
+  return ('calibration on the %(fitted_on)s split (%(num_examples)d images): temperature '
+          '%(temperature).3f, ECE %(expected_calibration_error_before).4f -> '
+          '%(expected_calibration_error).4f (%(ece_bins)d bins), "%(mark)s" below confidence '
+          '%(unsure_below).3f' % dict(recorded, mark=UNSURE_MARK))
 
 
 def from_metadata(metadata, path):
-  """(temperature, unsure threshold or None, recorded fit or None) of a run's
-  ``metadata`` (read from ``path``); (1.0, None, None) when the run recorded none.
-
-  Raises:
-    UsageError: the recorded values are out of range.
-  """
+  """(temperature, unsure threshold or None, recorded fit or None) of a run's ``metadata``
+  (read from ``path``): (1.0, None, None) when it recorded none, a UsageError when damaged."""
   recorded = metadata.get(METADATA_KEY)
   if recorded is None:
     return 1.0, None, None

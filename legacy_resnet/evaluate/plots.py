@@ -2,6 +2,7 @@
 matrices, contact sheets of mistakes, class-score heatmaps and training curves.
 matplotlib is optional (``available()``, ``INSTALL_HINT``)."""
 
+import contextlib
 import importlib
 import math
 
@@ -112,7 +113,7 @@ def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MIS
   return len(shown)
 
 
-class HeatmapPictures:
+class HeatmapPictures(contextlib.AbstractContextManager):
   """Writes pictures of images with a class-score map laid over each in colour; use as a
   context manager, or call ``close()``.
 
@@ -127,9 +128,6 @@ class HeatmapPictures:
   def __init__(self):
     self._size = None  # (height, width, map rows, map columns, output_stride) of the figure
     self._figure = self._photo = self._overlay = self._cross = None
-
-  def __enter__(self):
-    return self
 
   def __exit__(self, *unused_exc_info):
     self.close()
