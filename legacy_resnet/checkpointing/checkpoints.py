@@ -108,12 +108,8 @@ def _say_replaced(gone, prefix, warn):
 
 
 def newest_readable(folder, warn=_warn):
-  """The newest checkpoint of ``folder`` that reads back whole (each newer, damaged one
-  said through ``warn``), or None when the folder lists none.
-
-  Raises:
-    UsageError: checkpoints are listed but none of them is readable.
-  """
+  """The newest checkpoint of ``folder`` that reads back whole (each newer, damaged one said
+  through ``warn``), None when none is listed; a UsageError when none listed is readable."""
   gone = []
   for _ in range(READ_ATTEMPTS):
     damaged = []
@@ -142,11 +138,8 @@ def newest_readable(folder, warn=_warn):
 def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
   """Calls ``restore(prefix)`` with ``prefix``, else what ``checkpoint_path`` names
   (``resolve``), and returns the prefix restored: when a trainer deletes it first, its
-  newest complete one, said through ``warn``.
-
-  Raises:
-    UsageError: what ``resolve`` raises, or the checkpoints kept being deleted.
-  """
+  newest complete one, said through ``warn``. Raises UsageError as ``resolve`` does, or
+  when the checkpoints keep being deleted."""
   gone = []
   for _ in range(READ_ATTEMPTS):
     prefix = prefix or resolve(checkpoint_path, warn)
@@ -210,11 +203,8 @@ def bytes_held(train_dir):
 
 
 def resolve(checkpoint_path, warn=_warn):
-  """A readable checkpoint prefix from a prefix or a folder (its newest readable one).
-
-  Raises:
-    UsageError: when nothing readable is there.
-  """
+  """A readable checkpoint prefix from a prefix or a folder (its newest readable one); a
+  UsageError when nothing readable is there."""
   if os.path.isdir(checkpoint_path):
     prefix = newest_readable(checkpoint_path, warn)
     if prefix is None:
@@ -325,12 +315,9 @@ def match_variables(prefix, variables, exclude_scopes):
 
 
 def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
-  """(Saver filling this graph's model variables but ``exclude_scopes`` from another
-  run's checkpoint, or None when nothing matches; WarmStartReport).
-
-  Raises:
-    SettingError: a shape mismatch, or a missing variable unless ``ignore_missing_vars``.
-  """
+  """(Saver filling this graph's model variables but ``exclude_scopes`` from another run's
+  checkpoint, or None when nothing matches; WarmStartReport). Raises SettingError on a
+  shape mismatch, or on a missing variable unless ``ignore_missing_vars``."""
   restorable, report = match_variables(prefix, slim.get_model_variables(), exclude_scopes)
   if report.shape_mismatched:
     raise SettingError('{checkpoint_path} %s: shape mismatch (exclude it with '

@@ -91,12 +91,8 @@ OPTIONAL = (('best', _evaluation), ('last_eval', _evaluation))
 
 
 def check_metadata(path, metadata):
-  """Returns ``metadata`` (the parsed JSON of ``path``) once every key train_graph.py
-  writes is there with a value of the right type and range (unknown keys are let be).
-
-  Raises:
-    UsageError: '<path>: key <key> ...' for the first bad or missing key.
-  """
+  """``metadata`` (the parsed JSON of ``path``) once every key train_graph.py writes has a
+  value of the right type and range (others are let be), else a UsageError naming the key."""
   if not isinstance(metadata, dict):
     raise UsageError('%s: must hold a JSON object, not %s' % (path, type(metadata).__name__))
   for key, check in REQUIRED + OPTIONAL:

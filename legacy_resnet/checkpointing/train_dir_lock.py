@@ -64,12 +64,8 @@ def _locked(path, train_dir):
 @contextlib.contextmanager
 def held(train_dir, log=print):
   """Holds the lock of ``train_dir`` (a folder) while entered, taking over (said through
-  ``log``) a lock file left by a process that is gone.
-
-  Raises:
-    SettingError: another live process holds the lock (the message names it).
-    UsageError: the lock file cannot be made or written.
-  """
+  ``log``) one a gone process left. Raises SettingError naming another live holder, or
+  UsageError when the lock file cannot be made or written."""
   path = os.path.join(train_dir, LOCK_FILE)
   descriptor = _locked(path, train_dir)
   try:

@@ -26,23 +26,20 @@ def scaled(probabilities, temperature):
   return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
-def _cross_entropy(probabilities, labels, temperature):
-  picked = scaled(probabilities, temperature)[np.arange(len(labels)), labels]
-  return -np.mean(np.log(np.maximum(picked, metrics.PROBABILITY_FLOOR)))
-
-
 def fit_temperature(probabilities, labels):
   """The temperature in [0.05, 20] that minimizes the cross-entropy of ``labels`` [N]
   under ``probabilities`` [N, C] (a grid over log T, then a golden-section search)."""
-  losses = [_cross_entropy(probabilities, labels, np.exp(t)) for t in _LOG_TEMPERATURES]
+  def cross_entropy(log_temperature):
+    picked = scaled(probabilities, np.exp(log_temperature))[np.arange(len(labels)), labels]
+    return -np.mean(np.log(np.maximum(picked, metrics.PROBABILITY_FLOOR)))
+  losses = [cross_entropy(t) for t in _LOG_TEMPERATURES]
   best = int(np.argmin(losses))
   low = _LOG_TEMPERATURES[max(best - 1, 0)]
   high = _LOG_TEMPERATURES[min(best + 1, len(_LOG_TEMPERATURES) - 1)]
   ratio = (math.sqrt(5.0) - 1.0) / 2.0
   for _ in range(30):
     first, second = high - ratio * (high - low), low + ratio * (high - low)
-    if (_cross_entropy(probabilities, labels, np.exp(first)) <=
-        _cross_entropy(probabilities, labels, np.exp(second))):
+    if cross_entropy(first) <= cross_entropy(second):
       high = second
     else:
       low = first

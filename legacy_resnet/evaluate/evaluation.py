@@ -36,13 +36,9 @@ def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATC
 
 
 class RestoredClassifier:
-  """A trained network rebuilt in evaluation mode and restored (its moving averages when
-  the run kept them) from a checkpoint path or ``checkpoints.Resolved``.
-
-  ``image_size`` overrides the trained size ((None, None) accepts any); ``config`` is the
-  session's ConfigProto (default: ``sessions.session_config()``); ``prefix`` and
-  ``global_step`` are those of the checkpoint restored (see ``restore``).
-  """
+  """A trained network rebuilt in evaluation mode and restored (its moving averages if
+  kept) from a checkpoint path or ``checkpoints.Resolved``; ``image_size`` overrides the
+  trained size ((None, None) accepts any), ``config`` the session's ConfigProto."""
 
   def __init__(self, checkpoint, image_size=None, network_args=None, finalize=True, config=None):
     checkpoint = checkpoints.resolved(checkpoint)
@@ -140,11 +136,8 @@ def last_block(classifier):
 
 def fully_convolutional_args(model_name, setting, output_stride):
   """The network arguments that run ``model_name`` fully convolutionally (any image size,
-  features and logits at every location) at ``output_stride``.
-
-  Raises:
-    SettingError: naming ``setting`` when the network has no fully convolutional mode.
-  """
+  features and logits at every location) at ``output_stride``; a SettingError naming
+  ``setting`` when the network has no such mode."""
   if not nets_factory.declaration(model_name).fully_convolutional:
     raise SettingError('{%s}: %%s has no fully convolutional mode (its classifier needs a '
                        'fixed image size); these have: %%s' % setting, model_name, ', '.join(
@@ -168,13 +161,10 @@ def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_gri
 
 
 def dense_features(checkpoint, output_stride, images, multi_grid=None):
-  """The last block's feature maps in FCN mode (no global pooling, atrous convolution).
-
-  ``checkpoint`` is a ``checkpoints.Resolved``; ``images`` float32 [N, H, W, 3] in [0, 1],
-  any H and W (not cropped nor resized); ``multi_grid`` the atrous rate factors of the
-  last block's units, or None. Returns float32 [N, ceil(H / output_stride),
-  ceil(W / output_stride), channels] and the prefix restored.
-  """
+  """(float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], the prefix
+  restored): the last block's feature maps in FCN mode of ``checkpoint`` (a Resolved) for
+  ``images`` float32 [N, H, W, 3] in [0, 1], any H and W; ``multi_grid``: the atrous rate
+  factors of the last block's units, or None."""
   classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride, multi_grid)
   try:
     return predict(classifier.session, last_block(classifier), classifier.tensors.images,

@@ -100,10 +100,8 @@ def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MIS
     predicted = int(np.argmax(probabilities[index]))
     axes.imshow(np.clip(images[index], 0.0, 1.0), interpolation='nearest')
     axes.set(xticks=[], yticks=[])
-    for spine in axes.spines.values():
-      spine.set(color=MISTAKE_FRAME, linewidth=2)
-    axes.set_title('true %s\npredicted %s %.2f' % (class_names[labels[index]],
-                                                  class_names[predicted],
+    axes.spines[:].set(color=MISTAKE_FRAME, linewidth=2)
+    axes.set_title('true %s\npredicted %s %.2f' % (class_names[labels[index]], class_names[predicted],
                                                   probabilities[index, predicted]), fontsize=8)
   figure.suptitle('%d of %d images misclassified%s' % (
       len(order), len(labels), '' if len(shown) == len(order) else
@@ -114,13 +112,9 @@ def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MIS
 
 
 class HeatmapPictures(contextlib.AbstractContextManager):
-  """Writes pictures of images with a class-score map laid over each in colour; use as a
-  context manager, or call ``close()``.
-
-  One figure is kept and redrawn while the pictures keep their size (building a figure
-  costs more than drawing it); its layout is fixed (no ``tight_layout``, no automatic
-  title placement), so a redrawn figure gives the same pixels as a fresh one.
-  """
+  """Writes pictures of images with a class-score map laid over each in colour (a context
+  manager, or call ``close()``). One figure is redrawn while their size stays (building
+  costs more than drawing); its layout is fixed, so redrawn pixels equal fresh ones."""
 
   _TITLE_INCHES = 0.55  # two lines of 9-point text and their padding
   _MARGIN_INCHES = 0.2
@@ -138,16 +132,10 @@ class HeatmapPictures(contextlib.AbstractContextManager):
       self._figure, self._size = None, None
 
   def write(self, path, image, score_map, output_stride, title, peak=None):
-    """Writes one picture to PNG file ``path``.
-
-    Args:
-      image: float [H, W, 3] in [0, 1].
-      score_map: float [h, w]; location (i, j) is drawn centred on pixel
-        (i * output_stride, j * output_stride), blended bilinearly, coloured from the
-        map's own lowest (blue) to highest (red) score.
-      title: the text above the picture (at most two lines).
-      peak: (x, y) in pixels to mark with a white cross, or None.
-    """
+    """Writes to PNG file ``path`` ``image`` (float [H, W, 3] in [0, 1]) under ``title`` (at
+    most two lines), ``score_map`` (float [h, w]) coloured from its lowest (blue) to highest
+    (red) score over it, location (i, j) centred on pixel (i * output_stride, j *
+    output_stride), and ``peak`` ((x, y) in pixels, or None) marked with a white cross."""
     # The last row and column repeated: the locations' centres stop short of the
     # bottom and right edges (64 pixels at stride 16: centres 0, 16, 32, 48).
     score_map = np.pad(score_map, ((0, 1), (0, 1)), mode='edge')
