@@ -29,8 +29,7 @@ READ_ATTEMPTS = 10
 
 
 def _warn(text):
-  sys.stderr.write('warning: %s\n' % text)
-  sys.stderr.flush()
+  print('warning: %s' % text, file=sys.stderr, flush=True)
 
 
 def _quiet(unused_text):
@@ -42,9 +41,8 @@ def unreadable_because(prefix):
   read back), or None when it can."""
   try:
     reader = tf.train.load_checkpoint(prefix)
-    oversized = limits.checkpoint_oversized_because(
-        prefix, reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map())
-    if oversized:
+    if oversized := limits.checkpoint_oversized_because(
+        prefix, reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()):
       return oversized
     for name in reader.get_variable_to_shape_map():
       reader.get_tensor(name)
@@ -219,8 +217,7 @@ def resolve(checkpoint_path, warn=_warn):
   return checkpoint_path
 
 
-# A checkpoint resolved once for a whole command: ``path`` as named, the ``prefix``
-# found there and the ``metadata`` of its run.
+# A checkpoint resolved once for a command: ``path`` as named, its ``prefix`` and run's ``metadata``.
 Resolved = collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])
 
 

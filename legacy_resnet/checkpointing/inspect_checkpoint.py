@@ -18,18 +18,6 @@ from legacy_resnet.core import cli
 from nets import nets_factory
 
 
-def parser():
-  p = cli.ArgumentParser(prog='python -m legacy_resnet.checkpointing.inspect_checkpoint',
-                         description=__doc__.split('\n')[0])
-  p.add_argument('checkpoint_path')
-  p.add_argument('--model_name', choices=sorted(nets_factory.networks_map),
-                 metavar='MODEL_NAME', help='compare against this network')
-  p.add_argument('--num_classes', type=cli.positive_int, default=1000)
-  p.add_argument('--image_size', type=cli.positive_int, default=224)
-  p.add_argument('--checkpoint_exclude_scopes', type=cli.comma_list, default=[])
-  return p
-
-
 def compare(prefix, model_name, num_classes, image_size, exclude_scopes):
   """The WarmStartReport of ``model_name`` against checkpoint ``prefix``."""
   with tf.Graph().as_default():
@@ -38,7 +26,15 @@ def compare(prefix, model_name, num_classes, image_size, exclude_scopes):
 
 
 def main(argv):
-  settings = parser().parse_args(argv)
+  p = cli.ArgumentParser(prog='python -m legacy_resnet.checkpointing.inspect_checkpoint',
+                         description=__doc__.split('\n')[0])
+  p.add_argument('checkpoint_path')
+  p.add_argument('--model_name', choices=sorted(nets_factory.networks_map),
+                 metavar='MODEL_NAME', help='compare against this network')
+  p.add_argument('--num_classes', type=cli.positive_int, default=1000)
+  p.add_argument('--image_size', type=cli.positive_int, default=224)
+  p.add_argument('--checkpoint_exclude_scopes', type=cli.comma_list, default=[])
+  settings = p.parse_args(argv)
   prefix = checkpoints.resolve(settings.checkpoint_path)
   if not settings.model_name:
     shapes = checkpoints.variable_shapes(prefix)
