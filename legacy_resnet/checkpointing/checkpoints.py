@@ -134,10 +134,9 @@ def newest_readable(folder, warn=_warn):
 
 
 def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
-  """Calls ``restore(prefix)`` with ``prefix``, else what ``checkpoint_path`` names
-  (``resolve``), and returns the prefix restored: when a trainer deletes it first, its
-  newest complete one, said through ``warn``. Raises UsageError as ``resolve`` does, or
-  when the checkpoints keep being deleted."""
+  """Calls ``restore(prefix)`` with ``prefix``, else what ``checkpoint_path`` names (``resolve``), and returns
+  the prefix restored: when a trainer deletes it first, its newest complete one, said through ``warn``. Raises
+  UsageError as ``resolve`` does, or when the checkpoints keep being deleted."""
   gone = []
   for _ in range(READ_ATTEMPTS):
     prefix = prefix or resolve(checkpoint_path, warn)

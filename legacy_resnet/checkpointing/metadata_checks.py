@@ -105,8 +105,7 @@ def check_metadata(path, metadata):
 
 
 def load_metadata(path):
-  """The checked metadata in JSON file ``path``; a UsageError when it is unreadable,
-  oversized or invalid."""
+  """The checked metadata in JSON file ``path``; a UsageError when it is unreadable, oversized or invalid."""
   try:
     if os.path.getsize(path) > MAX_METADATA_BYTES:
       raise UsageError('%s: unreadable metadata: larger than %d bytes' % (path, MAX_METADATA_BYTES))

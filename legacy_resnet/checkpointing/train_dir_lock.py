@@ -1,8 +1,7 @@
-"""One writer per train dir: a training run (a cluster's chief) holds ``flock`` on
-``<train_dir>/train.lock``, released by the kernel however the holder dies; the file
-names the holder (host, process id, start time) for the message that refuses a second
-run. On NFS the server's lock manager keeps machines apart (a crashed client's lock lasts
-until its lease ends), unless mounted with ``nolock`` or ``local_lock=all``."""
+"""One writer per train dir: a training run (a cluster's chief) holds ``flock`` on ``<train_dir>/train.lock``,
+released by the kernel however the holder dies; the file names the holder (host, process id, start time) for
+the message that refuses a second run. On NFS the server's lock manager keeps machines apart (a crashed
+client's lock lasts until its lease ends), unless mounted with ``nolock`` or ``local_lock=all``."""
 
 import contextlib
 import errno

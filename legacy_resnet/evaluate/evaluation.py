@@ -75,9 +75,8 @@ class RestoredClassifier:
     return self.prefix
 
   def probabilities(self, images, freeze=None):
-    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1], from the frozen graph
-    with its batch norms folded when ``freeze`` (default: from FREEZE_FROM_IMAGES images
-    on, or once frozen)."""
+    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1], from the frozen graph with its batch norms
+    folded when ``freeze`` (default: from FREEZE_FROM_IMAGES images on, or once frozen)."""
     if freeze is None:
       freeze = self._frozen is not None or len(images) >= FREEZE_FROM_IMAGES
     if not freeze:
@@ -94,15 +93,13 @@ class RestoredClassifier:
 
 
 def held_out_probabilities(classifier, split):
-  """float32 [N, num_classes] of ``classifier`` on a labelled split of its classes and
-  image size."""
+  """float32 [N, num_classes] of ``classifier`` on a labelled split of its classes and image size."""
   if list(split.class_names) != list(classifier.class_names):
     raise UsageError('%s: classes %s differ from the checkpoint\'s %s'
                      % (split.source, list(split.class_names), classifier.class_names))
   if tuple(split.images.shape[1:3]) != classifier.image_size:
     raise UsageError('%s: images are %dx%d, the model was trained on %dx%d'
-                     % ((split.source,) + tuple(split.images.shape[1:3]) +
-                        classifier.image_size))
+                     % (split.source, *split.images.shape[1:3], *classifier.image_size))
   return classifier.probabilities(split.images)
 
 
@@ -161,10 +158,9 @@ def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_gri
 
 
 def dense_features(checkpoint, output_stride, images, multi_grid=None):
-  """(float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], the prefix
-  restored): the last block's feature maps in FCN mode of ``checkpoint`` (a Resolved) for
-  ``images`` float32 [N, H, W, 3] in [0, 1], any H and W; ``multi_grid``: the atrous rate
-  factors of the last block's units, or None."""
+  """(float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], the prefix restored): the last
+  block's feature maps in FCN mode of ``checkpoint`` (a Resolved) for ``images`` float32 [N, H, W, 3] in [0,
+  1], any H and W; ``multi_grid``: the atrous rate factors of the last block's units, or None."""
   classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride, multi_grid)
   try:
     return predict(classifier.session, last_block(classifier), classifier.tensors.images,

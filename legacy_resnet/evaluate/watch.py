@@ -1,7 +1,6 @@
-"""An evaluator following a training run (``eval_graph.py --watch``) into
-``<train_dir>/eval``: TensorBoard events under the trainer's own held-out tags, and
-``evaluated.json``, written before each checkpoint's events so that a restarted evaluator
-never evaluates a checkpoint twice."""
+"""An evaluator following a training run (``eval_graph.py --watch``) into ``<train_dir>/eval``: TensorBoard
+events under the trainer's own held-out tags, and ``evaluated.json``, written before each checkpoint's events
+so that a restarted evaluator never evaluates a checkpoint twice."""
 
 import functools
 import json
@@ -29,14 +28,13 @@ def _read_evaluated(path):
   try:
     with open(path, encoding='utf-8') as stream:
       entries = json.load(stream).get('evaluated')
+    valid = isinstance(entries, list) and all(
+        isinstance(entry, dict) and isinstance(entry.get('checkpoint'), str) for entry in entries)
+    problem = None if valid else 'not a list of evaluated checkpoints'
   except (OSError, ValueError, AttributeError) as error:
-    raise UsageError('%s: unreadable: %s; delete it to evaluate every checkpoint again'
-                     % (path, error)) from None
-  if not isinstance(entries, list) or not all(
-      isinstance(entry, dict) and isinstance(entry.get('checkpoint'), str)
-      for entry in entries):
-    raise UsageError('%s: not a list of evaluated checkpoints; delete it to evaluate every '
-                     'checkpoint again' % path)
+    problem = 'unreadable: %s' % error
+  if problem:
+    raise UsageError('%s: %s; delete it to evaluate every checkpoint again' % (path, problem))
   return entries
 
 
