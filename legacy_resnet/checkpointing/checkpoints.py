@@ -194,8 +194,7 @@ def remove_failed_save(folder, prefix):
 def bytes_held(train_dir):
   """The bytes of the checkpoint files in ``train_dir`` and its best/."""
   return sum(os.path.getsize(os.path.join(folder, name))
-             for folder in (train_dir, os.path.join(train_dir, BEST_SUBDIR))
-             if os.path.isdir(folder)
+             for folder in (train_dir, os.path.join(train_dir, BEST_SUBDIR)) if os.path.isdir(folder)
              for name in os.listdir(folder) if _CHECKPOINT_FILE.search(name))
 
 
@@ -316,13 +315,11 @@ def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
   shape mismatch, or on a missing variable unless ``ignore_missing_vars``."""
   restorable, report = match_variables(prefix, slim.get_model_variables(), exclude_scopes)
   if report.shape_mismatched:
-    raise SettingError('{checkpoint_path} %s: shape mismatch (exclude it with '
-                       '{checkpoint_exclude_scopes}): %s', prefix,
-                       _describe(report.shape_mismatched))
+    raise SettingError('{checkpoint_path} %s: shape mismatch (exclude it with {checkpoint_exclude_scopes}): '
+                       '%s', prefix, _describe(report.shape_mismatched))
   if report.missing and not ignore_missing_vars:
     raise SettingError('{checkpoint_path} %s: variables missing from the checkpoint (pass '
-                       '{ignore_missing_vars} to initialize them): %s', prefix,
-                       _describe(report.missing))
+                       '{ignore_missing_vars} to initialize them): %s', prefix, _describe(report.missing))
   saver = tf.compat.v1.train.Saver(restorable) if restorable else None
   return saver, report
 

@@ -84,9 +84,8 @@ def _evaluation(value):
   return None
 
 
-REQUIRED = (('model_name', _model_name), ('class_names', _class_names),
-            ('image_size', _image_size), ('moving_average_decay', _moving_average_decay),
-            ('dataset', _dataset))
+REQUIRED = (('model_name', _model_name), ('class_names', _class_names), ('image_size', _image_size),
+            ('moving_average_decay', _moving_average_decay), ('dataset', _dataset))
 OPTIONAL = (('best', _evaluation), ('last_eval', _evaluation))
 
 

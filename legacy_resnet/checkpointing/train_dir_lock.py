@@ -48,10 +48,9 @@ def _locked(path, train_dir):
       os.close(descriptor)
       if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
         raise UsageError('%s: cannot lock: %s' % (path, error.strerror)) from None
-      raise SettingError('{train_dir} %s is being trained by another process (%s); wait for '
-                         'it to end or stop it, or use another {train_dir}', train_dir,
-                         holder_description(record) if record
-                         else 'it has not written its name yet') from None
+      holder = holder_description(record) if record else 'it has not written its name yet'
+      raise SettingError('{train_dir} %s is being trained by another process (%s); wait for it to end or '
+                         'stop it, or use another {train_dir}', train_dir, holder) from None
     try:
       if os.path.samestat(os.stat(path), os.fstat(descriptor)):
         return descriptor

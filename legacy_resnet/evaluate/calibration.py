@@ -96,15 +96,14 @@ def from_metadata(metadata, path):
   except (TypeError, KeyError, ValueError):
     temperature = threshold = float('nan')
   if not (math.isfinite(temperature) and temperature > 0 and 0.0 <= threshold <= 1.0):
-    raise UsageError('%s: the %s entry of %s is damaged (temperature and unsure_below '
-                     'must be a positive number and a number in [0, 1])'
-                     % (path, METADATA_KEY, checkpoints.METADATA_FILE))
+    raise UsageError('%s: the %s entry of %s is damaged (temperature and unsure_below must be a positive '
+                     'number and a number in [0, 1])' % (path, METADATA_KEY, checkpoints.METADATA_FILE))
   return temperature, threshold, recorded
 
 
 def missing_note(path):
   """The line that says a run has no calibration."""
-  return ('note: %s has no calibration (trained before it was recorded, or with '
-          '--validation_split 0): confidences are the network\'s own (temperature 1) and '
-          'none is marked "%s"; python -m legacy_resnet.programs.calibrate --checkpoint_path %s '
-          'fits one' % (path, UNSURE_MARK, path))
+  return ('note: %s has no calibration (trained before it was recorded, or with --validation_split 0): '
+          'confidences are the network\'s own (temperature 1) and none is marked "%s"; '
+          'python -m legacy_resnet.programs.calibrate --checkpoint_path %s fits one'
+          % (path, UNSURE_MARK, path))

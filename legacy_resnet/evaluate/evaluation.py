@@ -136,8 +136,8 @@ def fully_convolutional_args(model_name, setting, output_stride):
   features and logits at every location) at ``output_stride``; a SettingError naming
   ``setting`` when the network has no such mode."""
   if not nets_factory.declaration(model_name).fully_convolutional:
-    raise SettingError('{%s}: %%s has no fully convolutional mode (its classifier needs a '
-                       'fixed image size); these have: %%s' % setting, model_name, ', '.join(
+    raise SettingError('{%s}: %%s has no fully convolutional mode (its classifier needs a fixed image size); '
+                       'these have: %%s' % setting, model_name, ', '.join(
                            name for name in sorted(nets_factory.networks_map)
                            if nets_factory.declaration(name).fully_convolutional))
   return {'global_pool': False, 'output_stride': output_stride, 'spatial_squeeze': False}

@@ -102,9 +102,9 @@ def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MIS
     axes.spines[:].set(color=MISTAKE_FRAME, linewidth=2)
     axes.set_title('true %s\npredicted %s %.2f' % (class_names[labels[index]], class_names[predicted],
                                                   probabilities[index, predicted]), fontsize=8)
-  figure.suptitle('%d of %d images misclassified%s' % (
-      len(order), len(labels), '' if len(shown) == len(order) else
-      ' (the %d most confident shown)' % len(shown)), fontsize=10)
+  figure.suptitle('%d of %d images misclassified%s' % (len(order), len(labels), '' if len(shown) == len(order)
+                                                      else ' (the %d most confident shown)' % len(shown)),
+                  fontsize=10)
   figure.tight_layout()
   _save(figure, path)
   return len(shown)
@@ -158,13 +158,11 @@ class HeatmapPictures(contextlib.AbstractContextManager):
     figure_width = width * scale + 2 * self._MARGIN_INCHES
     figure_height = height * scale + self._TITLE_INCHES + self._MARGIN_INCHES
     self._figure = _pyplot().figure(figsize=(figure_width, figure_height))
-    axes = self._figure.add_axes((self._MARGIN_INCHES / figure_width,
-                                  self._MARGIN_INCHES / figure_height,
+    axes = self._figure.add_axes((self._MARGIN_INCHES / figure_width, self._MARGIN_INCHES / figure_height,
                                   width * scale / figure_width, height * scale / figure_height))
     half = output_stride / 2.0
     self._photo = axes.imshow(np.zeros((height, width, 3)), extent=(0, width, height, 0))
-    self._overlay = axes.imshow(np.zeros((rows, columns)), cmap='jet', alpha=0.45,
-                                interpolation='bilinear',
+    self._overlay = axes.imshow(np.zeros((rows, columns)), cmap='jet', alpha=0.45, interpolation='bilinear',
                                 extent=(-half, columns * output_stride - half,
                                         rows * output_stride - half, -half))
     self._overlay.set_clip_path(axes.patch)
