@@ -53,12 +53,9 @@ def expected_calibration_error(probabilities, labels, bins=ECE_BINS):
   confidence = probabilities.max(axis=1)
   right = probabilities.argmax(axis=1) == np.asarray(labels)
   which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-  error = 0.0
-  for index in range(bins):
-    members = which == index
-    if members.any():
-      error += members.mean() * abs(right[members].mean() - confidence[members].mean())
-  return float(error)
+  groups = [which == index for index in range(bins)]
+  return float(sum(members.mean() * abs(right[members].mean() - confidence[members].mean())
+                   for members in groups if members.any()))
 
 
 def unsure_threshold(confidences, share=UNSURE_SHARE):

@@ -47,9 +47,8 @@ def _matrix_panel(axes, values, class_names, title, cell_format):
   """One confusion-matrix panel: ``values`` [C, C] as shades with each cell's number."""
   axes.imshow(values, cmap='Blues', vmin=0.0, vmax=max(float(values.max()), 1e-9))
   ticks = np.arange(len(class_names))
-  axes.set_xticks(ticks, class_names)
-  axes.set_yticks(ticks, class_names)
-  axes.set(xlabel='predicted class', ylabel='true class', title=title)
+  axes.set(xticks=ticks, xticklabels=class_names, yticks=ticks, yticklabels=class_names,
+           xlabel='predicted class', ylabel='true class', title=title)
   middle = values.max() / 2.0
   font_size = 9 if len(class_names) <= 10 else 6
   for (row, column), value in np.ndenumerate(values):

@@ -102,8 +102,7 @@ class Follower:
     try:
       while True:
         # Read before the listing: a run that has ended has saved its last checkpoint.
-        metadata = None
-        pending = []
+        metadata, pending = None, []
         if os.path.exists(os.path.join(self.train_dir, checkpoints.METADATA_FILE)):
           metadata = checkpoints.read_metadata(self.train_dir)
           done = {entry['checkpoint'] for entry in self.evaluated}
