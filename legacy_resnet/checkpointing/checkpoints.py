@@ -23,8 +23,7 @@ METADATA_FILE = 'legacy_resnet.json'
 STATE_FILE = 'checkpoint'  # The Saver's list of checkpoints in a folder.
 BEST_SUBDIR = 'best'
 MISMATCHES_SHOWN = 5
-# How often a reader lists a train dir again when a trainer prunes the checkpoints it
-# was reading; a writer saving far faster than a checkpoint can be read outruns it.
+# How often a reader lists a train dir again when its trainer prunes what it was reading.
 READ_ATTEMPTS = 10
 
 
