@@ -36,8 +36,7 @@ def _quiet(unused_text):
 
 
 def unreadable_because(prefix):
-  """Why checkpoint ``prefix`` cannot be restored whole (every tensor and its checksum
-  read back), or None when it can."""
+  """Why checkpoint ``prefix`` cannot be restored whole (every tensor is read back), or None."""
   try:
     reader = tf.train.load_checkpoint(prefix)
     if oversized := limits.checkpoint_oversized_because(
@@ -87,8 +86,7 @@ def listed_checkpoints(folder, warn=_warn):
 
 
 def recover_saver_list(saver, folder, resume_from):
-  """Lets ``saver`` delete beyond its ``max_to_keep`` the checkpoints of ``folder`` up to
-  ``resume_from`` (newer, damaged ones stay)."""
+  """Lets ``saver`` delete, beyond ``max_to_keep``, ``folder``'s checkpoints up to ``resume_from``."""
   listed = listed_checkpoints(folder, _quiet)  # Said on choosing resume_from.
   saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
 
@@ -219,8 +217,7 @@ Resolved = collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])
 
 
 def resolved(checkpoint):
-  """``checkpoint``, a path or a Resolved, as a Resolved (or the UsageError of ``resolve``
-  or ``read_metadata``)."""
+  """``checkpoint`` (a path or a Resolved) as a Resolved; UsageErrors of ``resolve``, ``read_metadata``."""
   if isinstance(checkpoint, Resolved):
     return checkpoint
   prefix = resolve(checkpoint)
@@ -255,8 +252,7 @@ def write_end(train_dir, metadata, step):
 
 
 def read_metadata(path):
-  """The metadata of the run that wrote checkpoint ``path`` (or folder ``path``'s), found
-  in its folder or, for best/, the parent."""
+  """The metadata of the run that wrote checkpoint (or folder) ``path``, from its folder or parent."""
   folder = path if os.path.isdir(path) else os.path.dirname(path)
   for candidate in (folder, os.path.dirname(folder)):
     metadata_path = os.path.join(candidate, METADATA_FILE)

@@ -116,8 +116,7 @@ def load_metadata(path):
 
 
 def checked_global_step(prefix, value):
-  """The checkpoint's ``global_step`` tensor ``value`` as an int; a UsageError unless it
-  is an integer scalar >= 0."""
+  """The checkpoint's ``global_step`` tensor ``value`` as an int; a UsageError unless a scalar int >= 0."""
   value = np.asarray(value)
   if value.shape != () or value.dtype.kind not in 'iu' or value < 0:
     raise UsageError('%s: tensor global_step must be a non-negative integer scalar, got %s %s'

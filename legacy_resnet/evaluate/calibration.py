@@ -47,8 +47,7 @@ def fit_temperature(probabilities, labels):
 
 
 def expected_calibration_error(probabilities, labels, bins=ECE_BINS):
-  """The expected calibration error of ``probabilities`` [N, C] for ``labels`` [N] over
-  ``bins`` equal-width confidence bins."""
+  """The expected calibration error of ``probabilities`` [N, C] for ``labels`` [N] (equal-width bins)."""
   probabilities = np.asarray(probabilities, np.float64)
   confidence = probabilities.max(axis=1)
   right = probabilities.argmax(axis=1) == np.asarray(labels)

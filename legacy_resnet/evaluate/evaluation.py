@@ -65,8 +65,7 @@ class RestoredClassifier:
     self._saver.restore(self.session, prefix)
 
   def restore(self, checkpoint_path, prefix=None):
-    """Restores ``prefix``, else what ``checkpoint_path`` names, as
-    ``checkpoints.restore_newest`` does; returns the prefix restored."""
+    """Restores ``prefix``, else what ``checkpoint_path`` names (checkpoints.restore_newest); returns it."""
     if self._frozen is not None:  # Made of the weights restored before.
       self._frozen.session.close()
       self._frozen = None
@@ -114,8 +113,7 @@ def evaluate(classifier, split, probabilities=None):
 
 
 def top_predictions(classifier, paths, top_k, temperature=1.0):
-  """[(path, [(class name, probability), ...])] for each image file, best first, at
-  ``temperature`` (calibration.scaled)."""
+  """[(path, [(class name, probability), ...])] per image file, best first, at ``temperature``."""
   batch = np.stack([image_files.read_image(path, classifier.image_size) for path in paths])
   probabilities = classifier.probabilities(batch)
   if temperature != 1.0:
@@ -158,9 +156,9 @@ def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_gri
 
 
 def dense_features(checkpoint, output_stride, images, multi_grid=None):
-  """(float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], the prefix restored): the last
-  block's feature maps in FCN mode of ``checkpoint`` (a Resolved) for ``images`` float32 [N, H, W, 3] in [0,
-  1], any H and W; ``multi_grid``: the atrous rate factors of the last block's units, or None."""
+  """(float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], the prefix restored): the
+  last block's feature maps in FCN mode of ``checkpoint`` (a Resolved) for ``images`` float32 [N, H, W, 3]
+  in [0, 1], any H and W; ``multi_grid``: the atrous rate factors of the last block's units, or None."""
   classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride, multi_grid)
   try:
     return predict(classifier.session, last_block(classifier), classifier.tensors.images,
@@ -170,8 +168,7 @@ def dense_features(checkpoint, output_stride, images, multi_grid=None):
 
 
 def record(writer, name, report, step):
-  """Adds ``name``/accuracy and ``name``/loss of ``report`` to FileWriter ``writer`` at
-  ``step``; returns them as the metadata records them."""
+  """Adds ``name``/accuracy and /loss of ``report`` to ``writer`` at ``step``; returns them as metadata."""
   writer.add_summary(tf.compat.v1.Summary(value=[
       tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
       tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)

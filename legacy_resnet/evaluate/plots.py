@@ -78,9 +78,9 @@ def mistake_order(labels, probabilities):
 
 
 def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MISTAKES):
-  """Writes to PNG file ``path`` a contact sheet of at most ``max_tiles`` misclassified images (float [N, H,
-  W, 3] in [0, 1], int labels [N], probabilities [N, C]), the most confident first, each titled with its true
-  and predicted class; returns the number of tiles drawn (with none, the sheet says so)."""
+  """Writes to PNG file ``path`` a contact sheet of at most ``max_tiles`` misclassified images
+  (float [N, H, W, 3] in [0, 1], int labels [N], probabilities [N, C]), the most confident first, each
+  titled with its true and predicted class; returns the number of tiles drawn (none: the sheet says so)."""
   order = mistake_order(labels, probabilities)
   shown = order[:max_tiles]
   pyplot = _pyplot()
