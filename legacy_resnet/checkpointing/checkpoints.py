@@ -151,8 +151,7 @@ def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
                    '(%s ...)' % (checkpoint_path, len(gone), os.path.basename(gone[0])))
 
 
-# Temporary files that TensorFlow's Saver and atomic_files write and then rename; a
-# killed process leaves them behind, never a half-written file under a final name.
+# Temporary files of TensorFlow's Saver and atomic_files, which a killed save leaves (never half a file).
 _INTERRUPTED_WRITE = re.compile(
     r'(\.(data-\d+-of-\d+|index)\.tempstate\d+|\.meta\.tmp[0-9a-f]+|^checkpoint\.tmp[0-9a-f]+'
     r'|^\.%s\..+\.tmp)$' % re.escape(METADATA_FILE))

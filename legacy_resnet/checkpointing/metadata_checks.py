@@ -11,8 +11,7 @@ import numpy as np
 from legacy_resnet.core.errors import UsageError
 from nets import nets_factory
 
-# Beyond these the file is not one train_graph.py writes, and trusting it could make
-# evaluation allocate without bound (the synthetic split is drawn from num_test).
+# Beyond these train_graph.py wrote no such file, and evaluation could allocate without bound (num_test).
 MAX_IMAGE_SIDE = 8192
 MAX_CLASSES = 100000
 MAX_SYNTHETIC_IMAGES = 1000000
@@ -56,8 +55,7 @@ def _moving_average_decay(value):
 
 
 def _dataset(value):
-  # Other kinds (runs built in code) need --dataset_dir or --dataset_file to be evaluated:
-  # only these two have a held-out set of their own, described by fields to check.
+  # Only these two kinds have a held-out set of their own; others need --dataset_dir or --dataset_file.
   if not isinstance(value, dict) or not isinstance(value.get('kind'), str) or not value['kind']:
     return 'must be an object with a "kind" (a name)'
   if value['kind'] == 'signs' and not (isinstance(value.get('dataset_dir'), str) and value['dataset_dir']):

@@ -82,8 +82,7 @@ def held(train_dir, log=print):
     try:
       yield
     finally:
-      # Removed while still locked: a clean end, refused or not, leaves the folder as it
-      # was, and the next run has no one to take over from (_locked sees the removal).
+      # Removed while still locked: a clean end leaves no one to take over from (_locked sees it).
       with contextlib.suppress(OSError):
         os.unlink(path)
   finally:

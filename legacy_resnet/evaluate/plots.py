@@ -134,8 +134,7 @@ class HeatmapPictures(contextlib.AbstractContextManager):
     most two lines), ``score_map`` (float [h, w]) coloured from its lowest (blue) to highest
     (red) score over it, location (i, j) centred on pixel (i * output_stride, j *
     output_stride), and ``peak`` ((x, y) in pixels, or None) marked with a white cross."""
-    # The last row and column repeated: the locations' centres stop short of the
-    # bottom and right edges (64 pixels at stride 16: centres 0, 16, 32, 48).
+    # The last row and column repeated: the centres stop short of the edges (64 pixels, stride 16: 0 to 48).
     score_map = np.pad(score_map, ((0, 1), (0, 1)), mode='edge')
     size = image.shape[:2] + score_map.shape + (output_stride,)
     if size != self._size:
