@@ -1,14 +1,13 @@
-"""Checkpoints: finding them, the metadata written beside them, checking that one
-fits a graph, and warm-starting a graph from another model's checkpoint."""
+"""Checkpoints: finding them, their run's metadata, checking that one fits a graph, and
+warm-starting a graph from another model's checkpoint."""
 
 import collections
-import contextlib
-import datetime
 import glob
 import logging
 import os
 import re
 import sys
+import time
 
 import tensorflow as tf
 import tf_slim as slim
@@ -24,24 +23,24 @@ METADATA_FILE = 'legacy_resnet.json'
 STATE_FILE = 'checkpoint'  # The Saver's list of checkpoints in a folder.
 BEST_SUBDIR = 'best'
 MISMATCHES_SHOWN = 5
+# How often a reader lists a train dir again when its trainer prunes what it was reading.
+READ_ATTEMPTS = 10
 
 
 def _warn(text):
-  sys.stderr.write('warning: %s\n' % text)
-  sys.stderr.flush()
+  print('warning: %s' % text, file=sys.stderr, flush=True)
+
+
+def _quiet(unused_text):
+  pass
 
 
 def unreadable_because(prefix):
-  """Why checkpoint ``prefix`` cannot be restored whole, or None when it can.
-
-  Every tensor is read back, so a truncated file or a flipped bit (each tensor carries
-  a checksum) is found here rather than half-way through a restore.
-  """
+  """Why checkpoint ``prefix`` cannot be restored whole (every tensor is read back), or None."""
   try:
     reader = tf.train.load_checkpoint(prefix)
-    oversized = limits.checkpoint_oversized_because(
-        prefix, reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map())
-    if oversized:
+    if oversized := limits.checkpoint_oversized_because(
+        prefix, reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()):
       return oversized
     for name in reader.get_variable_to_shape_map():
       reader.get_tensor(name)
@@ -51,57 +50,33 @@ def unreadable_because(prefix):
   return None
 
 
-@contextlib.contextmanager
-def _tensorflow_log_silenced():
-  """TensorFlow logs a parse failure of a state file as warnings; the caller reports it."""
-  logger = tf.get_logger()
-  level = logger.level
-  logger.setLevel(logging.ERROR)
-  try:
-    yield
-  finally:
-    logger.setLevel(level)
-
-
-def _listed_by_state_file(folder):
-  """The prefixes a folder's 'checkpoint' state file lists, oldest first; None when
-  the file is missing or cannot be parsed."""
-  with _tensorflow_log_silenced():
-    try:
-      state = tf.train.get_checkpoint_state(folder)
-    except (tf.errors.OpError, ValueError):  # ValueError: bytes that are not text.
-      return None
-  if state is None:
-    return None
-  listed = list(state.all_model_checkpoint_paths)
-  if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
-    listed.append(state.model_checkpoint_path)
-  return listed
-
-
 def _step_suffix(prefix):
   found = re.search(r'-(\d+)$', prefix)
   return int(found.group(1)) if found else -1
 
 
-def _found_by_index_files(folder):
-  """The prefixes of the checkpoints whose index files are in ``folder``, oldest
-  (lowest global step, then oldest file) first."""
-  prefixes = [path[:-len('.index')]
-              for path in glob.glob(os.path.join(glob.escape(folder), '*.index'))]
-  return sorted(prefixes, key=lambda prefix: (_step_suffix(prefix),
-                                              os.path.getmtime(prefix + '.index')))
-
-
 def listed_checkpoints(folder, warn=_warn):
-  """The checkpoint prefixes of ``folder``, oldest first: those its 'checkpoint' state
-  file lists or, when that file is missing or damaged, those whose index files are
-  there (said through ``warn``), so a lost state file never restarts a run from step 0.
-  """
-  listed = _listed_by_state_file(folder)
-  if listed is not None:
+  """The checkpoint prefixes of ``folder``, oldest first: those its state file lists or,
+  when that file is missing or damaged, those whose index files are there (said through
+  ``warn``), so a lost state file never restarts a run from step 0."""
+  logger = tf.get_logger()
+  level = logger.level
+  logger.setLevel(logging.ERROR)  # TensorFlow would log a state file it cannot parse.
+  try:
+    state = tf.train.get_checkpoint_state(folder)
+  except (tf.errors.OpError, ValueError):  # ValueError: bytes that are not text.
+    state = None
+  finally:
+    logger.setLevel(level)
+  if state is not None:
+    listed = list(state.all_model_checkpoint_paths)
+    if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
+      listed.append(state.model_checkpoint_path)
     return listed
-  found = _found_by_index_files(folder)
+  # Lowest global step, then oldest file, first.
+  found = sorted((path[:-len('.index')]
+                  for path in glob.glob(os.path.join(glob.escape(folder), '*.index'))),
+                 key=lambda prefix: (_step_suffix(prefix), os.path.getmtime(prefix + '.index')))
   if found:
     state_file = os.path.join(folder, STATE_FILE)
     warn('%s is %s; using the checkpoints found by their files (%s)'
@@ -111,25 +86,13 @@ def listed_checkpoints(folder, warn=_warn):
 
 
 def recover_saver_list(saver, folder, resume_from):
-  """Lets ``saver`` go on deleting beyond its ``max_to_keep``, oldest first, from the
-  checkpoints of ``folder`` up to ``resume_from``; newer, damaged ones are left out of
-  its list (their files stay as they are)."""
-  listed = listed_checkpoints(folder, warn=lambda _: None)  # Said on choosing resume_from.
+  """Lets ``saver`` delete, beyond ``max_to_keep``, ``folder``'s checkpoints up to ``resume_from``."""
+  listed = listed_checkpoints(folder, _quiet)  # Said on choosing resume_from.
   saver.recover_last_checkpoints(listed[:listed.index(resume_from) + 1])
 
 
-# How often a reader lists a train dir again when a trainer prunes the checkpoints it
-# was reading; a writer saving far faster than a checkpoint can be read outruns it.
-READ_ATTEMPTS = 10
-
-
-def _quiet(unused_text):
-  pass
-
-
 def _pruned(folder, prefix):
-  """Whether checkpoint ``prefix`` of ``folder`` is no longer listed there: its trainer
-  saved newer ones and deleted it (its files may still be going)."""
+  """Whether ``folder``'s trainer deleted ``prefix`` from its list (its files may remain)."""
   return os.path.isdir(folder) and prefix not in listed_checkpoints(folder, _quiet)
 
 
@@ -140,14 +103,8 @@ def _say_replaced(gone, prefix, warn):
 
 
 def newest_readable(folder, warn=_warn):
-  """The newest checkpoint of ``folder`` that reads back whole, or None when the
-  folder lists none. Each newer, damaged one is reported through ``warn``, naming it
-  and the one used instead. A checkpoint that a trainer deletes while it is read is
-  no damage: the listing is read again, and the switch said in one line.
-
-  Raises:
-    UsageError: checkpoints are listed but none of them is readable.
-  """
+  """The newest checkpoint of ``folder`` that reads back whole (each newer, damaged one said
+  through ``warn``), None when none is listed; a UsageError when none listed is readable."""
   gone = []
   for _ in range(READ_ATTEMPTS):
     damaged = []
@@ -174,16 +131,9 @@ def newest_readable(folder, warn=_warn):
 
 
 def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
-  """Calls ``restore(prefix)`` and returns the prefix restored: ``prefix`` when given,
-  else the checkpoint ``checkpoint_path`` names (``resolve``).
-
-  When ``checkpoint_path`` is a train dir, its trainer may delete the checkpoint before
-  ``restore`` is done with it; then the newest complete one is restored instead, and
-  the switch said through ``warn`` in one line.
-
-  Raises:
-    UsageError: what ``resolve`` raises, or the checkpoints kept being deleted.
-  """
+  """Calls ``restore(prefix)`` with ``prefix``, else what ``checkpoint_path`` names (``resolve``), and returns
+  the prefix restored: when a trainer deletes it first, its newest complete one, said through ``warn``. Raises
+  UsageError as ``resolve`` does, or when the checkpoints keep being deleted."""
   gone = []
   for _ in range(READ_ATTEMPTS):
     prefix = prefix or resolve(checkpoint_path, warn)
@@ -201,21 +151,19 @@ def restore_newest(checkpoint_path, restore, prefix=None, warn=_warn):
                    '(%s ...)' % (checkpoint_path, len(gone), os.path.basename(gone[0])))
 
 
-# Temporary files that TensorFlow's Saver and atomic_files write and then rename; a
-# killed process leaves them behind, never a half-written file under a final name.
+# Temporary files of TensorFlow's Saver and atomic_files, which a killed save leaves (never half a file).
 _INTERRUPTED_WRITE = re.compile(
     r'(\.(data-\d+-of-\d+|index)\.tempstate\d+|\.meta\.tmp[0-9a-f]+|^checkpoint\.tmp[0-9a-f]+'
     r'|^\.%s\..+\.tmp)$' % re.escape(METADATA_FILE))
+_CHECKPOINT_FILE = re.compile(r'\.(data-\d+-of-\d+|index|meta)$')
 
 
 def _remove(paths):
-  """Deletes the files ``paths``; returns how many there were."""
   for path in paths:
     try:
       os.remove(path)
     except OSError as error:
-      raise UsageError('%s: cannot remove an interrupted write: %s'
-                       % (path, error.strerror)) from None
+      raise UsageError('%s: cannot remove an interrupted write: %s' % (path, error.strerror)) from None
   return len(paths)
 
 
@@ -225,40 +173,30 @@ def _interrupted_writes(folder):
 
 
 def remove_interrupted_writes(folder):
-  """Deletes what killed saves left in ``folder`` (and its 'best' copies); returns
-  the number of files removed."""
+  """Deletes what killed saves left in ``folder`` and its best/; returns the file count."""
   return sum(_remove(_interrupted_writes(candidate))
              for candidate in (folder, os.path.join(folder, BEST_SUBDIR)))
 
 
 def remove_failed_save(folder, prefix):
-  """Deletes what a failed save of checkpoint ``prefix`` left in ``folder``: temporary
-  files, and its own files unless the state file lists it (a save that failed only on
-  its graph file is complete). Returns the number of files removed."""
+  """Deletes what a failed save of ``prefix`` left in ``folder``, its own files too unless
+  listed (then only its graph file failed); returns the file count."""
   partial = _interrupted_writes(folder)
   if prefix not in (listed_checkpoints(folder, _quiet) or ()):
     partial += glob.glob(glob.escape(prefix) + '.*')
   return _remove(sorted(set(partial)))
 
 
-_CHECKPOINT_FILE = re.compile(r'\.(data-\d+-of-\d+|index|meta)$')
-
-
 def bytes_held(train_dir):
   """The bytes of the checkpoint files in ``train_dir`` and its best/."""
   return sum(os.path.getsize(os.path.join(folder, name))
-             for folder in (train_dir, os.path.join(train_dir, BEST_SUBDIR))
-             if os.path.isdir(folder)
+             for folder in (train_dir, os.path.join(train_dir, BEST_SUBDIR)) if os.path.isdir(folder)
              for name in os.listdir(folder) if _CHECKPOINT_FILE.search(name))
 
 
 def resolve(checkpoint_path, warn=_warn):
-  """A readable checkpoint prefix from a prefix or a folder (meaning its newest
-  readable checkpoint).
-
-  Raises:
-    UsageError: when nothing readable is there.
-  """
+  """A readable checkpoint prefix from a prefix or a folder (its newest readable one); a
+  UsageError when nothing readable is there."""
   if os.path.isdir(checkpoint_path):
     prefix = newest_readable(checkpoint_path, warn)
     if prefix is None:
@@ -273,15 +211,12 @@ def resolve(checkpoint_path, warn=_warn):
   return checkpoint_path
 
 
-class Resolved(collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])):
-  """A checkpoint resolved once for a whole command: ``path`` as named (a prefix, or a
-  train dir meaning its newest readable checkpoint), the ``prefix`` found there and the
-  ``metadata`` of its run."""
+# A checkpoint resolved once for a command: ``path`` as named, its ``prefix`` and run's ``metadata``.
+Resolved = collections.namedtuple('Resolved', ['path', 'prefix', 'metadata'])
 
 
 def resolved(checkpoint):
-  """``checkpoint``, a path, resolved with its metadata (or the UsageError of ``resolve``
-  or ``read_metadata``); a Resolved one is returned as it is."""
+  """``checkpoint`` (a path or a Resolved) as a Resolved; UsageErrors of ``resolve``, ``read_metadata``."""
   if isinstance(checkpoint, Resolved):
     return checkpoint
   prefix = resolve(checkpoint)
@@ -293,8 +228,7 @@ def variable_shapes(prefix):
   try:
     return dict(tf.train.list_variables(prefix))
   except (tf.errors.OpError, ValueError) as error:
-    raise UsageError('%s: unreadable checkpoint: %s'
-                     % (prefix, first_cause(error))) from None
+    raise UsageError('%s: unreadable checkpoint: %s' % (prefix, first_cause(error))) from None
 
 
 def global_step(prefix):
@@ -311,17 +245,13 @@ def write_metadata(train_dir, metadata):
 
 
 def write_end(train_dir, metadata, step):
-  """Records in the run's metadata that it ended, having reached its last step
-  ``step`` (an evaluator following the run stops there). A restarted run writes its
-  metadata without this entry until it ends again."""
-  metadata['ended'] = {'global_step': step, 'time': datetime.datetime.now(
-      datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
+  """Records in the run's metadata that it ended at ``step`` (an evaluator stops there)."""
+  metadata['ended'] = {'global_step': step, 'time': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
   write_metadata(train_dir, metadata)
 
 
 def read_metadata(path):
-  """The metadata of the run that wrote checkpoint ``path`` (found in the checkpoint's
-  folder or, for the 'best' copies, its parent), or the checkpoints of folder ``path``."""
+  """The metadata of the run that wrote checkpoint (or folder) ``path``, from its folder or parent."""
   folder = path if os.path.isdir(path) else os.path.dirname(path)
   for candidate in (folder, os.path.dirname(folder)):
     metadata_path = os.path.join(candidate, METADATA_FILE)
@@ -332,18 +262,13 @@ def read_metadata(path):
 
 
 def _describe(mismatches):
-  shown = '; '.join(mismatches[:MISMATCHES_SHOWN])
   more = len(mismatches) - MISMATCHES_SHOWN
-  return shown + ('; and %d more' % more if more > 0 else '')
+  return '; '.join(mismatches[:MISMATCHES_SHOWN]) + ('; and %d more' % more if more > 0 else '')
 
 
 def check_fits(prefix, variables_by_name):
-  """Raises a UsageError listing the first variables that ``prefix`` cannot fill.
-
-  Args:
-    prefix: checkpoint prefix.
-    variables_by_name: checkpoint name -> graph variable, as a Saver's var_list.
-  """
+  """Raises a UsageError listing the first variables that checkpoint ``prefix`` cannot
+  fill; ``variables_by_name`` maps checkpoint names to graph variables (a Saver's var_list)."""
   shapes = variable_shapes(prefix)
   mismatches = []
   for name, variable in sorted(variables_by_name.items()):
@@ -351,8 +276,7 @@ def check_fits(prefix, variables_by_name):
     if name not in shapes:
       mismatches.append('%s missing' % name)
     elif list(shapes[name]) != wanted:
-      mismatches.append('%s is %s in the checkpoint, %s in the model'
-                        % (name, list(shapes[name]), wanted))
+      mismatches.append('%s is %s in the checkpoint, %s in the model' % (name, list(shapes[name]), wanted))
   if mismatches:
     raise UsageError('%s does not fit this model: %s' % (prefix, _describe(mismatches)))
 
@@ -361,22 +285,14 @@ WarmStartReport = collections.namedtuple(
     'WarmStartReport', ['restored', 'excluded', 'missing', 'shape_mismatched'])
 
 
-def in_scopes(name, scopes):
-  return any(name == scope or name.startswith(scope.rstrip('/') + '/') for scope in scopes)
-
-
 def match_variables(prefix, variables, exclude_scopes):
-  """Sorts ``variables`` by what a restore from ``prefix`` would do with them.
-
-  Returns:
-    (checkpoint name -> variable for those that would be restored, WarmStartReport of
-    names; shape mismatches read 'name [checkpoint shape] (model [shape])').
-  """
+  """(name -> variable of those a restore from ``prefix`` would fill, WarmStartReport of
+  ``variables``' names; a mismatch reads 'name [checkpoint shape] (model [shape])')."""
   shapes = variable_shapes(prefix)
   restorable, excluded, missing, mismatched = {}, [], [], []
   for variable in variables:
     name, wanted = variable.op.name, variable.shape.as_list()
-    if in_scopes(name, exclude_scopes):
+    if any(name == scope or name.startswith(scope.rstrip('/') + '/') for scope in exclude_scopes):
       excluded.append(name)
     elif name not in shapes:
       missing.append(name)
@@ -388,29 +304,20 @@ def match_variables(prefix, variables, exclude_scopes):
 
 
 def warm_start_saver(prefix, exclude_scopes, ignore_missing_vars):
-  """A Saver that fills this graph's model variables from another run's checkpoint.
-
-  Variables under ``exclude_scopes`` are left to their initializers (e.g. new
-  logits). A variable the checkpoint lacks is an error unless
-  ``ignore_missing_vars``; a shape mismatch that is not excluded is always one.
-
-  Returns:
-    (saver or None when nothing matches, WarmStartReport).
-  """
+  """(Saver filling this graph's model variables but ``exclude_scopes`` from another run's
+  checkpoint, or None when nothing matches; WarmStartReport). Raises SettingError on a
+  shape mismatch, or on a missing variable unless ``ignore_missing_vars``."""
   restorable, report = match_variables(prefix, slim.get_model_variables(), exclude_scopes)
   if report.shape_mismatched:
-    raise SettingError('{checkpoint_path} %s: shape mismatch (exclude it with '
-                       '{checkpoint_exclude_scopes}): %s', prefix,
-                       _describe(report.shape_mismatched))
+    raise SettingError('{checkpoint_path} %s: shape mismatch (exclude it with {checkpoint_exclude_scopes}): '
+                       '%s', prefix, _describe(report.shape_mismatched))
   if report.missing and not ignore_missing_vars:
     raise SettingError('{checkpoint_path} %s: variables missing from the checkpoint (pass '
-                       '{ignore_missing_vars} to initialize them): %s', prefix,
-                       _describe(report.missing))
+                       '{ignore_missing_vars} to initialize them): %s', prefix, _describe(report.missing))
   saver = tf.compat.v1.train.Saver(restorable) if restorable else None
   return saver, report
 
 
 def summarize(report):
   """'12 restored, 2 excluded, 0 missing, 0 shape-mismatched'."""
-  return ', '.join('%d %s' % (len(getattr(report, kind)), kind.replace('_', '-'))
-                   for kind in report._fields)
+  return ', '.join('%d %s' % (len(getattr(report, kind)), kind.replace('_', '-')) for kind in report._fields)

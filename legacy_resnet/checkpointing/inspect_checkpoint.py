@@ -1,12 +1,10 @@
 """Lists a checkpoint's variables with their shapes and, given a model, compares them.
 
-  python -m legacy_resnet.checkpointing.inspect_checkpoint CKPT
-  python -m legacy_resnet.checkpointing.inspect_checkpoint CKPT --model_name resnet_v1_50 --num_classes 6 \\
-      [--checkpoint_exclude_scopes resnet_v1_50/logits]
+  python -m legacy_resnet.checkpointing.inspect_checkpoint CKPT [--model_name resnet_v1_50 \\
+      --num_classes 6 --checkpoint_exclude_scopes resnet_v1_50/logits]
 
-CKPT is a checkpoint prefix or a folder (its latest checkpoint). The comparison is the
-report a warm start with ``train_graph.py --checkpoint_path CKPT`` would give: which model
-variables would be restored, excluded, missing or of another shape.
+CKPT is a checkpoint prefix or a folder (its newest checkpoint). The comparison is the
+report of a warm start with ``train_graph.py --checkpoint_path CKPT``.
 """
 
 import sys
@@ -20,18 +18,6 @@ from legacy_resnet.core import cli
 from nets import nets_factory
 
 
-def parser():
-  p = cli.ArgumentParser(prog='python -m legacy_resnet.checkpointing.inspect_checkpoint',
-                         description=__doc__.split('\n')[0])
-  p.add_argument('checkpoint_path')
-  p.add_argument('--model_name', choices=sorted(nets_factory.networks_map),
-                 metavar='MODEL_NAME', help='compare against this network')
-  p.add_argument('--num_classes', type=cli.positive_int, default=1000)
-  p.add_argument('--image_size', type=cli.positive_int, default=224)
-  p.add_argument('--checkpoint_exclude_scopes', type=cli.comma_list, default=[])
-  return p
-
-
 def compare(prefix, model_name, num_classes, image_size, exclude_scopes):
   """The WarmStartReport of ``model_name`` against checkpoint ``prefix``."""
   with tf.Graph().as_default():
@@ -40,7 +26,15 @@ def compare(prefix, model_name, num_classes, image_size, exclude_scopes):
 
 
 def main(argv):
-  settings = parser().parse_args(argv)
+  p = cli.ArgumentParser(prog='python -m legacy_resnet.checkpointing.inspect_checkpoint',
+                         description=__doc__.split('\n')[0])
+  p.add_argument('checkpoint_path')
+  p.add_argument('--model_name', choices=sorted(nets_factory.networks_map),
+                 metavar='MODEL_NAME', help='compare against this network')
+  p.add_argument('--num_classes', type=cli.positive_int, default=1000)
+  p.add_argument('--image_size', type=cli.positive_int, default=224)
+  p.add_argument('--checkpoint_exclude_scopes', type=cli.comma_list, default=[])
+  settings = p.parse_args(argv)
   prefix = checkpoints.resolve(settings.checkpoint_path)
   if not settings.model_name:
     shapes = checkpoints.variable_shapes(prefix)

@@ -1,6 +1,5 @@
-"""What a train dir must hold before it is trusted: its ``legacy_resnet.json`` (written
-by another version, or edited by hand) checked key by key, and a checkpoint's
-``global_step``. A bad value is one UsageError naming the file and the key."""
+"""Checks of what a train dir holds before it is trusted: its ``legacy_resnet.json`` key by
+key, and a checkpoint's ``global_step``; a bad value is a UsageError naming file and key."""
 
 import json
 import math
@@ -12,8 +11,7 @@ import numpy as np
 from legacy_resnet.core.errors import UsageError
 from nets import nets_factory
 
-# Beyond these the file is not one train_graph.py writes, and trusting it could make
-# evaluation allocate without bound (the synthetic split is drawn from num_test).
+# Beyond these train_graph.py wrote no such file, and evaluation could allocate without bound (num_test).
 MAX_IMAGE_SIDE = 8192
 MAX_CLASSES = 100000
 MAX_SYNTHETIC_IMAGES = 1000000
@@ -21,13 +19,11 @@ MAX_METADATA_BYTES = 1 << 20
 
 
 def _is_int(value, low, high):
-  return (isinstance(value, numbers.Integral) and not isinstance(value, bool) and
-          low <= value <= high)
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool) and low <= value <= high
 
 
 def _is_number(value):
-  return (isinstance(value, numbers.Real) and not isinstance(value, bool) and
-          math.isfinite(value))
+  return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _model_name(value):
@@ -59,21 +55,16 @@ def _moving_average_decay(value):
 
 
 def _dataset(value):
-  # Runs built in code (the benchmark, tests) name other kinds; evaluating them needs
-  # --dataset_dir or --dataset_file, so only the two kinds with a held-out set of their
-  # own have fields to check.
+  # Only these two kinds have a held-out set of their own; others need --dataset_dir or --dataset_file.
   if not isinstance(value, dict) or not isinstance(value.get('kind'), str) or not value['kind']:
     return 'must be an object with a "kind" (a name)'
-  if value['kind'] not in ('signs', 'synthetic'):
-    return None
-  if value['kind'] == 'signs':
-    if not isinstance(value.get('dataset_dir'), str) or not value['dataset_dir']:
-      return '"dataset_dir" must be a folder name'
-    return None
-  for key, low, high in (('seed', 0, 2 ** 63 - 1), ('num_train', 1, MAX_SYNTHETIC_IMAGES),
-                         ('num_test', 1, MAX_SYNTHETIC_IMAGES)):
-    if not _is_int(value.get(key), low, high):
-      return '"%s" must be an integer from %d to %d' % (key, low, high)
+  if value['kind'] == 'signs' and not (isinstance(value.get('dataset_dir'), str) and value['dataset_dir']):
+    return '"dataset_dir" must be a folder name'
+  if value['kind'] == 'synthetic':
+    for key, low, high in (('seed', 0, 2 ** 63 - 1), ('num_train', 1, MAX_SYNTHETIC_IMAGES),
+                           ('num_test', 1, MAX_SYNTHETIC_IMAGES)):
+      if not _is_int(value.get(key), low, high):
+        return '"%s" must be an integer from %d to %d' % (key, low, high)
   return None
 
 
@@ -91,43 +82,30 @@ def _evaluation(value):
   return None
 
 
-REQUIRED = (('model_name', _model_name), ('class_names', _class_names),
-            ('image_size', _image_size), ('moving_average_decay', _moving_average_decay),
-            ('dataset', _dataset))
+REQUIRED = (('model_name', _model_name), ('class_names', _class_names), ('image_size', _image_size),
+            ('moving_average_decay', _moving_average_decay), ('dataset', _dataset))
 OPTIONAL = (('best', _evaluation), ('last_eval', _evaluation))
 
 
 def check_metadata(path, metadata):
-  """Returns ``metadata`` (the parsed JSON of ``path``) once every key train_graph.py
-  writes is there with a value of the right type and range; unknown keys are left
-  alone (a newer version may add some).
-
-  Raises:
-    UsageError: '<path>: key <key> ...' for the first bad or missing key.
-  """
+  """``metadata`` (the parsed JSON of ``path``) once every key train_graph.py writes has a
+  value of the right type and range (others are let be), else a UsageError naming the key."""
   if not isinstance(metadata, dict):
     raise UsageError('%s: must hold a JSON object, not %s' % (path, type(metadata).__name__))
   for key, check in REQUIRED + OPTIONAL:
     if key not in metadata:
       if (key, check) in REQUIRED:
         raise UsageError('%s: key %s missing' % (path, key))
-      continue
-    problem = check(metadata[key])
-    if problem:
+    elif problem := check(metadata[key]):
       raise UsageError('%s: key %s %s (got %.80r)' % (path, key, problem, metadata[key]))
   return metadata
 
 
 def load_metadata(path):
-  """The checked metadata in JSON file ``path`` (see check_metadata).
-
-  Raises:
-    UsageError: an unreadable, oversized or invalid file, naming it (and the key).
-  """
+  """The checked metadata in JSON file ``path``; a UsageError when it is unreadable, oversized or invalid."""
   try:
     if os.path.getsize(path) > MAX_METADATA_BYTES:
-      raise UsageError('%s: unreadable metadata: larger than %d bytes'
-                       % (path, MAX_METADATA_BYTES))
+      raise UsageError('%s: unreadable metadata: larger than %d bytes' % (path, MAX_METADATA_BYTES))
     with open(path, encoding='utf-8') as stream:
       metadata = json.load(stream)
   except (OSError, ValueError, RecursionError) as error:
@@ -136,11 +114,7 @@ def load_metadata(path):
 
 
 def checked_global_step(prefix, value):
-  """The checkpoint's ``global_step`` tensor ``value`` as an int.
-
-  Raises:
-    UsageError: unless it is an integer scalar >= 0.
-  """
+  """The checkpoint's ``global_step`` tensor ``value`` as an int; a UsageError unless a scalar int >= 0."""
   value = np.asarray(value)
   if value.shape != () or value.dtype.kind not in 'iu' or value < 0:
     raise UsageError('%s: tensor global_step must be a non-negative integer scalar, got %s %s'

@@ -1,26 +1,15 @@
-"""One writer per train dir: a training run (a cluster's chief) holds an exclusive lock
-on ``<train_dir>/train.lock`` for as long as it lives.
-
-The lock is ``flock`` on an open descriptor of that file, so the kernel releases it
-whenever the holder dies, however it dies (SIGKILL, a crash, the machine going down):
-a lock left by a dead process is no lock at all and the next run simply takes it. No
-process ids are compared and no ages guessed. The holder writes its host, process id
-and start time into the file, for the message that refuses a second run.
-
-On NFS, Linux turns ``flock`` into a POSIX lock held by the server's lock manager
-(NFSv4, or NFSv3 with lockd): two machines exclude each other, and the lock of a
-crashed client is released when the server notices (its lease or grace period, about a
-minute or two), not at once. Mounts with ``nolock`` or ``local_lock=all`` lock on
-each client alone: two machines are then not kept apart.
-"""
+"""One writer per train dir: a training run (a cluster's chief) holds ``flock`` on ``<train_dir>/train.lock``,
+released by the kernel however the holder dies; the file names the holder (host, process id, start time) for
+the message that refuses a second run. On NFS the server's lock manager keeps machines apart (a crashed
+client's lock lasts until its lease ends), unless mounted with ``nolock`` or ``local_lock=all``."""
 
 import contextlib
-import datetime
 import errno
 import fcntl
 import json
 import os
 import socket
+import time
 
 from legacy_resnet.core.errors import SettingError
 from legacy_resnet.core.errors import UsageError
@@ -35,49 +24,23 @@ def holder_description(record):
 
 
 def _read_record(descriptor):
-  """The holder's record in the lock file open as ``descriptor`` ({} when empty or not
-  a record: written by nobody yet, or by a holder killed while writing it)."""
+  """The holder's record in the lock file open as ``descriptor`` ({} if none or half-written)."""
   os.lseek(descriptor, 0, os.SEEK_SET)
-  text = os.read(descriptor, 4096)
   try:
-    record = json.loads(text.decode('utf-8'))
+    record = json.loads(os.read(descriptor, 4096).decode('utf-8'))
   except ValueError:
     return {}
   return record if isinstance(record, dict) else {}
 
 
-def _write_record(descriptor, record):
-  os.ftruncate(descriptor, 0)
-  os.pwrite(descriptor, (json.dumps(record, sort_keys=True) + '\n').encode('utf-8'), 0)
-  os.fsync(descriptor)
-
-
-def _open(path):
-  try:
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-  except OSError as error:
-    raise UsageError('%s: cannot create the train dir\'s lock file: %s'
-                     % (path, error.strerror)) from None
-
-
-def _is_at(descriptor, path):
-  """Whether ``path`` still names the file open as ``descriptor``."""
-  try:
-    here = os.stat(path)
-  except FileNotFoundError:
-    return False
-  opened = os.fstat(descriptor)
-  return (here.st_dev, here.st_ino) == (opened.st_dev, opened.st_ino)
-
-
 def _locked(path, train_dir):
-  """A descriptor of the lock file ``path``, exclusively locked.
-
-  A holder removes the file when it ends; a run that opened it just before then would
-  lock a file no longer there, so the lock counts only once ``path`` still names it.
-  """
+  """A descriptor of the lock file ``path``, exclusively locked once ``path`` still names it
+  (an ending holder removes the file, maybe after another run opened it)."""
   while True:
-    descriptor = _open(path)
+    try:
+      descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as error:
+      raise UsageError('%s: cannot create the train dir\'s lock file: %s' % (path, error.strerror)) from None
     try:
       fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
@@ -85,26 +48,22 @@ def _locked(path, train_dir):
       os.close(descriptor)
       if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
         raise UsageError('%s: cannot lock: %s' % (path, error.strerror)) from None
-      raise SettingError('{train_dir} %s is being trained by another process (%s); wait for '
-                         'it to end or stop it, or use another {train_dir}', train_dir,
-                         holder_description(record) if record
-                         else 'it has not written its name yet') from None
-    if _is_at(descriptor, path):
-      return descriptor
+      holder = holder_description(record) if record else 'it has not written its name yet'
+      raise SettingError('{train_dir} %s is being trained by another process (%s); wait for it to end or '
+                         'stop it, or use another {train_dir}', train_dir, holder) from None
+    try:
+      if os.path.samestat(os.stat(path), os.fstat(descriptor)):
+        return descriptor
+    except FileNotFoundError:
+      pass
     os.close(descriptor)
 
 
 @contextlib.contextmanager
 def held(train_dir, log=print):
-  """Holds the lock of ``train_dir`` (an existing folder) while entered.
-
-  A lock file left by a process that is gone is taken over, said through ``log``.
-
-  Raises:
-    SettingError: another live process holds the lock (the message names its host,
-      process id and start time).
-    UsageError: the lock file cannot be made or written.
-  """
+  """Holds the lock of ``train_dir`` (a folder) while entered, taking over (said through
+  ``log``) one a gone process left. Raises SettingError naming another live holder, or
+  UsageError when the lock file cannot be made or written."""
   path = os.path.join(train_dir, LOCK_FILE)
   descriptor = _locked(path, train_dir)
   try:
@@ -112,17 +71,18 @@ def held(train_dir, log=print):
     if left:
       log('taking over the lock of %s from a process that is gone (%s)'
           % (train_dir, holder_description(left)))
-    started = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    record = {'host': socket.gethostname(), 'pid': os.getpid(),
+              'started': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
     try:
-      _write_record(descriptor, {'host': socket.gethostname(), 'pid': os.getpid(),
-                                 'started': started})
+      os.ftruncate(descriptor, 0)
+      os.pwrite(descriptor, (json.dumps(record, sort_keys=True) + '\n').encode('utf-8'), 0)
+      os.fsync(descriptor)
     except OSError as error:
       raise UsageError('%s: cannot write: %s' % (path, error.strerror)) from None
     try:
       yield
     finally:
-      # Removed while still locked: a clean end, refused or not, leaves the folder as it
-      # was, and the next run has no one to take over from (_locked sees the removal).
+      # Removed while still locked: a clean end leaves no one to take over from (_locked sees it).
       with contextlib.suppress(OSError):
         os.unlink(path)
   finally:

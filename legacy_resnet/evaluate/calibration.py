@@ -1,23 +1,7 @@
-"""Calibrated confidence and "not sure": temperature scaling fitted on a run's
-validation split, the threshold below which a prediction is marked unsure, and the
-expected calibration error (pure numpy).
-
-A network's softmax is often surer than it is right. Temperature scaling divides the
-logits by one number T, fitted to minimize the cross-entropy on the validation split,
-which the run held out of its training file: the ranking of the classes (and so the
-accuracy) stays, the probabilities become closer to how often the network is right.
-The probabilities stand in for the logits: softmax(log p / T) = softmax(logits / T).
-
-The unsure threshold is chosen on the same split: the calibrated confidence below
-which ``UNSURE_SHARE`` of the validation images fall, so about that share of images
-like the training set's are marked "not sure"; images unlike them (another camera,
-light, background) come out less confident and are marked more often.
-
-Training fits both at its end and records them in the run's metadata under
-``calibration``; ``python -m legacy_resnet.programs.calibrate --checkpoint_path DIR`` fits
-them for a run trained before this existed. ``eval_graph.py`` reads them, and for a
-run without them uses temperature 1 and no threshold, saying so.
-"""
+"""Calibrated confidence (pure numpy): a temperature T fitted on a run's validation split
+(softmax(log p / T) = softmax(logits / T) keeps the ranking, so the accuracy), the
+confidence below which UNSURE_SHARE of that split falls (marked "not sure"), and the
+expected calibration error. Training records them in the run's metadata."""
 
 import math
 
@@ -35,33 +19,27 @@ _LOG_TEMPERATURES = np.linspace(np.log(0.05), np.log(20.0), 121)
 
 
 def scaled(probabilities, temperature):
-  """float64 [N, C]: ``probabilities`` [N, C] with their logits divided by
-  ``temperature``."""
-  logits = np.log(np.maximum(np.asarray(probabilities, np.float64), metrics.PROBABILITY_FLOOR))
-  logits = logits / temperature
+  """float64 [N, C]: ``probabilities`` [N, C] with their logits divided by ``temperature``."""
+  logits = np.log(np.maximum(np.asarray(probabilities, np.float64), metrics.PROBABILITY_FLOOR)) / temperature
   logits -= logits.max(axis=1, keepdims=True)
   exponentials = np.exp(logits)
   return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
-def _cross_entropy(probabilities, labels, temperature):
-  picked = scaled(probabilities, temperature)[np.arange(len(labels)), labels]
-  return -np.mean(np.log(np.maximum(picked, metrics.PROBABILITY_FLOOR)))
-
-
 def fit_temperature(probabilities, labels):
   """The temperature in [0.05, 20] that minimizes the cross-entropy of ``labels`` [N]
-  under ``probabilities`` [N, C]: a grid over log T, then a golden-section search
-  around its best point."""
-  losses = [_cross_entropy(probabilities, labels, np.exp(t)) for t in _LOG_TEMPERATURES]
+  under ``probabilities`` [N, C] (a grid over log T, then a golden-section search)."""
+  def cross_entropy(log_temperature):
+    picked = scaled(probabilities, np.exp(log_temperature))[np.arange(len(labels)), labels]
+    return -np.mean(np.log(np.maximum(picked, metrics.PROBABILITY_FLOOR)))
+  losses = [cross_entropy(t) for t in _LOG_TEMPERATURES]
   best = int(np.argmin(losses))
   low = _LOG_TEMPERATURES[max(best - 1, 0)]
   high = _LOG_TEMPERATURES[min(best + 1, len(_LOG_TEMPERATURES) - 1)]
   ratio = (math.sqrt(5.0) - 1.0) / 2.0
   for _ in range(30):
     first, second = high - ratio * (high - low), low + ratio * (high - low)
-    if (_cross_entropy(probabilities, labels, np.exp(first)) <=
-        _cross_entropy(probabilities, labels, np.exp(second))):
+    if cross_entropy(first) <= cross_entropy(second):
       high = second
     else:
       low = first
@@ -69,63 +47,43 @@ def fit_temperature(probabilities, labels):
 
 
 def expected_calibration_error(probabilities, labels, bins=ECE_BINS):
-  """The expected calibration error of ``probabilities`` [N, C] for ``labels`` [N]:
-  confidences (the top probability) in ``bins`` equal-width bins over [0, 1], the
-  gap between each bin's accuracy and mean confidence weighted by its share of the
-  images."""
+  """The expected calibration error of ``probabilities`` [N, C] for ``labels`` [N] (equal-width bins)."""
   probabilities = np.asarray(probabilities, np.float64)
   confidence = probabilities.max(axis=1)
   right = probabilities.argmax(axis=1) == np.asarray(labels)
   which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-  error = 0.0
-  for index in range(bins):
-    members = which == index
-    if members.any():
-      error += members.mean() * abs(right[members].mean() - confidence[members].mean())
-  return float(error)
+  groups = [which == index for index in range(bins)]
+  return float(sum(members.mean() * abs(right[members].mean() - confidence[members].mean())
+                   for members in groups if members.any()))
 
 
 def unsure_threshold(confidences, share=UNSURE_SHARE):
-  """The confidence below which ``share`` of ``confidences`` fall (the lower
-  ``share`` quantile)."""
+  """The confidence below which ``share`` of ``confidences`` fall (the lower quantile)."""
   return float(np.quantile(np.asarray(confidences, np.float64), share, method='lower'))
 
 
 def fit(probabilities, labels, split_name='validation'):
-  """What a run records of its calibration, fitted on ``probabilities`` [N, C] and
-  ``labels`` [N] of its ``split_name`` split."""
+  """The calibration a run records, fitted on ``probabilities`` [N, C] and ``labels`` [N]."""
   temperature = fit_temperature(probabilities, labels)
   calibrated = scaled(probabilities, temperature)
-  return {
-      'temperature': temperature,
-      'unsure_below': unsure_threshold(calibrated.max(axis=1)),
-      'unsure_share': UNSURE_SHARE,
-      'fitted_on': split_name,
-      'num_examples': int(len(labels)),
-      'expected_calibration_error': expected_calibration_error(calibrated, labels),
-      'expected_calibration_error_before': expected_calibration_error(probabilities, labels),
-      'ece_bins': ECE_BINS,
-  }
+  return {'temperature': temperature, 'unsure_below': unsure_threshold(calibrated.max(axis=1)),
+          'unsure_share': UNSURE_SHARE, 'fitted_on': split_name, 'num_examples': int(len(labels)),
+          'expected_calibration_error': expected_calibration_error(calibrated, labels),
+          'expected_calibration_error_before': expected_calibration_error(probabilities, labels),
+          'ece_bins': ECE_BINS}
 
 
 def describe(recorded):
   """One line on a ``fit`` result."""
-  return ('calibration on the %s split (%d images): temperature %.3f, ECE %.4f -> %.4f '
-          '(%d bins), "%s" below confidence %.3f'
-          % (recorded['fitted_on'], recorded['num_examples'], recorded['temperature'],
-             recorded['expected_calibration_error_before'],
-             recorded['expected_calibration_error'], recorded['ece_bins'], UNSURE_MARK,
-             recorded['unsure_below']))
+  return ('calibration on the %(fitted_on)s split (%(num_examples)d images): temperature '
+          '%(temperature).3f, ECE %(expected_calibration_error_before).4f -> '
+          '%(expected_calibration_error).4f (%(ece_bins)d bins), "%(mark)s" below confidence '
+          '%(unsure_below).3f' % dict(recorded, mark=UNSURE_MARK))
 
 
 def from_metadata(metadata, path):
-  """(temperature, unsure threshold or None, recorded fit or None) of a run's
-  ``metadata`` (read from ``path``): temperature 1 and no threshold when the run
-  recorded none.
-
-  Raises:
-    UsageError: the recorded values are out of range.
-  """
+  """(temperature, unsure threshold or None, recorded fit or None) of a run's ``metadata``
+  (read from ``path``): (1.0, None, None) when it recorded none, a UsageError when damaged."""
   recorded = metadata.get(METADATA_KEY)
   if recorded is None:
     return 1.0, None, None
@@ -134,15 +92,14 @@ def from_metadata(metadata, path):
   except (TypeError, KeyError, ValueError):
     temperature = threshold = float('nan')
   if not (math.isfinite(temperature) and temperature > 0 and 0.0 <= threshold <= 1.0):
-    raise UsageError('%s: the %s entry of %s is damaged (temperature and unsure_below '
-                     'must be a positive number and a number in [0, 1])'
-                     % (path, METADATA_KEY, checkpoints.METADATA_FILE))
+    raise UsageError('%s: the %s entry of %s is damaged (temperature and unsure_below must be a positive '
+                     'number and a number in [0, 1])' % (path, METADATA_KEY, checkpoints.METADATA_FILE))
   return temperature, threshold, recorded
 
 
 def missing_note(path):
   """The line that says a run has no calibration."""
-  return ('note: %s has no calibration (trained before it was recorded, or with '
-          '--validation_split 0): confidences are the network\'s own (temperature 1) and '
-          'none is marked "%s"; python -m legacy_resnet.programs.calibrate --checkpoint_path %s '
-          'fits one' % (path, UNSURE_MARK, path))
+  return ('note: %s has no calibration (trained before it was recorded, or with --validation_split 0): '
+          'confidences are the network\'s own (temperature 1) and none is marked "%s"; '
+          'python -m legacy_resnet.programs.calibrate --checkpoint_path %s fits one'
+          % (path, UNSURE_MARK, path))

@@ -1,5 +1,5 @@
-"""Restoring a trained classifier and running it: held-out evaluation, predictions for
-image files and dense (FCN-mode) feature maps."""
+"""A trained classifier restored and run: held-out evaluation, predictions for image
+files and dense (FCN-mode) feature maps."""
 
 import numpy as np
 import tensorflow as tf
@@ -18,10 +18,8 @@ from nets import nets_factory
 from nets import resnet_utils
 
 PREDICT_BATCH_SIZE = 64
-# Freezing the restored graph and folding its batch norms (``inference_graph``) costs
-# more at its first run than the folded graph then saves per image, until a program
-# classifies thousands of images at once (bench/results/2026-12-05-startup.md); below
-# this many, the restored graph answers.
+# Freezing and folding the graph (``inference_graph``) costs more at its first run than it
+# saves per image below this many images (bench/results/2026-12-05-startup.md).
 FREEZE_FROM_IMAGES = 4096
 DENSE_BATCH_SIZE = 8
 
@@ -33,25 +31,16 @@ def in_batches(run, images, batch_size=PREDICT_BATCH_SIZE):
 
 
 def predict(session, output, images_placeholder, images, batch_size=PREDICT_BATCH_SIZE):
-  """Runs ``output`` over ``images`` [N, ...] in batches; returns the stacked results."""
-  return in_batches(lambda batch: session.run(output, {images_placeholder: batch}), images,
-                    batch_size)
+  """``in_batches`` running ``output`` in ``session``."""
+  return in_batches(lambda batch: session.run(output, {images_placeholder: batch}), images, batch_size)
 
 
 class RestoredClassifier:
-  """A trained network rebuilt in evaluation mode and restored from a checkpoint (a
-  path, or ``checkpoints.Resolved`` when the command resolved it already).
+  """A trained network rebuilt in evaluation mode and restored (its moving averages if
+  kept) from a checkpoint path or ``checkpoints.Resolved``; ``image_size`` overrides the
+  trained size ((None, None) accepts any), ``config`` the session's ConfigProto."""
 
-  The moving-average weights are restored when the run kept them. ``image_size``
-  overrides the trained size ((None, None) accepts any); the graph is finalized unless
-  ``finalize`` is False; ``config`` is the session's ConfigProto (default:
-  ``sessions.session_config()``). A train dir's checkpoint deleted by its trainer while
-  it is restored is replaced by the newest complete one (``checkpoints.restore_newest``);
-  ``prefix`` and ``global_step`` are those of the checkpoint restored.
-  """
-
-  def __init__(self, checkpoint, image_size=None, network_args=None, finalize=True,
-               config=None):
+  def __init__(self, checkpoint, image_size=None, network_args=None, finalize=True, config=None):
     checkpoint = checkpoints.resolved(checkpoint)
     self.prefix, self.metadata = checkpoint.prefix, checkpoint.metadata
     self.class_names = self.metadata['class_names']
@@ -61,8 +50,7 @@ class RestoredClassifier:
       self.tensors = model_graph.build_classifier(
           self.metadata['model_name'], len(self.class_names), self.image_size,
           preprocessing.InputPipeline.from_metadata(self.metadata), **(network_args or {}))
-      self._restore_map = model_graph.variables_to_restore(
-          self.metadata.get('moving_average_decay'))
+      self._restore_map = model_graph.variables_to_restore(self.metadata.get('moving_average_decay'))
       self._saver = tf.compat.v1.train.Saver(self._restore_map)
       if finalize:  # An exporter still adds its serving outputs.
         self.graph.finalize()
@@ -77,9 +65,7 @@ class RestoredClassifier:
     self._saver.restore(self.session, prefix)
 
   def restore(self, checkpoint_path, prefix=None):
-    """Restores ``prefix``, else the checkpoint ``checkpoint_path`` names (for a train
-    dir, its newest complete one), into the session (see
-    ``checkpoints.restore_newest``); returns the prefix restored."""
+    """Restores ``prefix``, else what ``checkpoint_path`` names (checkpoints.restore_newest); returns it."""
     if self._frozen is not None:  # Made of the weights restored before.
       self._frozen.session.close()
       self._frozen = None
@@ -88,17 +74,12 @@ class RestoredClassifier:
     return self.prefix
 
   def probabilities(self, images, freeze=None):
-    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1].
-
-    With ``freeze`` (default: from FREEZE_FROM_IMAGES images on, or once frozen), from
-    the frozen inference graph with its batch norms folded, made at the first such call;
-    otherwise from the restored graph.
-    """
+    """float32 [N, num_classes] for images [N, H, W, 3] in [0, 1], from the frozen graph with its batch norms
+    folded when ``freeze`` (default: from FREEZE_FROM_IMAGES images on, or once frozen)."""
     if freeze is None:
       freeze = self._frozen is not None or len(images) >= FREEZE_FROM_IMAGES
     if not freeze:
-      return predict(self.session, self.tensors.eval_probabilities, self.tensors.images,
-                     images)
+      return predict(self.session, self.tensors.eval_probabilities, self.tensors.images, images)
     if self._frozen is None:
       self._frozen = inference_graph.FrozenOutput(
           self.session, self.tensors.images, self.tensors.eval_probabilities, self.config)
@@ -111,22 +92,19 @@ class RestoredClassifier:
 
 
 def held_out_probabilities(classifier, split):
-  """float32 [N, num_classes] of ``classifier`` on a labelled split of its classes and
-  image size."""
+  """float32 [N, num_classes] of ``classifier`` on a labelled split of its classes and image size."""
   if list(split.class_names) != list(classifier.class_names):
     raise UsageError('%s: classes %s differ from the checkpoint\'s %s'
                      % (split.source, list(split.class_names), classifier.class_names))
   if tuple(split.images.shape[1:3]) != classifier.image_size:
     raise UsageError('%s: images are %dx%d, the model was trained on %dx%d'
-                     % ((split.source,) + tuple(split.images.shape[1:3]) +
-                        classifier.image_size))
+                     % (split.source, *split.images.shape[1:3], *classifier.image_size))
   return classifier.probabilities(split.images)
 
 
 def evaluate(classifier, split, probabilities=None):
   """The classification report of ``classifier`` on a labelled split, with the
-  checkpoint and its global step; ``probabilities`` are ``held_out_probabilities``
-  when already computed."""
+  checkpoint and its global step (``probabilities``: held_out_probabilities, if known)."""
   if probabilities is None:
     probabilities = held_out_probabilities(classifier, split)
   report = metrics.classification_report(split.labels, probabilities, classifier.class_names)
@@ -135,17 +113,13 @@ def evaluate(classifier, split, probabilities=None):
 
 
 def top_predictions(classifier, paths, top_k, temperature=1.0):
-  """[(path, [(class name, probability), ...])] for each image file, best first; the
-  probabilities with the logits divided by ``temperature`` (calibration.scaled)."""
+  """[(path, [(class name, probability), ...])] per image file, best first, at ``temperature``."""
   batch = np.stack([image_files.read_image(path, classifier.image_size) for path in paths])
   probabilities = classifier.probabilities(batch)
   if temperature != 1.0:
     probabilities = calibration.scaled(probabilities, temperature)
-  results = []
-  for path, row in zip(paths, probabilities):
-    best = np.argsort(-row)[:top_k]
-    results.append((path, [(classifier.class_names[i], float(row[i])) for i in best]))
-  return results
+  return [(path, [(classifier.class_names[i], float(row[i])) for i in np.argsort(-row)[:top_k]])
+          for path, row in zip(paths, probabilities)]
 
 
 def last_block(classifier):
@@ -157,25 +131,20 @@ def last_block(classifier):
 
 def fully_convolutional_args(model_name, setting, output_stride):
   """The network arguments that run ``model_name`` fully convolutionally (any image size,
-  features and logits at every location) at ``output_stride``.
-
-  Raises:
-    SettingError: naming ``setting``, what asked for it, when the network declares no
-      fully convolutional mode.
-  """
+  features and logits at every location) at ``output_stride``; a SettingError naming
+  ``setting`` when the network has no such mode."""
   if not nets_factory.declaration(model_name).fully_convolutional:
-    raise SettingError('{%s}: %%s has no fully convolutional mode (its classifier needs a '
-                       'fixed image size); these have: %%s' % setting, model_name, ', '.join(
+    raise SettingError('{%s}: %%s has no fully convolutional mode (its classifier needs a fixed image size); '
+                       'these have: %%s' % setting, model_name, ', '.join(
                            name for name in sorted(nets_factory.networks_map)
                            if nets_factory.declaration(name).fully_convolutional))
   return {'global_pool': False, 'output_stride': output_stride, 'spatial_squeeze': False}
 
 
 def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_grid=None):
-  """The RestoredClassifier of ``checkpoint`` (a ``checkpoints.Resolved``) with
-  ``fully_convolutional_args`` and the last block's ``multi_grid``, for any image size."""
-  network_args = fully_convolutional_args(checkpoint.metadata['model_name'], setting,
-                                          output_stride)
+  """The RestoredClassifier of ``checkpoint`` (a ``checkpoints.Resolved``) for any image
+  size, with ``fully_convolutional_args`` and the last block's ``multi_grid``."""
+  network_args = fully_convolutional_args(checkpoint.metadata['model_name'], setting, output_stride)
   if multi_grid:
     network_args['multi_grid'] = tuple(multi_grid)
   try:
@@ -187,21 +156,10 @@ def fully_convolutional_classifier(checkpoint, setting, output_stride, multi_gri
 
 
 def dense_features(checkpoint, output_stride, images, multi_grid=None):
-  """The last block's feature maps in FCN mode (no global pooling, atrous convolution).
-
-  Args:
-    checkpoint: a ``checkpoints.Resolved`` of a fully convolutional network.
-    output_stride: 8 or 16 (any stride the network can produce).
-    images: float32 [N, H, W, 3] in [0, 1], any H and W (the run's preprocessing
-      transforms their pixel values, without cropping or resizing).
-    multi_grid: atrous rate factors of the last block's units, or None.
-
-  Returns:
-    float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], and the
-    prefix of the checkpoint restored.
-  """
-  classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride,
-                                              multi_grid)
+  """(float32 [N, ceil(H / output_stride), ceil(W / output_stride), channels], the prefix restored): the
+  last block's feature maps in FCN mode of ``checkpoint`` (a Resolved) for ``images`` float32 [N, H, W, 3]
+  in [0, 1], any H and W; ``multi_grid``: the atrous rate factors of the last block's units, or None."""
+  classifier = fully_convolutional_classifier(checkpoint, 'dense_features', output_stride, multi_grid)
   try:
     return predict(classifier.session, last_block(classifier), classifier.tensors.images,
                    images, DENSE_BATCH_SIZE), classifier.prefix
@@ -210,11 +168,8 @@ def dense_features(checkpoint, output_stride, images, multi_grid=None):
 
 
 def record(writer, name, report, step):
-  """Adds the accuracy and loss of ``report`` on split ``name`` to the FileWriter
-  ``writer`` as ``name``/accuracy and ``name``/loss at ``step``; returns them as the
-  metadata records them."""
+  """Adds ``name``/accuracy and /loss of ``report`` to ``writer`` at ``step``; returns them as metadata."""
   writer.add_summary(tf.compat.v1.Summary(value=[
       tf.compat.v1.Summary.Value(tag='%s/accuracy' % name, simple_value=report['accuracy']),
       tf.compat.v1.Summary.Value(tag='%s/loss' % name, simple_value=report['loss'])]), step)
-  return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step,
-          'split': name}
+  return {'accuracy': report['accuracy'], 'loss': report['loss'], 'global_step': step, 'split': name}

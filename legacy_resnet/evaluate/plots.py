@@ -1,12 +1,8 @@
-"""Pictures as PNG files, drawn with matplotlib's Agg backend (no display needed):
-confusion matrices, contact sheets of mistakes, class-score heatmaps and training
-curves. Every function takes plain values (arrays, names, paths) and writes its file
-atomically.
+"""PNG pictures drawn with matplotlib's Agg backend, each written atomically: confusion
+matrices, contact sheets of mistakes, class-score heatmaps and training curves.
+matplotlib is optional (``available()``, ``INSTALL_HINT``)."""
 
-matplotlib is an optional dependency: only the pictures need it. ``available()``
-says whether it can be imported; ``INSTALL_HINT`` says how to get it.
-"""
-
+import contextlib
 import importlib
 import math
 
@@ -51,11 +47,8 @@ def _matrix_panel(axes, values, class_names, title, cell_format):
   """One confusion-matrix panel: ``values`` [C, C] as shades with each cell's number."""
   axes.imshow(values, cmap='Blues', vmin=0.0, vmax=max(float(values.max()), 1e-9))
   ticks = np.arange(len(class_names))
-  axes.set_xticks(ticks, class_names)
-  axes.set_yticks(ticks, class_names)
-  axes.set_xlabel('predicted class')
-  axes.set_ylabel('true class')
-  axes.set_title(title)
+  axes.set(xticks=ticks, xticklabels=class_names, yticks=ticks, yticklabels=class_names,
+           xlabel='predicted class', ylabel='true class', title=title)
   middle = values.max() / 2.0
   font_size = 9 if len(class_names) <= 10 else 6
   for (row, column), value in np.ndenumerate(values):
@@ -64,18 +57,10 @@ def _matrix_panel(axes, values, class_names, title, cell_format):
 
 
 def confusion_matrix(path, matrix, class_names, title=''):
-  """Writes two panels: the counts, and each row divided by its total (recall on the
-  diagonal).
-
-  Args:
-    path: the PNG file.
-    matrix: int [C, C] counts; row = true class, column = predicted.
-    class_names: C names, in index order.
-    title: a line above both panels.
-  """
+  """Writes two panels to PNG file ``path``: the int [C, C] ``matrix`` of counts (row =
+  true class, column = predicted) and each row divided by its total."""
   matrix = np.asarray(matrix)
-  totals = matrix.sum(axis=1, keepdims=True)
-  normalized = matrix / np.maximum(totals, 1)
+  normalized = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
   side = 2.0 + 0.45 * len(class_names)
   figure, (counts_axes, rows_axes) = _pyplot().subplots(1, 2, figsize=(2 * side + 1, side + 1.2))
   _matrix_panel(counts_axes, matrix, class_names, 'counts', '%d')
@@ -93,64 +78,41 @@ def mistake_order(labels, probabilities):
 
 
 def mistakes(path, images, labels, probabilities, class_names, max_tiles=MAX_MISTAKES):
-  """Writes a contact sheet of the misclassified images, the most confident mistakes
-  first: each tile framed, titled with the true class, the predicted class and its
-  probability. With no mistake the sheet says so (and has no tile).
-
-  Args:
-    path: the PNG file.
-    images: float [N, H, W, 3] in [0, 1].
-    labels: int [N] true classes.
-    probabilities: float [N, C].
-    class_names: C names.
-    max_tiles: at most this many tiles.
-
-  Returns:
-    the number of tiles drawn.
-  """
+  """Writes to PNG file ``path`` a contact sheet of at most ``max_tiles`` misclassified images
+  (float [N, H, W, 3] in [0, 1], int labels [N], probabilities [N, C]), the most confident first, each
+  titled with its true and predicted class; returns the number of tiles drawn (none: the sheet says so)."""
   order = mistake_order(labels, probabilities)
   shown = order[:max_tiles]
   pyplot = _pyplot()
   if not len(shown):
     figure = pyplot.figure(figsize=(4, 1))
-    figure.text(0.5, 0.5, 'no mistakes among %d images' % len(labels), ha='center',
-                va='center')
+    figure.text(0.5, 0.5, 'no mistakes among %d images' % len(labels), ha='center', va='center')
     _save(figure, path)
     return 0
   columns = min(_SHEET_COLUMNS, len(shown))
   rows = math.ceil(len(shown) / columns)
-  figure, grid = pyplot.subplots(rows, columns, figsize=(1.5 * columns, 1.75 * rows + 0.5),
-                                 squeeze=False)
+  figure, grid = pyplot.subplots(rows, columns, figsize=(1.5 * columns, 1.75 * rows + 0.5), squeeze=False)
   for axes in grid.flat[len(shown):]:
     axes.set_visible(False)
   for axes, index in zip(grid.flat, shown):
     predicted = int(np.argmax(probabilities[index]))
     axes.imshow(np.clip(images[index], 0.0, 1.0), interpolation='nearest')
-    axes.set_xticks([])
-    axes.set_yticks([])
-    for spine in axes.spines.values():
-      spine.set_color(MISTAKE_FRAME)
-      spine.set_linewidth(2)
-    axes.set_title('true %s\npredicted %s %.2f' % (class_names[labels[index]],
-                                                  class_names[predicted],
+    axes.set(xticks=[], yticks=[])
+    axes.spines[:].set(color=MISTAKE_FRAME, linewidth=2)
+    axes.set_title('true %s\npredicted %s %.2f' % (class_names[labels[index]], class_names[predicted],
                                                   probabilities[index, predicted]), fontsize=8)
-  figure.suptitle('%d of %d images misclassified%s' % (
-      len(order), len(labels), '' if len(shown) == len(order) else
-      ' (the %d most confident shown)' % len(shown)), fontsize=10)
+  figure.suptitle('%d of %d images misclassified%s' % (len(order), len(labels), '' if len(shown) == len(order)
+                                                      else ' (the %d most confident shown)' % len(shown)),
+                  fontsize=10)
   figure.tight_layout()
   _save(figure, path)
   return len(shown)
 
 
-class HeatmapPictures:
-  """Writes pictures of images with a class-score map laid over each in colour.
-
-  Building and laying out a matplotlib figure costs more than drawing it, so one figure
-  is kept and redrawn while the pictures keep the same size (every held-out image, or
-  ``--images`` files of one size). The layout is fixed (no ``tight_layout``, no automatic
-  title placement), so a redrawn figure gives the same pixels as a fresh one. Use as a
-  context manager, or call ``close()``.
-  """
+class HeatmapPictures(contextlib.AbstractContextManager):
+  """Writes pictures of images with a class-score map laid over each in colour (a context
+  manager, or call ``close()``). One figure is redrawn while their size stays (building
+  costs more than drawing); its layout is fixed, so redrawn pixels equal fresh ones."""
 
   _TITLE_INCHES = 0.55  # two lines of 9-point text and their padding
   _MARGIN_INCHES = 0.2
@@ -158,9 +120,6 @@ class HeatmapPictures:
   def __init__(self):
     self._size = None  # (height, width, map rows, map columns, output_stride) of the figure
     self._figure = self._photo = self._overlay = self._cross = None
-
-  def __enter__(self):
-    return self
 
   def __exit__(self, *unused_exc_info):
     self.close()
@@ -171,20 +130,11 @@ class HeatmapPictures:
       self._figure, self._size = None, None
 
   def write(self, path, image, score_map, output_stride, title, peak=None):
-    """Writes one picture to ``path``.
-
-    Args:
-      path: the PNG file.
-      image: float [H, W, 3] in [0, 1].
-      score_map: float [h, w]; location (i, j) is drawn centred on pixel
-        (i * output_stride, j * output_stride), blended bilinearly, coloured from the
-        map's own lowest (blue) to highest (red) score.
-      output_stride: image pixels per map location.
-      title: the text above the picture (at most two lines).
-      peak: (x, y) in pixels to mark with a white cross, or None.
-    """
-    # The last row and column repeated: the locations' centres stop short of the
-    # bottom and right edges (64 pixels at stride 16: centres 0, 16, 32, 48).
+    """Writes to PNG file ``path`` ``image`` (float [H, W, 3] in [0, 1]) under ``title`` (at
+    most two lines), ``score_map`` (float [h, w]) coloured from its lowest (blue) to highest
+    (red) score over it, location (i, j) centred on pixel (i * output_stride, j *
+    output_stride), and ``peak`` ((x, y) in pixels, or None) marked with a white cross."""
+    # The last row and column repeated: the centres stop short of the edges (64 pixels, stride 16: 0 to 48).
     score_map = np.pad(score_map, ((0, 1), (0, 1)), mode='edge')
     size = image.shape[:2] + score_map.shape + (output_stride,)
     if size != self._size:
@@ -206,44 +156,32 @@ class HeatmapPictures:
     figure_width = width * scale + 2 * self._MARGIN_INCHES
     figure_height = height * scale + self._TITLE_INCHES + self._MARGIN_INCHES
     self._figure = _pyplot().figure(figsize=(figure_width, figure_height))
-    axes = self._figure.add_axes((self._MARGIN_INCHES / figure_width,
-                                  self._MARGIN_INCHES / figure_height,
+    axes = self._figure.add_axes((self._MARGIN_INCHES / figure_width, self._MARGIN_INCHES / figure_height,
                                   width * scale / figure_width, height * scale / figure_height))
     half = output_stride / 2.0
     self._photo = axes.imshow(np.zeros((height, width, 3)), extent=(0, width, height, 0))
-    self._overlay = axes.imshow(np.zeros((rows, columns)), cmap='jet', alpha=0.45,
-                                interpolation='bilinear',
+    self._overlay = axes.imshow(np.zeros((rows, columns)), cmap='jet', alpha=0.45, interpolation='bilinear',
                                 extent=(-half, columns * output_stride - half,
                                         rows * output_stride - half, -half))
     self._overlay.set_clip_path(axes.patch)
-    self._cross, = axes.plot([0], [0], marker='x', color='white', markersize=10, mew=2.5,
-                             clip_on=False)
-    axes.set_xlim(0, width)
-    axes.set_ylim(height, 0)
+    self._cross, = axes.plot([0], [0], marker='x', color='white', markersize=10, mew=2.5, clip_on=False)
+    axes.set(xlim=(0, width), ylim=(height, 0))
     axes.set_axis_off()
     axes.set_title('', fontsize=9, y=1.0)  # a fixed place: no search for room at every draw
 
 
 def training_curves(path, epochs, series, title=''):
-  """Writes two panels against the epoch: losses (left) and accuracies (right).
-
-  Args:
-    path: the PNG file.
-    epochs: float [E] x values shared by the series.
-    series: {label: float [E]} (NaN where a series has no value); labels with 'loss'
-      in them go to the left panel, the others to the right one.
-    title: a line above both panels.
-  """
+  """Writes to PNG file ``path`` two panels against the float [E] ``epochs``: the
+  ``series`` ({label: float [E], NaN where it has no value}) whose label holds 'loss'
+  (left) and the accuracies (right), under ``title``."""
   figure, (loss_axes, accuracy_axes) = _pyplot().subplots(1, 2, figsize=(10, 4))
   for label, values in series.items():
     axes = loss_axes if 'loss' in label else accuracy_axes
     values = np.asarray(values, dtype=float)
     present = ~np.isnan(values)
-    axes.plot(np.asarray(epochs)[present], values[present], marker='o', markersize=3,
-              label=label)
+    axes.plot(np.asarray(epochs)[present], values[present], marker='o', markersize=3, label=label)
   loss_axes.set_title('loss')
-  accuracy_axes.set_title('accuracy')
-  accuracy_axes.set_ylim(-0.02, 1.02)
+  accuracy_axes.set(title='accuracy', ylim=(-0.02, 1.02))
   for axes in (loss_axes, accuracy_axes):
     axes.set_xlabel('epoch')
     axes.grid(alpha=0.3)

@@ -1,16 +1,8 @@
-"""An evaluator that follows a training run (``eval_graph.py --watch``): it evaluates each
-checkpoint of a train dir once, oldest first, as the trainer saves them, and stops when
-the run's metadata says it ended (``checkpoints.write_end``) or when no new checkpoint
-came for a while.
+"""An evaluator following a training run (``eval_graph.py --watch``) into ``<train_dir>/eval``: TensorBoard
+events under the trainer's own held-out tags, and ``evaluated.json``, written before each checkpoint's events
+so that a restarted evaluator never evaluates a checkpoint twice."""
 
-Its results go to ``<train_dir>/eval``: TensorBoard events (the same tags as the
-trainer's held-out evaluation, ``validation/accuracy`` or ``test/accuracy``, so that
-TensorBoard draws the two runs in one chart) and ``evaluated.json``, the list of the
-checkpoints evaluated. That list is written, atomically, before each checkpoint's
-events, so a restarted evaluator never evaluates a checkpoint twice (a kill between
-the two writes costs that checkpoint's point in TensorBoard, never a duplicate).
-"""
-
+import functools
 import json
 import os
 import time
@@ -26,6 +18,7 @@ from legacy_resnet.core.errors import first_cause
 EVAL_SUBDIR = 'eval'
 EVALUATED_FILE = 'evaluated.json'
 POLL_SECS = 1.0
+_print_now = functools.partial(print, flush=True)
 
 
 def _read_evaluated(path):
@@ -35,65 +28,32 @@ def _read_evaluated(path):
   try:
     with open(path, encoding='utf-8') as stream:
       entries = json.load(stream).get('evaluated')
+    valid = isinstance(entries, list) and all(
+        isinstance(entry, dict) and isinstance(entry.get('checkpoint'), str) for entry in entries)
+    problem = None if valid else 'not a list of evaluated checkpoints'
   except (OSError, ValueError, AttributeError) as error:
-    raise UsageError('%s: unreadable: %s; delete it to evaluate every checkpoint again'
-                     % (path, error)) from None
-  if not isinstance(entries, list) or not all(
-      isinstance(entry, dict) and isinstance(entry.get('checkpoint'), str)
-      for entry in entries):
-    raise UsageError('%s: not a list of evaluated checkpoints; delete it to evaluate every '
-                     'checkpoint again' % path)
+    problem = 'unreadable: %s' % error
+  if problem:
+    raise UsageError('%s: %s; delete it to evaluate every checkpoint again' % (path, problem))
   return entries
 
 
-def _summary_writer(eval_dir):
-  try:
-    with tf.Graph().as_default():  # A FileWriter refuses eager mode.
-      return tf.compat.v1.summary.FileWriter(eval_dir)
-  except (tf.errors.OpError, OSError) as error:
-    raise UsageError('%s: cannot write summaries: %s' % (eval_dir, first_cause(error))) from None
-
-
-def _print_now(line):
-  print(line, flush=True)
-
-
 class Follower:
-  """Evaluates the checkpoints of ``train_dir`` as they come.
-
-  Args:
-    train_dir: the train dir of a run (its trainer may not have started yet).
-    load_split: called with the run's metadata, returns (its name, 'validation' or
-      'test', and the labelled signs_data.Split to evaluate).
-    report_path: where the latest checkpoint's report goes as JSON (None: nowhere).
-    log: a function that prints a line (default: to stdout, flushed at once, for a
-      watcher whose output goes to a file).
-  """
+  """Evaluates the checkpoints of ``train_dir`` (its trainer maybe not started yet) as they
+  come. ``load_split(metadata)`` returns ('validation' or 'test', the labelled split); the
+  latest report goes as JSON to ``report_path`` (None: nowhere); ``log`` prints a line."""
 
   def __init__(self, train_dir, load_split, report_path=None, log=_print_now):
-    self.train_dir = train_dir
+    self.train_dir, self.load_split, self.report_path, self.log = (
+        train_dir, load_split, report_path, log)
     self.eval_dir = os.path.join(train_dir, EVAL_SUBDIR)
-    self.load_split = load_split
-    self.report_path = report_path
-    self.log = log
     try:
       os.makedirs(self.eval_dir, exist_ok=True)
     except OSError as error:
       raise UsageError('%s: %s' % (self.eval_dir, error.strerror)) from None
     self.evaluated_path = os.path.join(self.eval_dir, EVALUATED_FILE)
     self.evaluated = _read_evaluated(self.evaluated_path)
-    self._split = None
-    self._classifier = None
-    self._writer = None
-
-  def _done(self):
-    return {entry['checkpoint'] for entry in self.evaluated}
-
-  def _metadata(self):
-    """The run's metadata, or None before its trainer has written it."""
-    if not os.path.exists(os.path.join(self.train_dir, checkpoints.METADATA_FILE)):
-      return None
-    return checkpoints.read_metadata(self.train_dir)
+    self._split = self._classifier = self._writer = None
 
   def _restore(self, prefix):
     """Restores ``prefix``; False when its trainer deleted it first."""
@@ -109,15 +69,18 @@ class Follower:
     return True
 
   def evaluate(self, prefix, metadata):
-    """Evaluates checkpoint ``prefix`` and records it (evaluated.json, TensorBoard, the
-    report); says so when its trainer deleted it before it could be."""
+    """Evaluates and records checkpoint ``prefix``, unless its trainer deleted it first."""
     name = os.path.basename(prefix)
     if not self._restore(prefix):
       self.log('%s was deleted by its trainer before it could be evaluated' % name)
       return
     if self._split is None:
       self._split = self.load_split(metadata)
-      self._writer = _summary_writer(self.eval_dir)
+      try:
+        with tf.Graph().as_default():  # A FileWriter refuses eager mode.
+          self._writer = tf.compat.v1.summary.FileWriter(self.eval_dir)
+      except (tf.errors.OpError, OSError) as error:
+        raise UsageError('%s: cannot write summaries: %s' % (self.eval_dir, first_cause(error))) from None
     split_name, split = self._split
     report = evaluation.evaluate(self._classifier, split)
     step = self._classifier.global_step
@@ -132,18 +95,17 @@ class Follower:
              % (name, step, split_name, report['accuracy'], report['loss']))
 
   def follow(self, timeout, poll=POLL_SECS):
-    """Evaluates every checkpoint not evaluated yet, oldest first, until the run has
-    ended and all of its checkpoints are evaluated, or until ``timeout`` seconds
-    passed without a new checkpoint (0: no limit). Returns how many it evaluated."""
+    """Evaluates the checkpoints not evaluated yet, oldest first, until the run has ended
+    or ``timeout`` seconds (0: no limit) passed without one; returns how many."""
     count = 0
     waiting_since = time.monotonic()
     try:
       while True:
         # Read before the listing: a run that has ended has saved its last checkpoint.
-        metadata = self._metadata()
-        pending = []
-        if metadata is not None:
-          done = self._done()
+        metadata, pending = None, []
+        if os.path.exists(os.path.join(self.train_dir, checkpoints.METADATA_FILE)):
+          metadata = checkpoints.read_metadata(self.train_dir)
+          done = {entry['checkpoint'] for entry in self.evaluated}
           # Quiet: between a first save and its state file, the files are the list.
           listed = checkpoints.listed_checkpoints(self.train_dir, warn=lambda _: None)
           pending = [prefix for prefix in listed if os.path.basename(prefix) not in done]
