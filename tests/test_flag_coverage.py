@@ -85,6 +85,8 @@ FLAG_CHECKS = {
     'train_graph.py --augmentation': PHOTO + 'test_augmentation_presets',
     'train_graph.py --random_crop_scale': PHOTO_FLAG,
     'train_graph.py --random_rotation': PHOTO_FLAG,
+    'train_graph.py --photo_fraction': (
+        PHOTO + 'test_photo_fraction_transforms_that_share_of_the_images_and_leaves_the_rest'),
     'train_graph.py --random_hue': PHOTO_FLAG,
     'train_graph.py --random_saturation': PHOTO_FLAG,
     'train_graph.py --random_white_balance': PHOTO_FLAG,

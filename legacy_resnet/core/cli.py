@@ -50,6 +50,7 @@ non_negative_float = _number('non_negative_float', float,
                              'is not a finite non-negative number')
 # A decay or smoothing rate (1 would never move).
 fraction = _number('fraction', float, lambda value: 0 <= value < 1, 'is not in [0, 1)')
+probability = _number('probability', float, lambda value: 0 <= value <= 1, 'is not in [0, 1]')
 degrees = _number('degrees', float, lambda value: 0 <= value <= 180,
                   'is not a number of degrees in [0, 180]')
 

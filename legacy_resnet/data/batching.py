@@ -59,7 +59,7 @@ def augment(images, augmentation, rng):
     out = out + rng.uniform(-augmentation.max_brightness, augmentation.max_brightness,
                             (batch, 1, 1, 1))
   # After the others, so that runs without it draw the same random numbers as before.
-  if augmentation.photo and augmentation.photo != photo_augmentation.NO_PHOTO_AUGMENTATION:
+  if augmentation.photo and not photo_augmentation.is_off(augmentation.photo):
     out = photo_augmentation.augment(out, augmentation.photo, rng)
   return np.clip(out, 0.0, 1.0).astype(np.float32)
 

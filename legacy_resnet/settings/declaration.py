@@ -29,6 +29,7 @@ POSITIVE_INT = Kind(cli.positive_int, int, 'integer >= 1')
 NON_NEGATIVE_INT = Kind(cli.non_negative_int, int, 'integer >= 0')
 NON_NEGATIVE_FLOAT = Kind(cli.non_negative_float, float, 'number >= 0')
 FRACTION = Kind(cli.fraction, float, 'number in [0, 1)')
+PROBABILITY = Kind(cli.probability, float, 'number in [0, 1]')
 DEGREES = Kind(cli.degrees, float, 'degrees in [0, 180]')
 SCOPES = Kind(cli.comma_list, Tuple[str, ...], 'comma-separated scopes')
 SWITCH = Kind(bool, bool, 'on / off (--no-...)')
@@ -109,11 +110,14 @@ TRAIN_SETTINGS = (
         Setting('random_contrast', NON_NEGATIVE_FLOAT, 0.1,
                 'scale the contrast by up to 1 +- this (0: off; default: %(default)s)'),
         Setting('augmentation', TEXT, photo_augmentation.DEFAULT_PRESET,
-                'the recipe the --random_* flags below default to: default leaves them off; photo, for '
-                'predictions on photographs taken elsewhere (docs/photos.md), turns them on (crop scale '
-                '%(crop_scale)g, rotation %(rotation)g, hue %(hue)g, saturation %(saturation)g, white '
-                'balance %(white_balance)g, blur %(blur)g, noise %(noise)g); each flag given overrides '
-                'its value (default: %%(default)s)' % photo_augmentation.PRESETS['photo']._asdict(),
+                'the recipe the --random_* flags below, --photo_fraction and --num_epochs default to: '
+                'default leaves the --random_* transforms off; photo, for predictions on photographs '
+                'taken elsewhere (docs/photos.md), turns them on (crop scale %(crop_scale)g, rotation '
+                '%(rotation)g, hue %(hue)g, saturation %(saturation)g, white balance %(white_balance)g, '
+                'blur %(blur)g, noise %(noise)g) for a share %(fraction)g of the images, over %(epochs)g '
+                'epochs; each flag given overrides its value (default: %%(default)s)'
+                % dict(photo_augmentation.PRESETS['photo']._asdict(),
+                       epochs=photo_augmentation.PRESET_EPOCHS['photo']),
                 choices=tuple(sorted(photo_augmentation.PRESETS))),
         _photo(NON_NEGATIVE_FLOAT, 'crop_scale', 'random resized crop: zoom each image by 1/(1+S) to '
                '1+S and move it at random within the image'),
@@ -123,6 +127,8 @@ TRAIN_SETTINGS = (
         _photo(FRACTION, 'white_balance', 'scale each colour channel by 1 +- up to this'),
         _photo(NON_NEGATIVE_FLOAT, 'blur', 'Gaussian blur of sigma up to this many pixels'),
         _photo(NON_NEGATIVE_FLOAT, 'noise', 'Gaussian pixel noise of standard deviation up to this'),
+        _photo(PROBABILITY, 'fraction', 'share of the images, drawn per image, that get the --random_* '
+               'transforms above; the others keep the training set\'s own look'),
     )),
     Group('data', 'DataSettings', 'data: where it is, how it is split and batched', (
         Setting('dataset_dir', TEXT, None,
@@ -166,9 +172,13 @@ TRAIN_SETTINGS = (
                 'cosine decay: the rate at the last step (default: %(default)s)'),
         # With a learning rate of 3e-3, the epochs that keep the default job within its
         # time budget on a 2-core AVX2-only CPU (bench/README.md, "The default job").
-        Setting('num_epochs', NON_NEGATIVE_FLOAT, 16.0,
-                'passes over the training split (default: %(default)s)'),
-        Setting('max_number_of_steps', POSITIVE_INT, None, 'total steps; overrides --num_epochs'),
+        Setting('num_epochs', NON_NEGATIVE_FLOAT, None,
+                'passes over the training split (default: from --augmentation, %s)'
+                % ', '.join('%g for %s' % (epochs, preset)
+                            for preset, epochs in photo_augmentation.PRESET_EPOCHS.items()),
+                default_of=lambda flags: photo_augmentation.PRESET_EPOCHS[flags.augmentation]),
+        Setting('max_number_of_steps', POSITIVE_INT, None,
+                'total steps; overrides --num_epochs'),
     )),
     Group('run', 'RunSettings',
           'run: train dir, checkpoints, warm start, threads, devices and number format', (

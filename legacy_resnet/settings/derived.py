@@ -45,7 +45,7 @@ def augmentation(settings):
       field: getattr(settings, flag) for field, flag in photo_augmentation.FLAGS.items()})
   return batching.Augmentation(settings.random_shift, settings.horizontal_flip,
                                settings.random_brightness, settings.random_contrast,
-                               None if photo == photo_augmentation.NO_PHOTO_AUGMENTATION else photo)
+                               None if photo_augmentation.is_off(photo) else photo)
 
 
 def session_config(settings, num_cpu_devices=1):
