@@ -88,10 +88,8 @@ def _stop(processes):
 
 def _first_failure(processes):
   """(name, exit status) of a process that ended with a non-zero status, or None."""
-  for name, process in processes.items():
-    if process.poll() not in (None, 0):
-      return name, process.returncode
-  return None
+  return next(((name, process.returncode) for name, process in processes.items()
+               if process.poll() not in (None, 0)), None)
 
 
 def run(num_ps, num_workers, train_flags, timeout=0.0, out=None):

@@ -80,7 +80,7 @@ class ServedClassifier:
   """A checkpoint's classifier run by ONNX Runtime or OpenVINO, with the attributes and
   ``probabilities`` of ``evaluation.RestoredClassifier``."""
 
-  def __init__(self, checkpoint, runtime, threads=None):
+  def __init__(self, checkpoint, runtime):
     make = _MODELS[runtime]
     serving_packages.require(runtime, '{runtime} ' + runtime)  # Before any conversion.
     checkpoint = checkpoints.resolved(checkpoint)
@@ -91,7 +91,7 @@ class ServedClassifier:
     def load(prefix):
       self.global_step = checkpoints.global_step(prefix)
       self.run = make(checkpoint_onnx_model(checkpoints.Resolved(prefix, prefix, self.metadata)),
-                      threads or os.cpu_count())
+                      os.cpu_count())
 
     # A train dir's trainer may delete the checkpoint while it is converted.
     self.prefix = checkpoints.restore_newest(checkpoint.path, load, checkpoint.prefix)

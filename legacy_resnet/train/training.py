@@ -28,7 +28,7 @@ _SAME_SPLIT_KEYS = ('validation_split', 'seed')
 
 def run_metadata(settings, data):
   """What a run records in its train dir for ``eval_graph.py`` and for resuming."""
-  metadata = {
+  return {
       'model_name': settings.model.model_name,
       'class_names': data.class_names,
       'image_size': data.image_size,
@@ -36,9 +36,8 @@ def run_metadata(settings, data):
       'dataset': data.description,
       'validation_split': settings.data.validation_split,
       'seed': settings.data.seed,
+      **preprocessing.InputPipeline.from_settings(settings.input).metadata_entries(),
   }
-  metadata.update(preprocessing.InputPipeline.from_settings(settings.input).metadata_entries())
-  return metadata
 
 
 def resume_point(train_dir, metadata):
@@ -104,8 +103,9 @@ class Trainer:
             prefix, list(run.checkpoint_exclude_scopes), run.ignore_missing_vars)
         self.warm_start = saver, prefix, report
     self.graph.finalize()  # Nothing may be added per step.
-    self.session = tf.compat.v1.Session(graph=self.graph, config=derived.session_config(
-        run, num_cpu_devices=run.num_clones if run.clone_on_cpu else 1))
+    self.session_config = derived.session_config(
+        run, num_cpu_devices=run.num_clones if run.clone_on_cpu else 1)
+    self.session = tf.compat.v1.Session(graph=self.graph, config=self.session_config)
 
   @property
   def last_saved_step(self):
