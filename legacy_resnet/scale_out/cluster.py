@@ -1,10 +1,5 @@
-"""Which cluster a process belongs to, and its own part in it: read from the slim-style
-flags (``--ps_hosts``, ``--worker_hosts``, ``--job_name``, ``--task_index``) or from the
-standard ``TF_CONFIG`` environment variable.
-
-Only the description is checked here (addresses, job names, indices); nothing is
-started. Every defect is a UsageError naming the flag or the variable.
-"""
+"""A process's part in a cluster, from the cluster flags or ``TF_CONFIG``, checked (a
+UsageError naming the flag or variable), nothing started."""
 
 import collections
 import json
@@ -18,13 +13,9 @@ PS, WORKER, CHIEF = 'ps', 'worker', 'chief'
 TF_CONFIG = 'TF_CONFIG'
 CLUSTER_FLAGS = ('ps_hosts', 'worker_hosts', 'job_name', 'task_index')
 
-# The part of a cluster one process plays. ``workers`` lists the worker addresses with
-# the chief first: worker task 0 is the chief, as in tensorflow/models' slim.
+# The part of a cluster one process plays; worker task 0 is the chief, as in slim.
 Task = collections.namedtuple('Task', ['ps_hosts', 'worker_hosts', 'job_name', 'task_index'])
-
 _HOST_PORT = re.compile(r'^(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})$')
-
-
 # TensorFlow's gRPC server (grpc_server_lib.cc) listens on "0.0.0.0:<port>" whatever host
 # the cluster names, and neither ServerDef nor an environment variable changes that.
 LOOPBACK_INTERFACE = 'lo'
@@ -36,32 +27,27 @@ def own_address(task):
   return (task.ps_hosts if task.job_name == PS else task.worker_hosts)[task.task_index]
 
 
-def _port(task):
-  return int(own_address(task).rsplit(':', 1)[1])
-
-
 def loopback_only():
-  """Whether this process's network namespace has no interface but loopback (as in
-  the private namespace launch_local runs its cluster in)."""
+  """Whether this process's network namespace has no interface but loopback."""
   return [name for _, name in socket.if_nameindex()] == [LOOPBACK_INTERFACE]
 
 
 def listening_on(task):
   """Where this task's server really listens, for its start-up line."""
-  if loopback_only():
-    return 'port %d of a private network namespace with loopback only' % _port(task)
-  return 'port %d of every network interface' % _port(task)
+  return 'port %d of %s' % (int(own_address(task).rsplit(':', 1)[1]), (
+      'a private network namespace with loopback only' if loopback_only()
+      else 'every network interface'))
 
 
 def exposure_warning(task):
-  """The one-line warning that this task's port is reachable beyond the host the
-  cluster names, or None when its network namespace has loopback only."""
+  """The warning that this task's port is open beyond the host named; None on loopback only."""
   if loopback_only():
     return None
+  host, port = own_address(task).rsplit(':', 1)
   return ('warning: port %d is open on every network interface, not only on %s: '
           'TensorFlow\'s server runs any graph an unauthenticated client sends, file reads '
           'and writes included; use it only on a trusted network or behind a firewall '
-          '(%s)' % (_port(task), own_address(task).rsplit(':', 1)[0], SECURITY_DOC))
+          '(%s)' % (int(port), host, SECURITY_DOC))
 
 
 def is_chief(task):
@@ -75,8 +61,8 @@ def cluster_dict(task):
 
 
 def parse_hosts(text, where):
-  """'a:2222,b:2222' -> ['a:2222', 'b:2222']; ``where`` names the variable or, as
-  '{ps_hosts}', the setting."""
+  """'a:2222,b:2222' (or a list) -> ['a:2222', 'b:2222']; ``where`` names the variable
+  or, as '{ps_hosts}', the setting."""
   hosts = [item.strip() for item in text.split(',')] if isinstance(text, str) else text
   if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) for h in hosts):
     raise SettingError(where + ': expected a non-empty list of host:port addresses, got %r',
@@ -128,12 +114,8 @@ def _json_object(value, what):
 
 
 def from_tf_config(text):
-  """The Task a ``TF_CONFIG`` JSON string describes, or None when it has no cluster.
-
-  A ``chief`` job becomes worker 0 and the ``worker`` tasks follow it, so
-  ``{"chief": ["a:1"], "worker": ["b:1"]}`` and ``{"worker": ["a:1", "b:1"]}`` run
-  the same graph.
-  """
+  """The Task a ``TF_CONFIG`` JSON string describes, or None when it has no cluster. A
+  ``chief`` job becomes worker 0 and the ``worker`` tasks follow it."""
   try:
     config = json.loads(text)
   except ValueError as error:
@@ -175,14 +157,8 @@ def from_tf_config(text):
 
 
 def from_settings(settings, environ):
-  """This process's Task from ``settings`` (a settings.TrainSettings: its cluster flags)
-  or ``environ['TF_CONFIG']``; None for a one-process run.
-
-  Raises:
-    UsageError: a malformed description, both the flags and TF_CONFIG describing a
-      cluster, a cluster combined with ``--num_clones`` > 1, or more
-      ``--replicas_to_aggregate`` than workers.
-  """
+  """This process's Task from the cluster flags of ``settings`` or from
+  ``environ['TF_CONFIG']`` (not both); None for a one-process run."""
   task = from_flags(*(getattr(settings.cluster, flag) for flag in CLUSTER_FLAGS))
   from_environment = from_tf_config(environ[TF_CONFIG]) if environ.get(TF_CONFIG) else None
   if task and from_environment:

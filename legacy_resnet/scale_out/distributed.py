@@ -1,28 +1,6 @@
-"""Between-graph replication with parameter servers: what a ps process and a worker
-process of a ``tf.train.ClusterSpec`` run.
-
-Every worker builds the same training graph, its variables placed on the parameter
-servers by ``replica_device_setter``, and trains in a ``MonitoredSession`` with the
-chief/worker session creators ``MonitoredTrainingSession`` uses, with two differences:
-the chief's ``ChiefSessionCreator`` is given the newest *readable* checkpoint, and the
-other workers' session creator looks for the chief's variables every second instead of
-every 30. Every worker's steps go through ``training_loop.StepLoop``, as a one-process
-run's do: a NaN or infinite loss, or batch-norm statistics that turned non-finite, stop
-the worker with an error.
-
-With ``--sync_replicas`` (the default) a ``SyncReplicasOptimizer`` averages the
-gradients of ``--replicas_to_aggregate`` worker steps into each update; otherwise every
-worker applies its own gradients as soon as they are computed.
-
-Worker task 0, the chief, initializes or restores the variables and, through the same
-``training_loop.Chief`` as a one-process run, writes summaries, checkpoints (only of
-finite variables) and the run's metadata, evaluates on the held-out split after every
-epoch with the graph's evaluation tower, and keeps the best checkpoint in ``best/``; at
-the end it evaluates the final checkpoint on the test split. A parameter
-server has nothing to compute, so it cannot tell when training is over: each worker,
-when it finishes, puts its task index into a small queue on every ps, and a ps exits
-once every worker's index has arrived (instead of ``server.join()``, which never
-returns).
+"""What a ps and a worker process of a parameter-server cluster run (docs/clusters.md).
+A ps cannot tell when training is over (``server.join()`` never returns), so each
+finished worker puts its task index into a queue on every ps, which exits once all came.
 """
 
 import contextlib
@@ -45,12 +23,11 @@ from legacy_resnet.train.progress import ProgressBar
 
 # A ps looks at its queue this often, so Ctrl-C and its own time bound are noticed.
 PS_POLL_SECS = 0.2
-# How long a closing chief waits for the threads of its session: the sync-replicas
-# queue runner is blocked waiting for gradients that will never come, and is
-# cancelled when the session closes.
+# How long a closing chief waits for its session's threads: the sync-replicas queue
+# runner waits for gradients that never come, and is cancelled when the session closes.
 STOP_GRACE_SECS = 2
 # A non-chief worker checks this often whether the chief has initialized the
-# variables, and gives up after CHIEF_WAIT_SECS (as MonitoredTrainingSession does).
+# variables, and gives up after CHIEF_WAIT_SECS.
 READY_POLL_SECS = 1
 CHIEF_WAIT_SECS = 7200
 
@@ -77,18 +54,14 @@ def _expected_cancellations_quiet():
   threading.excepthook = previous
 
 
-def session_config(settings, task):
-  """The run's ConfigProto, seeing only the ps tasks and this task, so that workers
-  never wait for each other (a restarted or late worker holds nobody up)."""
+def start_server(settings, task):
+  """(this process's in-process gRPC server, the ConfigProto of its sessions); says on
+  stderr when its port is open beyond the host the cluster names."""
   config = derived.session_config(settings.run)
+  # Seeing only the ps tasks and this one, workers never wait for each other (a
+  # restarted or late worker holds nobody up).
   config.device_filters.extend(['/job:%s' % cluster.PS,
                                 '/job:%s/task:%d' % (task.job_name, task.task_index)])
-  return config
-
-
-def start_server(task, config):
-  """This process's in-process gRPC server; says on stderr when its port is open
-  beyond the host the cluster names."""
   try:
     server = tf.distribute.Server(tf.train.ClusterSpec(cluster.cluster_dict(task)),
                                   job_name=task.job_name, task_index=task.task_index,
@@ -101,15 +74,12 @@ def start_server(task, config):
   if warning:
     sys.stderr.write(warning + '\n')
     sys.stderr.flush()
-  return server
+  return server, config
 
 
 def done_queue(ps_index):
-  """The queue on ps ``ps_index`` that finished workers put their task index into.
-
-  Workers and the ps build it in their own graphs; the shared name (and identical
-  attributes) make them the same queue on the ps.
-  """
+  """The queue on ps ``ps_index`` that finished workers put their task index into
+  (built in each graph: the shared name makes it one queue on the ps)."""
   with tf.compat.v1.device('/job:%s/task:%d' % (cluster.PS, ps_index)):
     return tf.queue.FIFOQueue(-1, [tf.int32], shapes=[[]],
                               shared_name='done_queue_%d' % ps_index,
@@ -117,14 +87,9 @@ def done_queue(ps_index):
 
 
 def run_ps(settings, task):
-  """Serves variables until every worker has reported done; returns then.
-
-  Raises:
-    UsageError: with ``--ps_timeout_secs``, when the workers have not all finished
-      within that time.
-  """
-  config = session_config(settings, task)
-  server = start_server(task, config)
+  """Serves variables until every worker has reported done; raises a UsageError when
+  ``--ps_timeout_secs`` passes first."""
+  server, config = start_server(settings, task)
   num_workers = len(task.worker_hosts)
   _log('ps %d (%s) listening on %s; waiting for %d worker(s) to finish'
        % (task.task_index, task.ps_hosts[task.task_index], cluster.listening_on(task),
@@ -154,32 +119,21 @@ def run_ps(settings, task):
 
 
 def replicas_per_step(settings, task):
-  """Worker batches that make one global step: the settings' replicas to aggregate
-  (default: every worker) when synchronous, one when asynchronous."""
-  if not settings.cluster.sync_replicas:
-    return 1
-  return settings.cluster.replicas_to_aggregate or len(task.worker_hosts)
+  """Worker batches that make one global step: one when asynchronous."""
+  if settings.cluster.sync_replicas:
+    return settings.cluster.replicas_to_aggregate or len(task.worker_hosts)
+  return 1
 
 
-class _SessionKeeper(tf.compat.v1.train.SessionRunHook):
-  """Keeps the raw session a MonitoredSession creates (again after a recovery), for
-  the chief's evaluations and saves, which must not run the training hooks."""
-
-  def __init__(self):
-    self.session = None
-
-  def after_create_session(self, session, coord):
-    del coord
-    self.session = session
-
-
-class _WorkerGraph:
-  """The training graph of one worker, its session hooks, its checkpointer, and the
-  ops it runs once training is over."""
+class _WorkerGraph(tf.compat.v1.train.SessionRunHook):
+  """The training graph of one worker and what runs it. As a hook, it keeps in ``session``
+  the raw session a MonitoredSession creates (again after a recovery), for the chief's
+  evaluations and saves, which must not run the training hooks."""
 
   def __init__(self, settings, task, num_classes, image_size, steps_per_epoch, total_steps,
                replicas):
     self.chief = chief = cluster.is_chief(task)
+    self.session = None
     num_workers = len(task.worker_hosts)
     self.sync_optimizer = None
 
@@ -203,9 +157,7 @@ class _WorkerGraph:
           self.step_after_update = tf.identity(self.tensors.global_step)
         self.statistics_finite = training_loop.statistics_finite_after(
             self.tensors.train_op, tf.compat.v1.global_variables())
-      self.session_keeper = _SessionKeeper()
-      self.hooks = [tf.compat.v1.train.StopAtStepHook(last_step=total_steps),
-                    self.session_keeper]
+      self.hooks = [tf.compat.v1.train.StopAtStepHook(last_step=total_steps), self]
       self.after_training = [done_queue(index).enqueue(task.task_index)
                              for index in range(len(task.ps_hosts))]
       if self.sync_optimizer:
@@ -213,22 +165,22 @@ class _WorkerGraph:
         # workers still waiting for a token stop too (OutOfRangeError).
         self.hooks.append(self.sync_optimizer.make_session_run_hook(chief))
       # One unsharded saver: the chief writes whole checkpoints into its own train dir
-      # (a sharded one would write each ps's variables on that ps's disk), with the
-      # variable names of a one-process run.
+      # (a sharded one would write on each ps's disk), named as a one-process run's.
       self.checkpointer = training_loop.Checkpointer(
           {v.op.name: v for v in tf.compat.v1.global_variables()}, settings.run.train_dir,
           settings.run.max_to_keep)
       self.scaffold = tf.compat.v1.train.Scaffold(init_op=self.tensors.initializer,
                                                   saver=self.checkpointer.saver)
 
+  def after_create_session(self, session, coord):
+    del coord
+    self.session = session
+
 
 class _WorkerSessionCreator(tf.compat.v1.train.SessionCreator):
-  """A non-chief worker's session, once the chief has initialized the variables.
-
-  TensorFlow's WorkerSessionCreator checks for that every 30 seconds, long enough for
-  a synchronous chief to run many steps alone (its own gradients fill the aggregate);
-  this one checks every READY_POLL_SECS.
-  """
+  """A non-chief worker's session once the chief has initialized the variables, checked
+  for more often than TensorFlow's WorkerSessionCreator does (a synchronous chief would
+  run many steps alone meanwhile)."""
 
   def __init__(self, scaffold, master, config):
     self._scaffold = scaffold
@@ -247,41 +199,9 @@ class _WorkerSessionCreator(tf.compat.v1.train.SessionCreator):
                                     max_wait_secs=CHIEF_WAIT_SECS)
 
 
-def _monitored_session(worker, master, config, resume_from):
-  """A MonitoredSession: on the chief, one that restores ``resume_from`` (or
-  initializes), as MonitoredTrainingSession does but from the newest readable
-  checkpoint rather than the newest listed one; on other workers, one that waits for
-  the chief. (The chief's StepLoop saves the checkpoints.)"""
-  if worker.chief:
-    creator = tf.compat.v1.train.ChiefSessionCreator(
-        scaffold=worker.scaffold, master=master, config=config,
-        checkpoint_filename_with_path=resume_from)
-  else:
-    creator = _WorkerSessionCreator(worker.scaffold, master, config)
-  return tf.compat.v1.train.MonitoredSession(session_creator=creator, hooks=worker.hooks,
-                                             stop_grace_period_secs=STOP_GRACE_SECS)
-
-
-def _prepare_train_dir(train_dir, metadata, checkpointer):
-  """The chief's side of a (re)start: removes what a killed save left, keeps the
-  earlier run's results, writes the metadata eval_graph.py needs, and lets the
-  ``checkpointer`` go on deleting beyond the checkpoints to keep. Returns the
-  checkpoint to resume from, or None.
-  """
-  resume_from = training.resume_point(train_dir, metadata)
-  checkpoints.write_metadata(train_dir, metadata)
-  if resume_from:
-    checkpoints.recover_saver_list(checkpointer.saver, train_dir, resume_from)
-    _log('chief: resuming from %s' % resume_from)
-  return resume_from
-
-
 def _train_steps(session, worker, settings, task, train_split, loop):
-  """Runs training steps through the StepLoop ``loop`` until the session says stop.
-
-  Returns:
-    (the last global step seen, seconds each of this worker's steps took).
-  """
+  """Runs training steps through the StepLoop ``loop`` until the session says stop;
+  returns (the last global step seen, seconds each of this worker's steps took)."""
   tensors = worker.tensors
   augmentation = derived.augmentation(settings.input)
   shard = (task.task_index, len(task.worker_hosts))
@@ -305,40 +225,9 @@ def _train_steps(session, worker, settings, task, train_split, loop):
   return step, seconds
 
 
-def _timing(seconds):
-  """'29 steps, median 0.412 s per step' (the first two steps, which include
-  start-up work, are left out)."""
-  timed = sorted(seconds[2:])
-  if not timed:
-    return '%d steps, too few to time' % len(seconds)
-  return '%d steps, median %.3f s per step' % (len(seconds), timed[len(timed) // 2])
-
-
-def _final_report(train_dir, test_split, metadata):
-  """Evaluates the chief's last checkpoint, read back from disk, on the test split (read
-  now for the first time), records it as 'test' and the run as ended."""
-  classifier = evaluation.RestoredClassifier(train_dir)
-  try:
-    report = evaluation.evaluate(classifier, test_split)
-  finally:
-    classifier.close()
-  metadata['test'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
-                      'global_step': classifier.global_step, 'split': 'test'}
-  checkpoints.write_end(train_dir, metadata, classifier.global_step)
-  return report
-
-
-def _chief(worker, data, metadata, writer, log):
-  """The training_loop.Chief of the chief worker: it evaluates and saves with the raw
-  session of the worker's MonitoredSession."""
-  return training_loop.Chief(lambda: worker.session_keeper.session, worker.checkpointer,
-                             worker.tensors.model, data, metadata, writer, log)
-
-
 def run_worker(settings, task, data, metadata):
-  """Trains as worker ``task.task_index`` until the global step reaches the end of the
-  run, tells the parameter servers it is done, and (the chief) evaluates the final
-  checkpoint. Returns the chief's test report, None on other workers."""
+  """Trains as worker ``task.task_index``, then tells the parameter servers; returns the
+  chief's test report of the final checkpoint, None on other workers."""
   replicas = replicas_per_step(settings, task)
   steps_per_epoch, total_steps = derived.run_length(settings, data.num_train, replicas)
   worker = _WorkerGraph(settings, task, len(data.class_names), data.image_size,
@@ -347,10 +236,13 @@ def run_worker(settings, task, data, metadata):
   train_dir = settings.run.train_dir
   resume_from = None
   if chief:
-    resume_from = _prepare_train_dir(train_dir, metadata, worker.checkpointer)
+    resume_from = training.resume_point(train_dir, metadata)
+    checkpoints.write_metadata(train_dir, metadata)
+    if resume_from:
+      checkpoints.recover_saver_list(worker.checkpointer.saver, train_dir, resume_from)
+      _log('chief: resuming from %s' % resume_from)
     worker.checkpointer.warn_if_short_of_space()
-  config = session_config(settings, task)
-  server = start_server(task, config)
+  server, config = start_server(settings, task)
   name = 'worker %d%s' % (task.task_index, ' (chief)' if chief else '')
   _log('%s: %s training to global step %d (%d per epoch)'
        % (name, 'synchronous' if settings.cluster.sync_replicas else 'asynchronous',
@@ -358,16 +250,36 @@ def run_worker(settings, task, data, metadata):
   bar = ProgressBar(total_steps, steps_per_epoch, settings.data.batch_size)
   with worker.graph.as_default(), _expected_cancellations_quiet():
     writer = training_loop.summary_writer(train_dir, worker.graph) if chief else None
+    # The chief evaluates and saves with the raw session of its MonitoredSession.
     loop = training_loop.StepLoop(
         derived.Cadence.of(settings.run, steps_per_epoch, total_steps), bar, train_dir,
-        _chief(worker, data, metadata, writer, bar.message) if chief else None)
-    with _monitored_session(worker, server.target, config, resume_from) as session:
+        training_loop.Chief(lambda: worker.session, worker.checkpointer,
+                            worker.tensors.model, data, metadata, writer, bar.message)
+        if chief else None)
+    if chief:  # Restores the newest readable checkpoint, not the newest listed one.
+      creator = tf.compat.v1.train.ChiefSessionCreator(
+          scaffold=worker.scaffold, master=server.target, config=config,
+          checkpoint_filename_with_path=resume_from)
+    else:
+      creator = _WorkerSessionCreator(worker.scaffold, server.target, config)
+    with tf.compat.v1.train.MonitoredSession(session_creator=creator, hooks=worker.hooks,
+                                             stop_grace_period_secs=STOP_GRACE_SECS) as session:
       step, seconds = _train_steps(session, worker, settings, task, data.train, loop)
     with tf.compat.v1.Session(server.target, config=config) as session:
       session.run(worker.after_training)
   if writer:
     writer.close()
-  _log('%s: done at global step %d (%s)' % (name, step, _timing(seconds)))
+  timed = sorted(seconds[2:])  # The first two steps include start-up work.
+  _log('%s: done at global step %d (%d steps, %s)' % (name, step, len(seconds), (
+      'median %.3f s per step' % timed[len(timed) // 2] if timed else 'too few to time')))
   if not chief:
     return None
-  return _final_report(train_dir, data.test, metadata)
+  classifier = evaluation.RestoredClassifier(train_dir)
+  try:
+    report = evaluation.evaluate(classifier, data.test)
+  finally:
+    classifier.close()
+  metadata['test'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
+                      'global_step': classifier.global_step, 'split': 'test'}
+  checkpoints.write_end(train_dir, metadata, classifier.global_step)
+  return report

@@ -1,13 +1,7 @@
 """Exports a trained classifier for serving: a SavedModel with a 'serving_default'
-signature, beside it a frozen inference GraphDef for TF1 consumers and, when tf2onnx
-is installed (requirements-serve.txt), the same graph as an ONNX model.
-
-Signature: ``images`` float32 [N, H, W, 3] in [0, 1] (H, W: the trained size) ->
-``probabilities`` float32 [N, C], ``classes`` int64 [N], ``class_names`` string [N].
-The frozen graph (``frozen_inference_graph.pb``) has the same tensors by name:
-``images:0`` -> ``probabilities:0``, ``classes:0``, ``class_names:0``; so has
-``model.onnx`` (made from the frozen graph with its batch norms folded, N dynamic).
-"""
+signature, a frozen inference GraphDef and, with tf2onnx, an ONNX model (docs/export.md).
+All map ``images`` float32 [N, H, W, 3] in [0, 1] to ``probabilities`` float32 [N, C],
+``classes`` int64 [N] and ``class_names`` string [N] (tensors of these names)."""
 
 import os
 import shutil
@@ -28,17 +22,10 @@ INPUT_NAME = 'images'
 ONNX_OPSET = 17
 
 
-def _serving_outputs(classifier):
-  probabilities = tf.identity(classifier.tensors.eval_probabilities, name='probabilities')
-  classes = tf.argmax(probabilities, 1, name='classes')
-  class_names = tf.gather(tf.constant(classifier.class_names), classes, name='class_names')
-  return {'probabilities': probabilities, 'classes': classes, 'class_names': class_names}
-
-
-def onnx_model(graph_def, input_names, output_names):
-  """The ONNX ModelProto of a frozen ``graph_def`` (variables made constants), through
-  tf2onnx; tensor names (``'images:0'``) stay the same and unknown dimensions stay
-  dynamic. A UsageError naming the install command when tf2onnx is missing."""
+def onnx_model(graph_def, input_names=(INPUT_NAME + ':0',),
+               output_names=tuple(name + ':0' for name in OUTPUT_NAMES)):
+  """The ONNX ModelProto of a frozen ``graph_def`` (same tensor names, unknown dimensions
+  dynamic); a UsageError when tf2onnx is missing."""
   tf2onnx = serving_packages.require('tf2onnx', '{export_dir}')
   model, _ = tf2onnx.convert.from_graph_def(
       graph_def, input_names=list(input_names), output_names=list(output_names),
@@ -50,7 +37,9 @@ def serving_graph_def(classifier):
   """(frozen GraphDef from ``images`` to the serving outputs, the same with its batch
   norms folded) of a RestoredClassifier made with ``finalize=False``."""
   with classifier.graph.as_default():
-    _serving_outputs(classifier)
+    probabilities = tf.identity(classifier.tensors.eval_probabilities, name='probabilities')
+    classes = tf.argmax(probabilities, 1, name='classes')
+    tf.gather(tf.constant(classifier.class_names), classes, name='class_names')
   frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
       classifier.session, classifier.graph.as_graph_def(), list(OUTPUT_NAMES))
   folded, _ = inference_graph.fold_batch_norms(frozen, OUTPUT_NAMES)
@@ -59,37 +48,12 @@ def serving_graph_def(classifier):
 
 def serving_onnx_model(classifier):
   """The ONNX ModelProto of ``serving_graph_def(classifier)``'s folded graph."""
-  _, folded = serving_graph_def(classifier)
-  return onnx_model(folded, [INPUT_NAME + ':0'], [name + ':0' for name in OUTPUT_NAMES])
-
-
-def _write(classifier, folder):
-  frozen, folded = serving_graph_def(classifier)
-  graph = classifier.graph
-  signature = tf.compat.v1.saved_model.predict_signature_def(
-      {'images': classifier.tensors.images},
-      {name: graph.get_tensor_by_name(name + ':0') for name in OUTPUT_NAMES})
-  builder = tf.compat.v1.saved_model.Builder(folder)
-  builder.add_meta_graph_and_variables(
-      classifier.session, [tf.compat.v1.saved_model.tag_constants.SERVING],
-      signature_def_map={'serving_default': signature}, strip_default_attrs=True)
-  builder.save()
-  with open(os.path.join(folder, FROZEN_GRAPH_FILE), 'wb') as stream:
-    stream.write(frozen.SerializeToString())
-  if not serving_packages.available('tf2onnx'):
-    print('note: %s not written: tf2onnx is not installed (%s)'
-          % (ONNX_FILE, serving_packages.INSTALL_COMMAND), file=sys.stderr)
-    return False
-  model = onnx_model(folded, [INPUT_NAME + ':0'], [name + ':0' for name in OUTPUT_NAMES])
-  with open(os.path.join(folder, ONNX_FILE), 'wb') as stream:
-    stream.write(model.SerializeToString())
-  return True
+  return onnx_model(serving_graph_def(classifier)[1])
 
 
 def export(checkpoint_path, export_dir):
-  """Writes the SavedModel, frozen graph and (with tf2onnx) ONNX model of
-  ``checkpoint_path`` to ``export_dir``, which must not exist yet (it appears whole or
-  not at all). Returns the names of the files beside the SavedModel."""
+  """Writes the serving files of ``checkpoint_path`` to the new folder ``export_dir``
+  (whole or not at all); returns the names of the files beside the SavedModel."""
   if os.path.exists(export_dir):
     raise SettingError('{export_dir} %s already exists; choose a new folder', export_dir)
   parent = os.path.dirname(os.path.abspath(export_dir))
@@ -100,7 +64,24 @@ def export(checkpoint_path, export_dir):
   classifier = evaluation.RestoredClassifier(checkpoint_path, finalize=False)
   try:
     with classifier.graph.as_default():
-      wrote_onnx = _write(classifier, temporary)
+      frozen, folded = serving_graph_def(classifier)
+      signature = tf.compat.v1.saved_model.predict_signature_def(
+          {INPUT_NAME: classifier.tensors.images},
+          {name: classifier.graph.get_tensor_by_name(name + ':0') for name in OUTPUT_NAMES})
+      builder = tf.compat.v1.saved_model.Builder(temporary)
+      builder.add_meta_graph_and_variables(
+          classifier.session, [tf.compat.v1.saved_model.tag_constants.SERVING],
+          signature_def_map={'serving_default': signature}, strip_default_attrs=True)
+      builder.save()
+      with open(os.path.join(temporary, FROZEN_GRAPH_FILE), 'wb') as stream:
+        stream.write(frozen.SerializeToString())
+      wrote_onnx = serving_packages.available('tf2onnx')
+      if wrote_onnx:
+        with open(os.path.join(temporary, ONNX_FILE), 'wb') as stream:
+          stream.write(onnx_model(folded).SerializeToString())
+      else:
+        print('note: %s not written: tf2onnx is not installed (%s)'
+              % (ONNX_FILE, serving_packages.INSTALL_COMMAND), file=sys.stderr)
     os.rename(temporary, export_dir)
   except OSError as error:
     raise SettingError('{export_dir} %s: %s', export_dir, error.strerror) from None

@@ -1,12 +1,5 @@
-"""A restored classifier run by TensorFlow, ONNX Runtime or OpenVINO.
-
-The two other runtimes run the checkpoint's ONNX model (``export.serving_onnx_model``:
-images float32 [N, H, W, 3] in [0, 1] -> probabilities [N, C]), converted at the first
-use and kept beside the checkpoint as ``<prefix>.onnx``. Their packages are optional
-(requirements-serve.txt). CPU settings are the ones measured best on a 2-core Xeon
-(bench/results/serving-*.md): one thread per core inside an operator, operators one
-after another, full float32 precision.
-"""
+"""A restored classifier run by TensorFlow, ONNX Runtime or OpenVINO, the latter two with
+the CPU settings measured best (bench/results/serving-*.md)."""
 
 import os
 
@@ -21,13 +14,12 @@ RUNTIMES = ('tensorflow', 'onnxruntime', 'openvino')
 DEFAULT_RUNTIME = 'tensorflow'
 ONNX_SUFFIX = '.onnx'
 _INPUT = export.INPUT_NAME + ':0'
-_PROBABILITIES = 'probabilities:0'
+_PROBABILITIES = export.OUTPUT_NAMES[0] + ':0'
 
 
 def checkpoint_onnx_model(checkpoint):
-  """The serialized ONNX model of ``checkpoint`` (a ``checkpoints.Resolved``): read from
-  ``<prefix>.onnx``, else converted and written there (kept in memory only when that
-  folder is read-only)."""
+  """The serialized ONNX model of the ``checkpoints.Resolved`` ``checkpoint``, kept as
+  ``<prefix>.onnx`` (unless that folder is read-only)."""
   path = checkpoint.prefix + ONNX_SUFFIX
   if os.path.exists(path):
     with open(path, 'rb') as stream:
@@ -47,10 +39,8 @@ def checkpoint_onnx_model(checkpoint):
 
 
 class OnnxRuntimeModel:
-  """An ONNX model in an ONNX Runtime CPU session, called with the batch of its input
-  ``input_name`` and returning its output ``output_name``: ``threads`` inside an
-  operator, operators in sequence (a ResNet is a chain; a second pool only competes for
-  cores)."""
+  """An ONNX model in an ONNX Runtime CPU session, called with a batch of its input:
+  operators in sequence (a ResNet is a chain; a second pool only competes)."""
 
   def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
     ort = serving_packages.require('onnxruntime', '{runtime} onnxruntime')
@@ -67,11 +57,9 @@ class OnnxRuntimeModel:
 
 
 class OpenVinoModel:
-  """An ONNX model compiled by OpenVINO for the CPU, called like OnnxRuntimeModel:
-  ``threads`` threads, the latency
-  hint (one request at a time, all cores on it) and float32 precision (on CPUs with
-  AMX or AVX-512 bfloat16 OpenVINO would otherwise compute in bfloat16, about 1e-2
-  off)."""
+  """An ONNX model compiled by OpenVINO for the CPU, called like OnnxRuntimeModel, with
+  the latency hint and float32 precision (on CPUs with AMX or AVX-512 bfloat16 OpenVINO
+  would otherwise compute in bfloat16, about 1e-2 off)."""
 
   def __init__(self, model, threads, input_name=_INPUT, output_name=_PROBABILITIES):
     ov = serving_packages.require('openvino', '{runtime} openvino')
@@ -92,7 +80,7 @@ class ServedClassifier:
   """A checkpoint's classifier run by ONNX Runtime or OpenVINO, with the attributes and
   ``probabilities`` of ``evaluation.RestoredClassifier``."""
 
-  def __init__(self, checkpoint, runtime, threads=None):
+  def __init__(self, checkpoint, runtime):
     make = _MODELS[runtime]
     serving_packages.require(runtime, '{runtime} ' + runtime)  # Before any conversion.
     checkpoint = checkpoints.resolved(checkpoint)
@@ -103,7 +91,7 @@ class ServedClassifier:
     def load(prefix):
       self.global_step = checkpoints.global_step(prefix)
       self.run = make(checkpoint_onnx_model(checkpoints.Resolved(prefix, prefix, self.metadata)),
-                      threads or os.cpu_count())
+                      os.cpu_count())
 
     # A train dir's trainer may delete the checkpoint while it is converted.
     self.prefix = checkpoints.restore_newest(checkpoint.path, load, checkpoint.prefix)

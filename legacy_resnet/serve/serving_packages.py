@@ -1,5 +1,4 @@
-"""The optional serving packages (tf2onnx, onnxruntime, openvino): listed in
-requirements-serve.txt, imported only when a flag needs them."""
+"""The optional serving packages of requirements-serve.txt, imported only when needed."""
 
 import importlib
 import importlib.util

@@ -1,23 +1,22 @@
-"""A one-line console progress bar for training (rewritten in place on a terminal,
-printed every few seconds otherwise, so logs stay readable)."""
+"""A one-line training progress bar: rewritten in place on a terminal, else printed
+every few seconds so logs stay readable."""
 
 import sys
 import time
 
 BAR_WIDTH = 20
+LOG_INTERVAL_SECS = 10.0  # between lines when not on a terminal
 
 
 class ProgressBar:
   """Shows epoch, step, loss, accuracy and images per second."""
 
-  def __init__(self, total_steps, steps_per_epoch, batch_size, stream=None,
-               log_interval_secs=10.0):
+  def __init__(self, total_steps, steps_per_epoch, batch_size):
     self._total = total_steps
     self._per_epoch = steps_per_epoch
     self._batch_size = batch_size
-    self._stream = stream or sys.stdout
+    self._stream = sys.stdout
     self._interactive = self._stream.isatty()
-    self._log_interval = log_interval_secs
     self._last_log = 0.0
     self._window_start = None
     self._window_steps = 0
@@ -31,7 +30,7 @@ class ProgressBar:
     self._window_steps += 1
     elapsed = now - self._window_start
     rate = self._window_steps * self._batch_size / elapsed if elapsed > 0 else 0.0
-    if not self._interactive and now - self._last_log < self._log_interval:
+    if not self._interactive and now - self._last_log < LOG_INTERVAL_SECS:
       return
     self._last_log = now
     done = int(BAR_WIDTH * step / self._total)

@@ -1,8 +1,5 @@
-"""One-process training: builds the graph, restores or initializes it, trains with an
-evaluation on the held-out split (the validation split, or with none the test split)
-after every epoch, keeps the latest and the best checkpoints, and reports on the test
-split at the end. What happens around each step is ``training_loop``'s, shared with
-cluster workers."""
+"""One-process training: graph, session, restore or initialization, and the step loop
+of ``training_loop`` (evaluations, latest and best checkpoints, the final test report)."""
 
 import os
 
@@ -22,12 +19,16 @@ from legacy_resnet.settings import derived
 from legacy_resnet.train import training_loop
 from legacy_resnet.train.progress import ProgressBar
 
+# The metadata a resumed run must share with the earlier one, and (once runs had a
+# validation split) what chose its best checkpoint.
+_SAME_RUN_KEYS = ('model_name', 'class_names', 'image_size', 'moving_average_decay',
+                  preprocessing.InputPipeline.METADATA_KEY)
+_SAME_SPLIT_KEYS = ('validation_split', 'seed')
+
 
 def run_metadata(settings, data):
-  """What a run records in its train dir (``checkpoints.write_metadata``) for
-  ``eval_graph.py`` and for resuming: the model, classes, image size, moving-average
-  decay and the data it trained on (a ``datasets.TrainingData``)."""
-  metadata = {
+  """What a run records in its train dir for ``eval_graph.py`` and for resuming."""
+  return {
       'model_name': settings.model.model_name,
       'class_names': data.class_names,
       'image_size': data.image_size,
@@ -35,77 +36,44 @@ def run_metadata(settings, data):
       'dataset': data.description,
       'validation_split': settings.data.validation_split,
       'seed': settings.data.seed,
+      **preprocessing.InputPipeline.from_settings(settings.input).metadata_entries(),
   }
-  metadata.update(preprocessing.InputPipeline.from_settings(settings.input).metadata_entries())
-  return metadata
-
-
-def _carry_over_results(train_dir, resume_from, metadata):
-  """On resume, keeps the best and the last held-out results of the earlier run; a
-  train dir that holds another model or class list cannot be resumed."""
-  if resume_from is None:
-    return
-  previous = checkpoints.read_metadata(resume_from)
-  for key in ('model_name', 'class_names', 'image_size', 'moving_average_decay',
-              preprocessing.InputPipeline.METADATA_KEY):
-    if previous.get(key) != metadata.get(key):
-      raise SettingError('{train_dir} %s holds a run with %s=%r, not %r; use another '
-                         '{train_dir}', train_dir, key, previous.get(key), metadata.get(key))
-  if 'validation_split' in previous:  # Runs from before validation splits have none.
-    for key in ('validation_split', 'seed'):
-      if previous.get(key) != metadata[key]:
-        raise SettingError('{train_dir} %s holds a run with %s=%r, not %r: its best '
-                           'checkpoint was chosen on another split; use another {train_dir}',
-                           train_dir, key, previous.get(key), metadata[key])
-  for key in ('best', 'last_eval', 'test', 'calibration'):
-    if key in previous:
-      metadata[key] = previous[key]
 
 
 def resume_point(train_dir, metadata):
   """The checkpoint a (re)started run in ``train_dir`` goes on from (None: a new run),
   once what killed saves left is removed; the earlier run's results go into ``metadata``.
-  """
+  A SettingError when the train dir holds a run of another model, classes or split."""
   checkpoints.remove_interrupted_writes(train_dir)
   resume_from = checkpoints.newest_readable(train_dir)
-  _carry_over_results(train_dir, resume_from, metadata)
+  if resume_from is None:
+    return None
+  previous = checkpoints.read_metadata(resume_from)
+  # Runs from before validation splits have none.
+  checked = _SAME_RUN_KEYS + (_SAME_SPLIT_KEYS if 'validation_split' in previous else ())
+  for key in checked:
+    if previous.get(key) != metadata.get(key):
+      raise SettingError('{train_dir} %s holds a run with %s=%r, not %r%s; use another '
+                         '{train_dir}', train_dir, key, previous.get(key), metadata.get(key),
+                         ': its best checkpoint was chosen on another split'
+                         if key in _SAME_SPLIT_KEYS else '')
+  for key in ('best', 'last_eval', 'test', 'calibration'):
+    if key in previous:
+      metadata[key] = previous[key]
   return resume_from
 
 
 class Trainer:
-  """One training run in one process: its graph, session, checkpoints and loop.
-
-  ``train()`` is the usual way in; tools that want to watch or drive the steps use
-  this class directly::
-
-      trainer = Trainer(settings, data, metadata)
-      with trainer.graph.as_default():
-        report = trainer.run(on_step=lambda step, loss, accuracy: print(step, loss))
-      trainer.close()
-
-  Attributes:
-    graph, session, session_config: the finalized training graph, its session and
-      the ConfigProto the session was made with.
-    tensors: model_graph.TrainingTensors of the graph.
-    checkpointer: the training_loop.Checkpointer of the latest and best checkpoints.
-    steps_per_epoch, total_steps: the run's length.
-    augmentation: the batching.Augmentation of the training batches.
-  """
+  """One training run in one process; tools that drive the steps use it within
+  ``trainer.graph.as_default()``, then ``close()`` it (``train()`` does it all)."""
 
   def __init__(self, settings, data, metadata, resume_from=None):
-    """Builds the graph and opens its session.
-
-    Args:
-      settings: a settings.TrainSettings.
-      data: a datasets.TrainingData.
-      metadata: the run's metadata (``run_metadata``); updated as the run goes.
-      resume_from: a checkpoint of this train dir to go on from (``resume_point``).
-    """
+    """Builds the graph and opens its session. ``metadata``: the run's (``run_metadata``),
+    updated as it goes; ``resume_from``: a checkpoint to go on from (``resume_point``)."""
     self.settings = settings
     self.resume_from = resume_from
     self.data = data
     self.metadata = metadata
-    self._run_step = None  # from prepare_step()
     self.steps_per_epoch, self.total_steps = derived.run_length(settings, data.num_train)
     self.augmentation = derived.augmentation(settings.input)
     run = settings.run
@@ -127,7 +95,13 @@ class Trainer:
                                                      run.max_to_keep)
       self.statistics_finite = training_loop.statistics_finite_after(
           self.tensors.train_op, self.saved_variables.values())
-      self.warm_start = self._warm_start_saver()
+      # (saver, prefix, report) of the warm-start checkpoint when train_dir has none.
+      self.warm_start = None
+      if run.checkpoint_path and not resume_from:
+        prefix = checkpoints.resolve(run.checkpoint_path)
+        saver, report = checkpoints.warm_start_saver(
+            prefix, list(run.checkpoint_exclude_scopes), run.ignore_missing_vars)
+        self.warm_start = saver, prefix, report
     self.graph.finalize()  # Nothing may be added per step.
     self.session_config = derived.session_config(
         run, num_cpu_devices=run.num_clones if run.clone_on_cpu else 1)
@@ -137,16 +111,6 @@ class Trainer:
   def last_saved_step(self):
     """The step of the last checkpoint saved or resumed from (None before ``run``)."""
     return self.checkpointer.last_saved_step
-
-  def _warm_start_saver(self):
-    """(saver, prefix, report) for the warm-start checkpoint when train_dir has none."""
-    run = self.settings.run
-    if not run.checkpoint_path or self.resume_from:
-      return None
-    prefix = checkpoints.resolve(run.checkpoint_path)
-    saver, report = checkpoints.warm_start_saver(
-        prefix, list(run.checkpoint_exclude_scopes), run.ignore_missing_vars)
-    return saver, prefix, report
 
   def restore_or_initialize(self, log):
     """Resumes from train_dir's latest checkpoint, else initializes (and warm-starts)."""
@@ -170,19 +134,8 @@ class Trainer:
     """Saves the latest checkpoint of ``step`` (see training_loop.Checkpointer.save)."""
     return self.checkpointer.save(self.session, step)
 
-  def stop(self, step, stop_requests):
-    """Saves unsaved steps and raises Stopped, for a SIGINT or SIGTERM."""
-    saved = ''
-    if step != self.last_saved_step:
-      saved = '; saved %s' % os.path.basename(self.save(step))
-      checkpoints.write_metadata(self.settings.run.train_dir, self.metadata)
-    raise Stopped('stopped by %s at step %d%s; run the same command again to resume'
-                  % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
-
   def prepare_step(self):
-    """Prepares the session's training step (see ``sessions.prepared_run``): it runs the
-    train op and returns the loss, accuracy, whether the batch-norm statistics are
-    finite, and the summaries."""
+    """Prepares the session's training step (``sessions.prepared_run``) for ``train_step``."""
     model = self.tensors.model
     run = sessions.prepared_run(
         self.session, list(model_graph.training_feed(model, None, None)),
@@ -200,18 +153,13 @@ class Trainer:
                                    self.augmentation)
 
   def train_step(self, step):
-    """Runs the training step ``step`` on its batch; returns (loss, accuracy, whether
-    the batch-norm statistics are finite, summary)."""
+    """(loss, accuracy, statistics finite, summary) of training step ``step``."""
     return self._run_step(*self.batch(step))
 
   def run(self, stop_requests=None, on_step=None):
     """Trains to ``total_steps``, then reports on the test split (read only then);
-    returns that report (None if no step ran).
-
-    Args:
-      stop_requests: a StopRequests whose signal stops the run (saved, then Stopped).
-      on_step: called as ``on_step(step, loss, accuracy)`` after every step.
-    """
+    returns that report (None if no step ran). A signal of ``stop_requests`` saves and
+    raises Stopped; ``on_step(step, loss, accuracy)`` is called after every step."""
     train_dir = self.settings.run.train_dir
     bar = ProgressBar(self.total_steps, self.steps_per_epoch, self.settings.data.batch_size)
     # Both calls below leave the interpreter free: the synthetic set is drawn meanwhile.
@@ -231,7 +179,12 @@ class Trainer:
     report = None
     while step < self.total_steps:
       if stop_requests and stop_requests.signal_name:
-        self.stop(step, stop_requests)
+        saved = ''
+        if step != self.last_saved_step:
+          saved = '; saved %s' % os.path.basename(self.save(step))
+          checkpoints.write_metadata(train_dir, self.metadata)
+        raise Stopped('stopped by %s at step %d%s; run the same command again to resume'
+                      % (stop_requests.signal_name, step, saved), stop_requests.exit_status)
       loss, accuracy, statistics_finite, summary = self.train_step(step)
       report = loop.after_step(step, step + 1, loss, accuracy, statistics_finite,
                                summary) or report
@@ -247,13 +200,8 @@ class Trainer:
 
 
 def train(settings, data, metadata, on_step=None):
-  """Runs one training job to completion (or resumes it from the newest readable
-  checkpoint); returns the final test report, or None when the train dir had
-  already reached the final step.
-
-  A SIGINT or SIGTERM saves and raises Stopped; a damaged newest checkpoint is
-  skipped with a warning.
-  """
+  """Runs (or resumes) one training job to completion; returns the final test report,
+  None when no step was left. A SIGINT or SIGTERM saves and raises Stopped."""
   with StopRequests() as stop_requests:
     resume_from = resume_point(settings.run.train_dir, metadata)
     trainer = Trainer(settings, data, metadata, resume_from)

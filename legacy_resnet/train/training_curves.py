@@ -1,6 +1,5 @@
 """curves.png of a train dir: loss and accuracy per epoch, read back from the run's
-TensorBoard event files (training loss and accuracy every --log_every_n_steps, held-out
-accuracy and loss after every epoch) and its metadata's last held-out result."""
+TensorBoard event files and its metadata's last held-out result."""
 
 import contextlib
 import glob
@@ -28,9 +27,8 @@ _SERIES = {'loss': 'training loss', 'accuracy': 'training accuracy',
 
 
 def read_scalars(train_dir):
-  """{tag: {step: value}} of every scalar summary in ``train_dir``'s event files, tags
-  without TensorFlow's uniqueness suffix (a resumed run's later file wins for a step
-  logged twice)."""
+  """{tag: {step: value}} of the scalar summaries in ``train_dir``'s event files, tags
+  without TensorFlow's uniqueness suffix (a later file wins for a step logged twice)."""
   scalars = {}
   for path in sorted(glob.glob(os.path.join(train_dir, 'events.out.tfevents.*')),
                      key=os.path.getmtime):
@@ -46,13 +44,8 @@ def read_scalars(train_dir):
 
 
 def per_epoch(scalars, steps_per_epoch, results=()):
-  """(epochs float [E], {label: float [E]}): each epoch's mean training loss and
-  accuracy and its validation and test results (NaN where none), for epochs 1..E.
-
-  ``results`` (the metadata's records: {'accuracy', 'loss', 'global_step'} and the
-  'split' they come from, 'eval' when they name none) add evaluations the events lack
-  (a cluster's chief records its final report in the metadata only).
-  """
+  """(epochs float [E], {label: float [E]}): each epoch's mean of every series (NaN where
+  none). ``results``: the metadata's records of evaluations the events may lack."""
   scalars = {tag: dict(values) for tag, values in scalars.items()}
   for result in results:
     for key in ('accuracy', 'loss'):
@@ -62,25 +55,19 @@ def per_epoch(scalars, steps_per_epoch, results=()):
   if not steps:
     return np.zeros(0), {}
   count = int(np.ceil(max(steps) / steps_per_epoch))
-  epochs = np.arange(1, count + 1, dtype=float)
   series = {}
   for tag, label in _SERIES.items():
-    if tag not in scalars:
-      continue
-    sums, counts = np.zeros(count), np.zeros(count)
-    for step, value in scalars[tag].items():
-      epoch = max(0, int(np.ceil(step / steps_per_epoch)) - 1)
-      sums[epoch] += value
-      counts[epoch] += 1
-    with np.errstate(invalid='ignore'):
-      series[label] = sums / counts
-  return epochs, series
+    if tag in scalars:
+      logged = np.array(list(scalars[tag]), dtype=float)
+      epochs = np.maximum(0, np.ceil(logged / steps_per_epoch).astype(int) - 1)
+      with np.errstate(invalid='ignore'):
+        series[label] = (np.bincount(epochs, list(scalars[tag].values()), count)
+                         / np.bincount(epochs, minlength=count))
+  return np.arange(1, count + 1, dtype=float), series
 
 
 def write(train_dir, steps_per_epoch):
-  """Writes ``train_dir``/curves.png and says so; says why not when matplotlib is
-  missing, nothing was logged yet or the file cannot be written (the run itself
-  went well, so that is no error)."""
+  """Writes ``train_dir``/curves.png and says so, or why not (no error: the run went well)."""
   if not plots.available():
     print('note: no %s: matplotlib is not installed (%s)' % (CURVES_FILE, plots.INSTALL_HINT))
     return None
@@ -104,8 +91,7 @@ def write(train_dir, steps_per_epoch):
 
 @contextlib.contextmanager
 def written_at_end(train_dir, steps_per_epoch, chief=True):
-  """Writes the curves (``write``) when the block finishes or is stopped by a signal
-  (Ctrl-C); not after an error. Only the ``chief`` writes them."""
+  """On the ``chief``, writes the curves when the block ends or a signal stops it."""
   try:
     yield
   except (Stopped, KeyboardInterrupt):

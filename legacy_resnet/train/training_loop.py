@@ -1,15 +1,5 @@
-"""What happens around each training step, the same in every way of training: one
-process (``training.Trainer``, with or without in-graph clones) and every worker of a
-parameter-server cluster (``distributed``).
-
-A ``StepLoop`` is told each step's number, loss and accuracy. It stops the run on a
-NaN or infinite loss and shows progress; where the process is the run's chief (the one
-process, or cluster worker 0) it is given a ``Chief``, which writes the summaries,
-saves checkpoints on the run's cadence and, when an epoch ends, evaluates on the
-held-out split and keeps the best checkpoint in ``best/``. A ``Checkpointer`` writes a
-checkpoint only once every variable is checked finite, so no saved checkpoint holds a
-NaN.
-"""
+"""What happens around each training step, alike in a one-process run and on every worker
+of a cluster: loss checks, progress and, on the chief, summaries, checkpoints, evaluations."""
 
 import collections
 import os
@@ -32,20 +22,9 @@ CHECKPOINT_BASENAME = 'model.ckpt'
 _MOVING_STATISTICS = re.compile(r'moving_(mean|variance)$')
 
 
-def check_loss(loss, step, train_dir):
-  """Raises a SettingError when the loss of ``step`` is NaN or infinite."""
-  if not np.isfinite(loss):
-    raise SettingError('loss became %s at step %d; the last checkpoint in %s is kept '
-                       '(try a lower {learning_rate})', loss, step, train_dir)
-
-
 def all_finite(variables):
-  """A bool tensor: no NaN or infinity in any floating-point variable.
-
-  The values are checked laid end to end, which takes two graph ops per variable
-  instead of four, which matters for the ~600 variables of a ResNet-50 and its Adam
-  slots at start-up.
-  """
+  """A bool tensor: no NaN or infinity in any floating-point variable. The values are
+  checked laid end to end: two graph ops per variable instead of four (start-up time)."""
   flat = tf.constant([-1])
   by_dtype = collections.defaultdict(list)
   for variable in variables:
@@ -55,29 +34,17 @@ def all_finite(variables):
                         for values in by_dtype.values()], name='all_finite')
 
 
-def moving_statistics(variables):
-  """The batch-norm moving means and variances among ``variables``."""
-  return [v for v in variables if _MOVING_STATISTICS.search(v.op.name)]
-
-
 def statistics_finite_after(train_op, variables):
   """A bool tensor, read after ``train_op``: the batch-norm moving statistics among
-  ``variables`` hold no NaN or infinity. Checked after every step (a few thousand
-  numbers): a NaN or infinite activation lands in them even when the loss stays finite
-  (seen with a NaN image once batch norm was out of tf.cond, probably a fused ReLU's
-  doing)."""
+  ``variables`` are finite. A NaN activation lands there even when the loss stays
+  finite (seen with a NaN image, probably a fused ReLU's doing)."""
   with tf.control_dependencies([train_op]):
-    return all_finite(moving_statistics(variables))
+    return all_finite([v for v in variables if _MOVING_STATISTICS.search(v.op.name)])
 
 
 class Checkpointer:
-  """The latest checkpoints and the best one of a train dir, written only when every
-  variable is finite. Builds its savers and check in the current graph.
-
-  Attributes:
-    saver, best_saver: the Savers of the latest and the best checkpoints.
-    last_saved_step: the step of the last checkpoint written or restored (None before).
-  """
+  """The latest checkpoints (``saver``) and the best one (``best_saver``) of a train dir,
+  written only when every variable is finite; built in the current graph."""
 
   def __init__(self, variables, train_dir, max_to_keep):
     """``variables``: {checkpoint name: variable} of everything a checkpoint holds."""
@@ -99,14 +66,11 @@ class Checkpointer:
     self.max_to_keep = max_to_keep
 
   def _space(self):
-    """'a checkpoint needs 45.1 MB, 12.0 MB are free' for the train dir's filesystem."""
     return 'a checkpoint needs %s, %s are free' % (
         _megabytes(self.checkpoint_bytes), _megabytes(shutil.disk_usage(self.train_dir).free))
 
   def warn_if_short_of_space(self):
-    """Says in a ``warning:`` line when the train dir's filesystem lacks the space of
-    ``max_to_keep`` checkpoints, the one being written and the best one (less the
-    checkpoints already there)."""
+    """Warns when the train dir's filesystem lacks the space of the checkpoints to come."""
     needed = (self.max_to_keep + 2) * self.checkpoint_bytes - checkpoints.bytes_held(
         self.train_dir)
     if shutil.disk_usage(self.train_dir).free < needed:
@@ -117,12 +81,8 @@ class Checkpointer:
 
   def save(self, session, step, best=False):
     """Saves the variables of ``session`` as of ``step`` (into best/ with ``best``);
-    returns the checkpoint's prefix.
-
-    Raises:
-      SettingError: a variable is NaN or infinite (nothing is written), or the train
-        dir cannot be written.
-    """
+    returns the checkpoint's prefix. A SettingError when a variable is NaN or infinite
+    (nothing is written) or the train dir cannot be written."""
     if not session.run(self.variables_finite):
       raise SettingError('variables became NaN or infinite by step %d; not saved, the last '
                          'checkpoint in %s is kept (try a lower {learning_rate})',
@@ -164,58 +124,38 @@ def summary_writer(train_dir, graph):
 
 
 class Chief:
-  """What the chief of a run does besides its steps: summaries, checkpoints, the
-  held-out evaluation of each epoch, best/, and the run's metadata.
-
-  Args:
-    session: a function returning the tf.Session to evaluate and save with.
-    checkpointer: the run's Checkpointer.
-    model: the model_graph.ClassifierTensors of the graph (its evaluation tower).
-    data: the datasets.TrainingData.
-    metadata: the run's metadata, updated and written as the run goes.
-    writer: the run's summary FileWriter.
-    log: a function that prints a line.
-  """
+  """What the chief of a run does besides its steps: summaries, checkpoints, evaluations,
+  best/ and the metadata. ``session``: a function returning the tf.Session."""
 
   def __init__(self, session, checkpointer, model, data, metadata, writer, log):
     self.session = session
     self.checkpointer = checkpointer
+    self.train_dir = checkpointer.train_dir
     self.model = model
     self.data = data
     self.metadata = metadata
     self.writer = writer
     self.log = log
-    self.last_probabilities = None  # of the last ``evaluate``
-
-  @property
-  def train_dir(self):
-    return self.checkpointer.train_dir
+    self.last_probabilities = None  # of the last ``evaluate``, for the calibration
 
   def evaluate(self, split):
-    """The evaluation tower's report on the Split ``split`` (moving averages when
-    kept)."""
-    probabilities = evaluation.predict(self.session(), self.model.eval_probabilities,
-                                       self.model.images, split.images)
-    self.last_probabilities = probabilities  # for the calibration at the end
-    return metrics.classification_report(split.labels, probabilities, split.class_names)
-
-  def record(self, name, report, step):
-    """Adds ``report`` on split ``name`` to TensorBoard (see ``record``) and returns
-    what the metadata records of it."""
-    return evaluation.record(self.writer, name, report, step)
+    """The evaluation tower's report on the Split ``split``."""
+    self.last_probabilities = evaluation.predict(
+        self.session(), self.model.eval_probabilities, self.model.images, split.images)
+    return metrics.classification_report(split.labels, self.last_probabilities,
+                                         split.class_names)
 
   def save(self, step):
     """Saves the latest checkpoint of ``step``; returns its prefix."""
     return self.checkpointer.save(self.session(), step)
 
   def end_of_epoch(self, step, epoch):
-    """Evaluates on the held-out split, logs, saves the latest checkpoint and, when
-    better, the best one; returns the held-out report."""
+    """Evaluates on the held-out split, saves (into best/ too when better); returns that."""
     name = self.data.held_out_name
     report = self.evaluate(self.data.held_out)
     self.log('epoch %d step %d: %s accuracy %.4f loss %.4f'
              % (epoch, step, name, report['accuracy'], report['loss']))
-    recorded = self.record(name, report, step)
+    recorded = evaluation.record(self.writer, name, report, step)
     self.save(step)
     best = self.metadata.get('best')
     if best is None or report['accuracy'] > best['accuracy']:
@@ -226,11 +166,8 @@ class Chief:
     return report
 
   def final_report(self, step, held_out_report):
-    """The run's test report, recorded as 'test', once its last epoch ended with
-    ``held_out_report``: that report when the held-out split is the test split, else
-    the final weights' report on the test split, read now for the first time. With a
-    validation split, the final weights' calibration is fitted on it (from the
-    probabilities of that last evaluation) and recorded."""
+    """The run's test report (``held_out_report`` when the test split is the held-out
+    one), recorded as 'test'; with a validation split, also its calibration."""
     if self.data.held_out_name == 'validation':
       self.metadata[calibration.METADATA_KEY] = calibration.fit(
           self.last_probabilities, self.data.held_out.labels)
@@ -242,7 +179,7 @@ class Chief:
       report = self.evaluate(self.data.test)
       self.log('step %d: test accuracy %.4f loss %.4f'
                % (step, report['accuracy'], report['loss']))
-      self.metadata['test'] = self.record('test', report, step)
+      self.metadata['test'] = evaluation.record(self.writer, 'test', report, step)
     checkpoints.write_metadata(self.train_dir, self.metadata)
     return report
 
@@ -254,15 +191,8 @@ def _crossed(previous, step, every):
 
 
 class StepLoop:
-  """The bookkeeping after each training step; see the module's docstring.
-
-  Args:
-    cadence: the run's Cadence.
-    bar: the progress.ProgressBar.
-    train_dir: named by the error of a NaN loss.
-    chief: the run's Chief, None on a cluster worker that is not the chief.
-    on_step: called as ``on_step(step, loss, accuracy)`` after every step.
-  """
+  """The bookkeeping after each training step; ``chief`` is None on the other workers
+  of a cluster, ``on_step(step, loss, accuracy)`` is called after every step."""
 
   def __init__(self, cadence, bar, train_dir, chief=None, on_step=None):
     self.cadence = cadence
@@ -273,27 +203,20 @@ class StepLoop:
     self._last_save = time.monotonic()
 
   def summary_due(self, previous):
-    """Whether the step after ``previous`` should fetch the summaries (the chief writes
-    one every ``log_every_n_steps`` steps)."""
+    """Whether the step after ``previous`` should fetch the summaries."""
     return bool(self.chief) and _crossed(previous, previous + 1, self.cadence.log_every_n_steps)
 
   def after_step(self, previous, step, loss, accuracy, statistics_finite, summary=None):
-    """Handles the step that took the global step from ``previous`` to ``step``;
-    returns the held-out report when an epoch ended there, else None.
-
-    ``statistics_finite`` is the step's ``statistics_finite_after``: when False the
-    step counts as a NaN loss, as the network's loss is NaN from then on even if this
-    batch's came out finite.
-
-    Raises:
-      SettingError: the loss is NaN or infinite, or the statistics are not, or (on the
-        chief) a variable is NaN or infinite when a checkpoint is due.
-    """
+    """Handles the step that took the global step from ``previous`` to ``step``; returns
+    the held-out report when an epoch ended there. A SettingError for a NaN or infinite
+    loss (or statistics: the loss is NaN from then on), or variable when saving."""
     if not statistics_finite:
       loss = float('nan')
     if self.on_step:
       self.on_step(step, loss, accuracy)
-    check_loss(loss, step, self.train_dir)
+    if not np.isfinite(loss):
+      raise SettingError('loss became %s at step %d; the last checkpoint in %s is kept '
+                         '(try a lower {learning_rate})', loss, step, self.train_dir)
     self.bar.update(step, loss, accuracy)
     if not self.chief:
       return None
