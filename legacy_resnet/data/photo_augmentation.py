@@ -2,14 +2,14 @@
 jitter (hue, saturation, white balance), blur and noise, on numpy batches.
 
 Each transform draws its own value per image from the batch's random generator, so a
-batch stays a pure function of (seed, step) (see ``batching``). All of a batch is
-transformed at once: one bilinear resampling for crop and rotation together, one 3x3
-colour matrix per image, two matrix products for the blur, which keeps the cost per
-step small next to the network's.
+batch stays a pure function of (seed, step) (see ``batching``). The chosen images are
+transformed together: one bilinear resampling for crop and rotation, one 3x3 colour
+matrix per image, a separable blur as shifted sums.
 
 ``PRESETS`` names the recipes of ``train_graph.py --augmentation``: ``default`` leaves
 every transform here off (the run is what it was before they existed), ``photo`` turns
-them all on, at strengths usual for photographs.
+them all on for half the images, at strengths usual for photographs, and
+``PRESET_EPOCHS`` gives each recipe its training length.
 """
 
 import collections
@@ -21,10 +21,8 @@ PhotoAugmentation = collections.namedtuple(
     ['crop_scale', 'rotation', 'hue', 'saturation', 'white_balance', 'blur', 'noise',
      'fraction'],
     defaults=(1.0,))
-PhotoAugmentation.__doc__ = """The photograph transforms' strengths; 0 switches one off.
-
-- ``fraction``: the share of images, drawn per image, that get the transforms; the
-  others pass unchanged, so the network keeps seeing the training set's own style.
+PhotoAugmentation.__doc__ = """The photograph transforms' strengths (0 switches one off) and
+the share of images they reach.
 
 - ``crop_scale``: each image is zoomed by a factor between 1 / (1 + crop_scale) and
   1 + crop_scale (log-uniform) and moved at random as far as keeps the crop inside the
@@ -35,6 +33,8 @@ PhotoAugmentation.__doc__ = """The photograph transforms' strengths; 0 switches 
 - ``white_balance``: each colour channel scaled by 1 +- up to this.
 - ``blur``: a Gaussian blur of sigma up to this many pixels.
 - ``noise``: Gaussian pixel noise of standard deviation up to this.
+- ``fraction``: the share of images, drawn per image, that get the transforms; the
+  others pass unchanged, so the network keeps seeing the training set's own style.
 """
 
 NO_PHOTO_AUGMENTATION = PhotoAugmentation(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -49,8 +49,8 @@ PRESETS = {
 }
 PRESET_EPOCHS = {'default': 16.0, 'photo': 32.0}
 DEFAULT_PRESET = 'default'
-FLAGS = {field: 'random_' + field for field in PhotoAugmentation._fields[:-1]}
-FLAGS['fraction'] = 'photo_fraction'
+FLAGS = {field: 'photo_fraction' if field == 'fraction' else 'random_' + field
+         for field in PhotoAugmentation._fields}
 _BLUR_RADIUS = 4  # pixels of the blur kernel each side
 # RGB to YIQ: Y is brightness, (I, Q) the colour plane that hue turns.
 _YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
@@ -131,7 +131,7 @@ def _blur(images, sigma_limit, rng):
 
 def is_off(augmentation):
   """Whether the PhotoAugmentation ``augmentation`` changes no image."""
-  return not augmentation.fraction or augmentation[:-1] == NO_PHOTO_AUGMENTATION[:-1]
+  return not augmentation.fraction or augmentation._replace(fraction=1.0) == NO_PHOTO_AUGMENTATION
 
 
 def augment(images, augmentation, rng):

@@ -177,8 +177,7 @@ TRAIN_SETTINGS = (
                 % ', '.join('%g for %s' % (epochs, preset)
                             for preset, epochs in photo_augmentation.PRESET_EPOCHS.items()),
                 default_of=lambda flags: photo_augmentation.PRESET_EPOCHS[flags.augmentation]),
-        Setting('max_number_of_steps', POSITIVE_INT, None,
-                'total steps; overrides --num_epochs'),
+        Setting('max_number_of_steps', POSITIVE_INT, None, 'total steps; overrides --num_epochs'),
     )),
     Group('run', 'RunSettings',
           'run: train dir, checkpoints, warm start, threads, devices and number format', (
