@@ -56,7 +56,7 @@ def test_augmentation_presets():
   assert all(getattr(default, name[2:]) == 0 for name in PHOTO_FLAGS)
   assert derived.augmentation(default).photo is None
   photo = _settings(['--augmentation', 'photo']).input
-  assert derived.augmentation(photo).photo == photo_augmentation.PRESETS['photo']
+  assert derived.augmentation(photo).photo == photo_augmentation.PRESETS['photo'].photo
   assert all(getattr(photo, name[2:]) > 0 for name in PHOTO_FLAGS)
   overridden = _settings(['--augmentation', 'photo', '--random_blur', '0']).input
   assert overridden.random_blur == 0 and overridden.random_hue == photo.random_hue

@@ -6,10 +6,10 @@ batch stays a pure function of (seed, step) (see ``batching``). The chosen image
 transformed together: one bilinear resampling for crop and rotation, one 3x3 colour
 matrix per image, a separable blur as shifted sums.
 
-``PRESETS`` names the recipes of ``train_graph.py --augmentation``: ``default`` leaves
-every transform here off (the run is what it was before they existed), ``photo`` turns
-them all on for half the images, at strengths usual for photographs, and
-``PRESET_EPOCHS`` gives each recipe its training length.
+``PRESETS`` names the recipes of ``train_graph.py --augmentation``, each its transforms
+and its training length: ``default`` leaves every transform here off (the run is what it
+was before they existed), ``photo`` turns them all on for half the images, at strengths
+usual for photographs.
 """
 
 import collections
@@ -38,16 +38,19 @@ the share of images they reach.
 """
 
 NO_PHOTO_AUGMENTATION = PhotoAugmentation(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-# The 'photo' recipe: colour and geometry changes that photographs taken with other
-# cameras, light and framing show, on half the images, over twice the default job's
-# epochs; trained on all images or for 16 epochs it cost in-domain accuracy
-# (bench/results/2026-12-05-photo-recipe.md).
+Recipe = collections.namedtuple('Recipe', ['photo', 'epochs'])
 PRESETS = {
-    'default': NO_PHOTO_AUGMENTATION,
-    'photo': PhotoAugmentation(crop_scale=0.4, rotation=40.0, hue=25.0, saturation=0.5,
-                               white_balance=0.25, blur=1.2, noise=0.04, fraction=0.5),
+    # With a learning rate of 3e-3, the epochs that keep the default job within its time
+    # budget on a 2-core AVX2-only CPU (bench/README.md, "The default job").
+    'default': Recipe(NO_PHOTO_AUGMENTATION, epochs=16.0),
+    # Colour and geometry changes that photographs taken with other cameras, light and
+    # framing show, on half the images, over twice the default job's epochs; trained on
+    # all images or for 16 epochs it cost in-domain accuracy
+    # (bench/results/2026-12-05-photo-recipe.md).
+    'photo': Recipe(PhotoAugmentation(crop_scale=0.4, rotation=40.0, hue=25.0, saturation=0.5,
+                                      white_balance=0.25, blur=1.2, noise=0.04, fraction=0.5),
+                    epochs=32.0),
 }
-PRESET_EPOCHS = {'default': 16.0, 'photo': 32.0}
 DEFAULT_PRESET = 'default'
 FLAGS = {field: 'photo_fraction' if field == 'fraction' else 'random_' + field
          for field in PhotoAugmentation._fields}

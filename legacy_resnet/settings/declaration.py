@@ -57,7 +57,8 @@ def _photo(kind, field, help_text):
   """The --random_* setting of photo augmentation ``field``; its default is the preset's."""
   return Setting(photo_augmentation.FLAGS[field], kind, None,
                  help_text + ' (0: off; default: from --augmentation)',
-                 default_of=lambda flags: getattr(photo_augmentation.PRESETS[flags.augmentation], field))
+                 default_of=lambda flags: getattr(
+                     photo_augmentation.PRESETS[flags.augmentation].photo, field))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +117,8 @@ TRAIN_SETTINGS = (
                 '%(rotation)g, hue %(hue)g, saturation %(saturation)g, white balance %(white_balance)g, '
                 'blur %(blur)g, noise %(noise)g) for a share %(fraction)g of the images, over %(epochs)g '
                 'epochs; each flag given overrides its value (default: %%(default)s)'
-                % dict(photo_augmentation.PRESETS['photo']._asdict(),
-                       epochs=photo_augmentation.PRESET_EPOCHS['photo']),
+                % dict(photo_augmentation.PRESETS['photo'].photo._asdict(),
+                       epochs=photo_augmentation.PRESETS['photo'].epochs),
                 choices=tuple(sorted(photo_augmentation.PRESETS))),
         _photo(NON_NEGATIVE_FLOAT, 'crop_scale', 'random resized crop: zoom each image by 1/(1+S) to '
                '1+S and move it at random within the image'),
@@ -170,13 +171,11 @@ TRAIN_SETTINGS = (
                 'exponential decay: epochs between decays (default: %(default)s)'),
         Setting('end_learning_rate', NON_NEGATIVE_FLOAT, 0.0,
                 'cosine decay: the rate at the last step (default: %(default)s)'),
-        # With a learning rate of 3e-3, the epochs that keep the default job within its
-        # time budget on a 2-core AVX2-only CPU (bench/README.md, "The default job").
         Setting('num_epochs', NON_NEGATIVE_FLOAT, None,
                 'passes over the training split (default: from --augmentation, %s)'
-                % ', '.join('%g for %s' % (epochs, preset)
-                            for preset, epochs in photo_augmentation.PRESET_EPOCHS.items()),
-                default_of=lambda flags: photo_augmentation.PRESET_EPOCHS[flags.augmentation]),
+                % ', '.join('%g for %s' % (recipe.epochs, preset)
+                            for preset, recipe in photo_augmentation.PRESETS.items()),
+                default_of=lambda flags: photo_augmentation.PRESETS[flags.augmentation].epochs),
         Setting('max_number_of_steps', POSITIVE_INT, None, 'total steps; overrides --num_epochs'),
     )),
     Group('run', 'RunSettings',
