@@ -22,6 +22,7 @@ from scriptutil import run_script
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.core import cli
 from legacy_resnet.core.errors import UsageError
+from legacy_resnet.data import datasets
 from legacy_resnet.programs import train_cli
 from legacy_resnet.scale_out import cluster
 from legacy_resnet.scale_out import launch_local
@@ -71,12 +72,18 @@ def test_one_ps_two_workers_train_to_a_checkpoint_eval_restores(signs_dir, tmp_p
   assert metadata['best']['split'] == metadata['last_eval']['split'] == 'validation'
   assert (train_dir / (metadata['best']['checkpoint'] + '.index')).exists()
   report = tmp_path / 'report.json'
-  run_script('eval_graph.py', '--checkpoint_path', train_dir, '--report', report)
+  evaluated_by = run_script('eval_graph.py', '--checkpoint_path', train_dir, '--report', report)
   evaluated = read_json(report)
   assert evaluated['num_examples'] == 30
   assert evaluated['global_step'] >= steps  # Asynchronous workers may overshoot a little.
-  assert read_json(train_dir / 'legacy_resnet.json')['test']['global_step'] == (
-      evaluated['global_step'])
+  recorded = read_json(train_dir / 'legacy_resnet.json')
+  assert recorded['test']['global_step'] == evaluated['global_step']
+  # The chief fits the calibration on the validation split, as a one-process run does.
+  assert recorded['calibration']['fitted_on'] == 'validation'
+  held_out = datasets.training_data(signs_dir, 0.1, 0).held_out  # The defaults' split.
+  assert recorded['calibration']['num_examples'] == len(held_out.labels)
+  assert evaluated['calibration']['temperature'] == recorded['calibration']['temperature']
+  assert 'has no calibration' not in evaluated_by.stderr
 
 
 def _start(argv):

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from legacy_resnet.checkpointing import checkpoints
 from legacy_resnet.data import batching
+from legacy_resnet.evaluate import calibration
 from legacy_resnet.evaluate import evaluation
 from legacy_resnet.graph import model_graph
 from legacy_resnet.core.errors import SettingError
@@ -277,6 +278,10 @@ def run_worker(settings, task, data, metadata):
   classifier = evaluation.RestoredClassifier(train_dir)
   try:
     report = evaluation.evaluate(classifier, data.test)
+    if data.held_out_name == 'validation':  # Recorded as a one-process run records it.
+      metadata[calibration.METADATA_KEY] = calibration.fit(
+          evaluation.held_out_probabilities(classifier, data.held_out), data.held_out.labels)
+      _log(calibration.describe(metadata[calibration.METADATA_KEY]))
   finally:
     classifier.close()
   metadata['test'] = {'accuracy': report['accuracy'], 'loss': report['loss'],
